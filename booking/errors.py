@@ -1,0 +1,40 @@
+"""One error type for every refused business rule; the UI and the API map it in one place each."""
+
+from __future__ import annotations
+
+
+class ParkError(Exception):
+    """A request that breaks a rule.
+
+    ``code`` is stable and machine-readable (the API returns it), ``field`` names the input
+    at fault (or is empty), ``message`` says the rule in plain words, ``status`` is the HTTP
+    status the API answers with.
+    """
+
+    status = 400
+
+    def __init__(self, code: str, message: str, *, field: str = "", status: int | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = str(message)
+        self.field = field
+        if status is not None:
+            self.status = status
+
+    def as_dict(self) -> dict:
+        return {"code": self.code, "message": self.message, "field": self.field}
+
+
+class NotFound(ParkError):
+    status = 404
+
+    def __init__(self, what: str = "object", *, field: str = ""):
+        super().__init__("not_found", f"No such {what}.", field=field)
+
+
+class Conflict(ParkError):
+    status = 409
+
+
+class Forbidden(ParkError):
+    status = 403

@@ -1,0 +1,40 @@
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
+
+from booking import views as booking_views
+
+admin.site.site_header = _("Park booking — operations")
+admin.site.site_title = _("Park booking")
+admin.site.index_title = _("Catalogue, tenants, quotas and rounds")
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("healthz", booking_views.healthz, name="healthz"),
+    path("", booking_views.home, name="home"),
+]
+
+# Other apps add their pages here (booking UI, researcher API).
+try:
+    from booking import urls as booking_urls  # noqa: E402
+
+    urlpatterns += booking_urls.urlpatterns
+except ImportError:  # pragma: no cover - the booking UI module is optional during start-up
+    pass
+
+try:
+    from config.api import api  # noqa: E402
+
+    urlpatterns += [path("api/v1/", api.urls)]
+except ImportError:  # pragma: no cover
+    pass
+
+if settings.DEBUG:
+    from django.contrib.staticfiles.urls import staticfiles_urlpatterns
+
+    urlpatterns += staticfiles_urlpatterns()
