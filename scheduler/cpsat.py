@@ -1,0 +1,466 @@
+"""The CP-SAT planner: model builders (one constraint family each) and the staged solve.
+
+Variables (kept in dicts keyed by domain ids): ``g[request]`` granted, ``x[request, resource]``
+placed on that resource, ``s[request]`` start slot, ``iv[request, resource]`` optional interval.
+Calendars, maintenance and training are folded into the allowed start domains computed by
+:mod:`scheduler.analysis`, so a start outside them is never even considered.
+
+The solve is lexicographic (see ``scheduler.fairness.FAIRNESS_CONTRACT``):
+stage 1 maximises the fair level z; stage 2 fixes z and maximises granted usage; stage 3 (when
+time is left) fixes both and maximises priority and earliness. Each stage is hinted with the
+previous stage's solution, the first one with the complete greedy fair plan.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from ortools.sat.python import cp_model
+from ortools.util.python.sorted_interval_list import Domain
+
+from scheduler.analysis import Prepared, Ranges
+from scheduler.fairness import floor_cap
+from scheduler.greedy import greedy_placements
+from scheduler.plan import Plan
+from scheduler.problem import GPU_NODE, PILOT_LINE
+from scheduler.reasons import make_plan
+from scheduler.timeline import Timeline
+
+Z_SCALE = 10_000  # the fair level z is an integer number of 1/10,000ths
+
+
+@dataclass
+class Vars:
+    g: dict[str, cp_model.IntVar] = field(default_factory=dict)
+    x: dict[tuple[str, str], cp_model.IntVar] = field(default_factory=dict)
+    s: dict[str, cp_model.IntVar] = field(default_factory=dict)
+    iv: dict[tuple[str, str], cp_model.IntervalVar] = field(default_factory=dict)
+    arcs: dict[str, dict[tuple[int, int], cp_model.IntVar]] = field(default_factory=dict)
+    arc_nodes: dict[str, list[str]] = field(default_factory=dict)
+    z: cp_model.IntVar | None = None
+    fair_terms: dict[tuple[str, str], tuple[cp_model.IntVar, int, int, int]] = field(
+        default_factory=dict
+    )
+    all: list[cp_model.IntVar] = field(default_factory=list)
+    lo: dict[str, int] = field(default_factory=dict)
+    hi: dict[str, int] = field(default_factory=dict)
+
+
+def _domain(ranges: Ranges) -> Domain:
+    return Domain.FromIntervals([[lo, hi] for lo, hi in ranges])
+
+
+def _union(ranges_list: list[Ranges]) -> Ranges:
+    pts = sorted(r for ranges in ranges_list for r in ranges)
+    out: Ranges = []
+    for lo, hi in pts:
+        if out and lo <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out
+
+
+# -- builders ------------------------------------------------------------------------------------
+def add_requests(model: cp_model.CpModel, prep: Prepared) -> Vars:
+    """Start, granted and placement variables with one optional interval per candidate."""
+    v = Vars()
+    for q in prep.problem.requests:
+        if not prep.eligible(q.id):
+            continue
+        per_res = prep.starts[q.id]
+        union = prep.gang_starts[q.id] if q.nodes > 1 else _union(list(per_res.values()))
+        s = model.NewIntVarFromDomain(_domain(union), f"s[{q.id}]")
+        g = model.NewBoolVar(f"g[{q.id}]")
+        v.s[q.id], v.g[q.id] = s, g
+        v.lo[q.id], v.hi[q.id] = union[0][0], union[-1][1]
+        v.all += [s, g]
+        if len(per_res) == 1 and q.nodes == 1:
+            (rid,) = per_res
+            v.x[q.id, rid] = g
+        else:
+            for rid in per_res:
+                v.x[q.id, rid] = model.NewBoolVar(f"x[{q.id},{rid}]")
+                v.all.append(v.x[q.id, rid])
+            model.Add(sum(v.x[q.id, rid] for rid in per_res) == q.nodes * g)
+        for rid in per_res:
+            v.iv[q.id, rid] = model.NewOptionalFixedSizeIntervalVar(
+                s, q.duration, v.x[q.id, rid], f"iv[{q.id},{rid}]"
+            )
+    return v
+
+
+def add_calendars(model: cp_model.CpModel, prep: Prepared, v: Vars) -> None:
+    """Opening hours, shifts, maintenance and training: a start on a resource must be one the
+    resource allows (only needed where that set is narrower than the request's overall one)."""
+    for (qid, rid), x in v.x.items():
+        ranges = prep.starts[qid][rid]
+        q = prep.problem.request_by_id[qid]
+        union = prep.gang_starts[qid] if q.nodes > 1 else _union(list(prep.starts[qid].values()))
+        if ranges != union:
+            model.AddLinearExpressionInDomain(v.s[qid], _domain(ranges)).OnlyEnforceIf(x)
+
+
+def _by_resource(v: Vars) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for qid, rid in v.iv:
+        out.setdefault(rid, []).append(qid)
+    return out
+
+
+def add_capacity(model: cp_model.CpModel, prep: Prepared, v: Vars) -> None:
+    """GPU nodes: cumulative over GPUs. Lines and instruments: no overlap (lines that reserve
+    changeovers get their no-overlap in :func:`add_changeovers`)."""
+    reqs = prep.problem.request_by_id
+    for rid, qids in _by_resource(v).items():
+        r = prep.problem.resource_by_id[rid]
+        ivs = [v.iv[q, rid] for q in qids]
+        if r.kind == GPU_NODE and r.capacity > 1:
+            demands = [reqs[q].units for q in qids]
+            if sum(demands) > r.capacity:
+                model.AddCumulative(ivs, demands, r.capacity)
+        elif prep.changeover_mode.get(rid) != "reserve" and len(ivs) > 1:
+            model.AddNoOverlap(ivs)
+
+
+def add_changeovers(model: cp_model.CpModel, prep: Prepared, v: Vars) -> None:
+    """Sequence-dependent changeovers on pilot lines.
+
+    Up to ``EXACT_CHANGEOVER_LIMIT`` candidate runs: an exact circuit over the runs, each arc
+    forcing the changeover between the two recipes. Beyond: every run reserves the worst
+    changeover into its recipe just before it (safe, slightly wasteful, scales)."""
+    reqs = prep.problem.request_by_id
+    for rid, qids in _by_resource(v).items():
+        r = prep.problem.resource_by_id[rid]
+        mode = prep.changeover_mode.get(rid)
+        if r.kind != PILOT_LINE or mode is None:
+            continue
+        if mode == "reserve":
+            ext = []
+            for qid in qids:
+                q = reqs[qid]
+                pre = prep.worst_changeover_in.get((rid, q.recipe), 0)
+                ext.append(
+                    model.NewOptionalFixedSizeIntervalVar(
+                        v.s[qid] - pre, q.duration + pre, v.x[qid, rid], f"ext[{qid},{rid}]"
+                    )
+                )
+            if len(ext) > 1:
+                model.AddNoOverlap(ext)
+            continue
+        arcs_lits: list[tuple[int, int, cp_model.IntVar]] = []
+        arcs: dict[tuple[int, int], cp_model.IntVar] = {}
+        empty = model.NewBoolVar(f"empty[{rid}]")
+        v.all.append(empty)
+        arcs[0, 0] = empty
+        arcs_lits.append((0, 0, empty))
+        for i, qi in enumerate(qids, start=1):
+            a = reqs[qi]
+            first = model.NewBoolVar(f"first[{rid},{qi}]")
+            last = model.NewBoolVar(f"last[{rid},{qi}]")
+            v.all += [first, last]
+            arcs[0, i], arcs[i, 0] = first, last
+            arcs_lits += [(0, i, first), (i, 0, last), (i, i, v.x[qi, rid].Not())]
+            smin_a = v.lo[qi]
+            for j, qj in enumerate(qids, start=1):
+                if i == j:
+                    continue
+                b = reqs[qj]
+                gap = r.changeover(a.recipe, b.recipe)
+                if v.hi[qj] < smin_a + a.duration + gap:
+                    continue  # b can never follow a
+                lit = model.NewBoolVar(f"arc[{rid},{qi},{qj}]")
+                v.all.append(lit)
+                arcs[i, j] = lit
+                arcs_lits.append((i, j, lit))
+                model.Add(v.s[qj] >= v.s[qi] + a.duration + gap).OnlyEnforceIf(lit)
+        model.AddCircuit(arcs_lits)
+        v.arcs[rid] = arcs
+        v.arc_nodes[rid] = qids
+
+
+def add_chains(model: cp_model.CpModel, prep: Prepared, v: Vars) -> None:
+    """Chains: all steps or none; each step after the previous, within its ``max_gap``."""
+    for members in prep.chains.values():
+        if len(members) < 2 or not all(m.id in v.g for m in members):
+            continue
+        g0 = v.g[members[0].id]
+        for prev, nxt in zip(members, members[1:], strict=False):
+            model.Add(v.g[nxt.id] == g0)
+            end = v.s[prev.id] + prev.duration
+            model.Add(v.s[nxt.id] >= end).OnlyEnforceIf(g0)
+            if nxt.max_gap is not None:
+                model.Add(v.s[nxt.id] <= end + nxt.max_gap).OnlyEnforceIf(g0)
+
+
+def _pair_terms(prep: Prepared, v: Vars) -> dict[tuple[str, str], list[tuple[int, str]]]:
+    out: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    for qid in v.g:
+        q = prep.problem.request_by_id[qid]
+        out.setdefault((q.tenant, prep.klass[qid]), []).append((q.usage, qid))
+    return out
+
+
+def add_quotas(
+    model: cp_model.CpModel, prep: Prepared, v: Vars, outside: dict | None = None
+) -> None:
+    """Hard quotas per tenant and class (minus what is already granted ``outside``)."""
+    outside = outside or {}
+    tenants = prep.problem.tenant_by_id
+    for (t, c), terms in _pair_terms(prep, v).items():
+        quota = tenants[t].quota(c)
+        if quota is None:
+            continue
+        left = quota - outside.get((t, c), 0)
+        if sum(u for u, _ in terms) > left:
+            model.Add(sum(u * v.g[qid] for u, qid in terms) <= left)
+
+
+def add_fairness(
+    model: cp_model.CpModel, prep: Prepared, v: Vars, outside: dict | None = None
+) -> cp_model.IntVar:
+    """The fair level z (scaled by ``Z_SCALE``): every tenant and class gets at least
+    min(demand, z * entitlement). Entitlements are rational approximations num/den."""
+    outside = outside or {}
+    zcap = math.ceil(floor_cap(prep) * Z_SCALE) + 1
+    z = model.NewIntVar(0, zcap, "z")
+    v.z = z
+    v.all.append(z)
+    for key, terms in _pair_terms(prep, v).items():
+        if key not in prep.entitlement:
+            continue
+        demand = prep.demand[key]
+        frac = Fraction(prep.entitlement[key]).limit_denominator(1000)
+        num, den = frac.numerator, frac.denominator
+        if num == 0:
+            continue
+        top = demand * Z_SCALE * den
+        y = model.NewIntVar(0, top, f"y[{key[0]},{key[1]}]")
+        v.all.append(y)
+        model.AddMinEquality(y, [top, z * num])
+        granted = sum(u * v.g[qid] for u, qid in terms) + outside.get(key, 0)
+        model.Add(granted * (Z_SCALE * den) >= y)
+        v.fair_terms[key] = (y, top, num, den)
+    return z
+
+
+def usage_expr(prep: Prepared, v: Vars):
+    reqs = prep.problem.request_by_id
+    return sum(reqs[qid].usage * g for qid, g in v.g.items())
+
+
+def preference_expr(prep: Prepared, v: Vars):
+    """Priority first (scaled above any earliness), then earlier starts."""
+    reqs = prep.problem.request_by_id
+    H = prep.problem.horizon
+    big = H * max(1, len(v.g)) + 1
+    prio = sum(reqs[qid].priority * g for qid, g in v.g.items())
+    late = sum(s - v.lo[qid] for qid, s in v.s.items())
+    return big * prio - late
+
+
+def build(prep: Prepared, outside: dict | None = None) -> tuple[cp_model.CpModel, Vars]:
+    """The whole model (without an objective)."""
+    model = cp_model.CpModel()
+    v = add_requests(model, prep)
+    add_calendars(model, prep, v)
+    add_capacity(model, prep, v)
+    add_changeovers(model, prep, v)
+    add_chains(model, prep, v)
+    add_quotas(model, prep, v, outside)
+    add_fairness(model, prep, v, outside)
+    return model, v
+
+
+# -- hints ---------------------------------------------------------------------------------------
+def hint_from_timeline(
+    model: cp_model.CpModel, prep: Prepared, v: Vars, tl: Timeline, outside: dict | None = None
+) -> None:
+    """A complete hint from placements (normally the greedy fair plan)."""
+    outside = outside or {}
+    model.ClearHints()
+    reqs = prep.problem.request_by_id
+    for qid, g in v.g.items():
+        placed = tl.placed.get(qid)
+        model.AddHint(g, placed is not None)
+        s = v.s[qid]
+        model.AddHint(s, placed[1] if placed else v.lo[qid])
+        for rid in prep.starts[qid]:
+            x = v.x[qid, rid]
+            if x is not g:
+                model.AddHint(x, placed is not None and rid in placed[0])
+    for rid, arcs in v.arcs.items():
+        qids = v.arc_nodes[rid]
+        on = sorted((tl.placed[q][1], i) for i, q in enumerate(qids, start=1) if q in tl.placed)
+        chosen = set()
+        if not on:
+            chosen.add((0, 0))
+        else:
+            seq = [0] + [i for _, i in on] + [0]
+            chosen.update(zip(seq, seq[1:], strict=False))
+        for key, lit in arcs.items():
+            model.AddHint(lit, key in chosen)
+    granted: dict[tuple[str, str], int] = dict(outside)
+    for qid in tl.placed:
+        if qid in v.g:
+            q = reqs[qid]
+            key = (q.tenant, prep.klass[qid])
+            granted[key] = granted.get(key, 0) + q.usage
+    zcap = math.ceil(floor_cap(prep) * Z_SCALE) + 1
+    z = zcap
+    for key, (_y, top, num, den) in v.fair_terms.items():
+        have = granted.get(key, 0) * Z_SCALE * den
+        if have < top:
+            z = min(z, have // num)
+    model.AddHint(v.z, z)
+    for y, top, num, _den in v.fair_terms.values():
+        model.AddHint(y, min(top, z * num))
+
+
+def hint_from_solution(model: cp_model.CpModel, v: Vars, solver: cp_model.CpSolver) -> None:
+    model.ClearHints()
+    for var in v.all:
+        model.AddHint(var, solver.Value(var))
+
+
+# -- solve ---------------------------------------------------------------------------------------
+STATUS = {
+    cp_model.OPTIMAL: "optimal",
+    cp_model.FEASIBLE: "feasible",
+    cp_model.INFEASIBLE: "infeasible",
+    cp_model.MODEL_INVALID: "model_invalid",
+    cp_model.UNKNOWN: "unknown",
+}
+
+
+def _solver(seconds: float, workers: int, seed: int, big: bool) -> cp_model.CpSolver:
+    solver = cp_model.CpSolver()
+    p = solver.parameters
+    p.max_time_in_seconds = max(0.05, seconds)
+    p.num_workers = workers
+    p.random_seed = seed
+    if big:
+        # A lighter presolve leaves more of a short budget for search on large rounds.
+        p.max_presolve_iterations = 1
+        p.symmetry_level = 0
+    return solver
+
+
+def solve_prepared(
+    prep: Prepared,
+    *,
+    time_limit: float = 10.0,
+    workers: int = 2,
+    seed: int = 0,
+    outside: dict | None = None,
+    started: float | None = None,
+    hint: Timeline | None = None,
+    stage3: bool = True,
+) -> tuple[Timeline, dict]:
+    """Solve the staged model; returns the placements and the solve facts.
+
+    ``outside``: usage per (tenant, class) already granted elsewhere (decomposition)."""
+    t0 = time.perf_counter() if started is None else started
+    deadline = t0 + time_limit
+    greedy = hint if hint is not None else greedy_placements(prep)
+    model, v = build(prep, outside)
+    hint_from_timeline(model, prep, v, greedy, outside)
+    big = len(v.g) >= 1500
+    facts: dict = {"stages": [], "objectives": {}, "bounds": {}, "status": "greedy_fallback"}
+    if not v.g:
+        facts["status"] = "optimal"
+        return greedy, facts
+
+    def run(name: str, share: float):
+        left = deadline - time.perf_counter()
+        solver = _solver(left * share, workers, seed, big)
+        t = time.perf_counter()
+        code = solver.Solve(model)
+        st = STATUS.get(code, str(code))
+        info = {"stage": name, "status": st, "seconds": round(time.perf_counter() - t, 3)}
+        if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            info["objective"] = solver.ObjectiveValue()
+            info["bound"] = solver.BestObjectiveBound()
+        facts["stages"].append(info)
+        return solver, code
+
+    # Stage 1: fairness floor.
+    model.Maximize(v.z)
+    solver, code = run("floor", 0.5 if stage3 else 0.55)
+    if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return greedy, facts
+    z1 = solver.Value(v.z)
+    facts["objectives"]["floor_model"] = z1 / Z_SCALE
+    facts["bounds"]["floor"] = (solver.BestObjectiveBound() + 1) / Z_SCALE
+    proven = [code == cp_model.OPTIMAL]
+    best = solver
+
+    # Stage 2: granted usage with the floor held. The hint is stage 1's plan with every request
+    # that still fits added (which can only raise each tenant's share, so the floor holds).
+    model.Add(v.z >= z1)
+    usage = usage_expr(prep, v)
+    model.Maximize(usage)
+    filled = greedy_placements(prep, timeline_from(prep, v, best))
+    hint_from_timeline(model, prep, v, filled, outside)
+    solver, code = run("usage", 0.75 if stage3 else 0.97)
+    if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        best = solver
+        u2 = solver.Value(usage)
+        facts["bounds"]["granted_usage"] = solver.BestObjectiveBound()
+        proven.append(code == cp_model.OPTIMAL)
+        # Stage 3: priority and earliness with floor and usage held.
+        if stage3 and deadline - time.perf_counter() > 0.1 * time_limit:
+            model.Add(usage >= u2)
+            pref = preference_expr(prep, v)
+            model.Maximize(pref)
+            hint_from_solution(model, v, best)
+            solver, code = run("preference", 0.97)
+            if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                best = solver
+                facts["objectives"]["preference"] = solver.ObjectiveValue()
+                proven.append(code == cp_model.OPTIMAL)
+            else:
+                proven.append(False)
+    else:
+        proven.append(False)
+    facts["status"] = "optimal" if all(proven) else "feasible"
+
+    # Anything that still fits (only when a stage stopped early) is added, never removed.
+    return greedy_placements(prep, timeline_from(prep, v, best)), facts
+
+
+def timeline_from(prep: Prepared, v: Vars, solver: cp_model.CpSolver) -> Timeline:
+    """The placements of a CP-SAT solution."""
+    tl = Timeline(prep)
+    reqs = prep.problem.request_by_id
+    for qid, g in v.g.items():
+        if solver.Value(g):
+            rids = tuple(rid for rid in prep.starts[qid] if solver.Value(v.x[qid, rid]))
+            tl.place(reqs[qid], rids, solver.Value(v.s[qid]))
+    return tl
+
+
+def solve_cpsat(
+    prep: Prepared,
+    *,
+    time_limit: float = 10.0,
+    workers: int = 2,
+    seed: int = 0,
+    started: float | None = None,
+) -> Plan:
+    """The CP-SAT plan, or the greedy fair plan if CP-SAT finds nothing in time."""
+    t0 = time.perf_counter() if started is None else started
+    tl, facts = solve_prepared(prep, time_limit=time_limit, workers=workers, seed=seed, started=t0)
+    return make_plan(
+        prep,
+        tl,
+        status=facts["status"],
+        planner="cpsat",
+        started=t0,
+        objectives=facts["objectives"],
+        bounds=facts["bounds"],
+        stages=facts["stages"],
+    )

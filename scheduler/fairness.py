@@ -1,0 +1,153 @@
+"""The fairness contract, the reason codes, and the fairness figures of a plan.
+
+``FAIRNESS_CONTRACT`` and ``REASON_TEXTS`` are written for operators and shown in the UI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from scheduler.analysis import Prepared
+
+FAIRNESS_CONTRACT = """\
+How an allocation round shares contended resources (weighted max-min fair share with demand caps)
+
+1. Classes and capacity. Resources are grouped into classes (for example GPU nodes, pilot lines,
+   lab instruments). The capacity of a class is the capacity-hours its resources are open in the
+   round, without maintenance (GPU-hours for GPU nodes, hours for lines and instruments).
+2. Entitlement. Every tenant has a weight (tier, contract). Among the tenants that asked for
+   something in a class, a tenant is entitled to its weight divided by their total weight, times
+   the class capacity: e = w / (sum of weights) x capacity. Tenants that ask for nothing neither
+   receive nor dilute entitlement.
+3. Demand. A tenant's demand in a class is the usage of its requests that could be granted at all
+   (valid training, a feasible start in its window, a chain whose every step is possible), capped
+   by the tenant's quota for the round. Quotas are hard limits: never exceeded.
+4. Fairness first. The planner finds the largest fair level z such that every tenant receives at
+   least the smaller of its demand and z times its entitlement. A tenant asking for less than its
+   fair share gets all it asked for; capacity it leaves is shared among the others by weight.
+   The floor z is the share of entitlement that the worst-served tenant still below its demand
+   receives; 1.0 means everyone below their demand got their full entitlement.
+5. Then efficiency. With that floor held fixed, the planner grants as many capacity-hours as it can.
+6. Then priority and earliness. With both held, it prefers each tenant's higher-priority requests
+   and earlier starts. Remaining ties are broken by request order (deterministic).
+7. Every stage is solved in turn (lexicographically), never traded against the one before.
+   Every request that is not granted gets a reason in plain words.
+8. Hard rules are never bent for fairness: capacity, opening hours and shifts, maintenance,
+   changeover times between recipes, required training valid for the whole booking, chains
+   (all steps or none, within their gaps) and quotas.
+"""
+
+REASON_TEXTS: dict[str, str] = {
+    "granted": "Granted on {resources} from slot {start} to {end}.",
+    "no_valid_training": (
+        "Not granted: the user holds no training for this instrument that is valid for the whole "
+        "booking anywhere in the requested window."
+    ),
+    "below_min_run": "Not granted: the run is shorter than the line's minimum run length.",
+    "no_feasible_start": (
+        "Not granted: no start in the requested window fits the opening hours, shifts and "
+        "maintenance of any candidate resource."
+    ),
+    "quota_exhausted": (
+        "Not granted: the tenant's quota for {resource_class} in this round ({quota}) would be "
+        "exceeded ({used} already granted, this request needs {need})."
+    ),
+    "chain_unplaceable": (
+        "Not granted: part of chain {chain}, whose steps could not all be placed within their "
+        "windows and gaps; a chain is granted all together or not at all."
+    ),
+    "capacity_to_fairer_share": (
+        "Not granted: the capacity in its window went to tenants with a smaller share of their "
+        "entitlement. This tenant received {share:.0%} of its entitlement in {resource_class}; "
+        "the fairness floor of the round is {floor:.0%}."
+    ),
+    "capacity_full": (
+        "Not granted: every candidate resource was fully booked in its window. This tenant is "
+        "among the least served in {resource_class} ({share:.0%} of its entitlement), and the "
+        "capacity went to requests that raised the fairness floor or used the time better."
+    ),
+    "left_out_by_solver": (
+        "Not granted: there was room for it, but the planner reached its time limit before "
+        "placing it. It stays on the waitlist."
+    ),
+}
+
+
+def reason_text(code: str, **params) -> str:
+    """Plain words for a reason code, with the given details filled in (missing ones omitted)."""
+    template = REASON_TEXTS.get(code, code)
+    try:
+        return template.format(**params)
+    except (KeyError, ValueError, IndexError):
+        return template.split(":")[0] + "."
+
+
+@dataclass
+class Figures:
+    """Fairness and efficiency figures of a plan, recomputed from the plan alone."""
+
+    floor: float
+    floor_cap: float
+    granted: dict[tuple[str, str], int] = field(default_factory=dict)
+    share: dict[tuple[str, str], float] = field(default_factory=dict)
+    jain: float = 1.0
+    utilisation: float = 0.0
+    granted_usage: int = 0
+    granted_requests: int = 0
+
+    def as_dict(self) -> dict:
+        return {
+            "floor": round(self.floor, 6),
+            "floor_cap": round(self.floor_cap, 6),
+            "jain": round(self.jain, 6),
+            "utilisation": round(self.utilisation, 6),
+            "granted_usage": self.granted_usage,
+            "granted_requests": self.granted_requests,
+            "share": {f"{t}/{c}": round(v, 6) for (t, c), v in sorted(self.share.items())},
+        }
+
+
+def floor_cap(prep: Prepared) -> float:
+    """The largest meaningful fair level: above it every tenant's demand is met."""
+    return max((prep.demand[k] / e for k, e in prep.entitlement.items()), default=0.0)
+
+
+def fair_level(prep: Prepared, granted: dict[tuple[str, str], int]) -> float:
+    """Largest z with granted >= min(demand, z * entitlement) for every tenant and class."""
+    z = floor_cap(prep)
+    for key, e in prep.entitlement.items():
+        g = granted.get(key, 0)
+        if g < prep.demand[key]:
+            z = min(z, g / e)
+    return z
+
+
+def figures(prep: Prepared, granted_ids) -> Figures:
+    """Figures for the set of granted request ids (placement is checked by the validator)."""
+    problem = prep.problem
+    by_id = problem.request_by_id
+    granted: dict[tuple[str, str], int] = {}
+    usage = count = 0
+    for rid in granted_ids:
+        q = by_id[rid]
+        key = (q.tenant, prep.klass[rid])
+        granted[key] = granted.get(key, 0) + q.usage
+        usage += q.usage
+        count += 1
+    share = {k: granted.get(k, 0) / e for k, e in prep.entitlement.items()}
+    # Jain's index over each tenant's fraction of its fair share received (fair share is the
+    # entitlement, or the demand when that is smaller), capped at 1.
+    xs = [min(1.0, granted.get(k, 0) / min(prep.demand[k], e)) for k, e in prep.entitlement.items()]
+    sq = sum(x * x for x in xs)
+    jain = (sum(xs) ** 2 / (len(xs) * sq)) if sq > 0 else (1.0 if not xs else 0.0)
+    total = sum(prep.capacity.values())
+    return Figures(
+        floor=fair_level(prep, granted),
+        floor_cap=floor_cap(prep),
+        granted=granted,
+        share=share,
+        jain=jain,
+        utilisation=usage / total if total else 0.0,
+        granted_usage=usage,
+        granted_requests=count,
+    )

@@ -1,0 +1,91 @@
+"""Turning placements into a :class:`Plan` with a reason for every request not granted."""
+
+from __future__ import annotations
+
+import time
+
+from scheduler.analysis import Prepared
+from scheduler.fairness import figures, reason_text
+from scheduler.plan import Assignment, Plan
+from scheduler.timeline import Timeline
+
+FLOOR_TOLERANCE = 1e-6
+
+
+def explain(prep: Prepared, tl: Timeline, floor: float) -> dict[str, tuple[str, dict]]:
+    """Reason code and details for each request not placed in ``tl``."""
+    problem = prep.problem
+    out: dict[str, tuple[str, dict]] = {}
+    for q in problem.requests:
+        if q.id in tl.placed:
+            continue
+        c = prep.klass[q.id]
+        if q.id in prep.static_reason:
+            code, params = prep.static_reason[q.id]
+            params = {"resource_class": c, "need": q.usage, "used": 0, **params}
+            if code == "chain_unplaceable":
+                params.setdefault("chain", q.chain)
+            out[q.id] = (code, params)
+            continue
+        left = tl.quota_left(q.tenant, c)
+        if left is not None and q.usage > left:
+            quota = problem.tenant_by_id[q.tenant].quota(c)
+            out[q.id] = (
+                "quota_exhausted",
+                {"resource_class": c, "quota": quota, "used": quota - left, "need": q.usage},
+            )
+            continue
+        if q.chain is not None and len(prep.chains.get(q.chain, ())) > 1:
+            out[q.id] = ("chain_unplaceable", {"chain": q.chain})
+            continue
+        if tl.find(q) is not None:
+            out[q.id] = ("left_out_by_solver", {})
+            continue
+        key = (q.tenant, c)
+        share = tl.usage.get(key, 0) / prep.entitlement[key] if key in prep.entitlement else 0.0
+        code = "capacity_to_fairer_share" if share > floor + FLOOR_TOLERANCE else "capacity_full"
+        out[q.id] = (code, {"resource_class": c, "share": share, "floor": floor})
+    return out
+
+
+def make_plan(
+    prep: Prepared,
+    tl: Timeline,
+    *,
+    status: str,
+    planner: str,
+    started: float,
+    objectives: dict | None = None,
+    bounds: dict | None = None,
+    stages: list | None = None,
+) -> Plan:
+    """A plan from a filled timeline: assignments, reasons, figures and timing."""
+    fig = figures(prep, tl.placed.keys())
+    reasons = explain(prep, tl, fig.floor)
+    assignments: dict[str, Assignment] = {}
+    for q in prep.problem.requests:
+        if q.id in tl.placed:
+            resources, start = tl.placed[q.id]
+            text = reason_text(
+                "granted", resources=", ".join(resources), start=start, end=start + q.duration
+            )
+            assignments[q.id] = Assignment(
+                q.id, True, resources, start, start + q.duration, "granted", text
+            )
+        else:
+            code, params = reasons[q.id]
+            assignments[q.id] = Assignment(
+                q.id, False, reason=code, reason_text=reason_text(code, **params)
+            )
+    obj = {"floor": fig.floor, "granted_usage": fig.granted_usage}
+    obj.update(objectives or {})
+    return Plan(
+        assignments=assignments,
+        status=status,
+        planner=planner,
+        objectives=obj,
+        bounds=dict(bounds or {}),
+        wall_time=time.perf_counter() - started,
+        figures=fig.as_dict(),
+        stages=list(stages or []),
+    )

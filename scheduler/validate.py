@@ -1,0 +1,137 @@
+"""A solver-free check of a plan against its problem, and the plan's fairness figures.
+
+It recomputes everything from the problem's own fields (not from the planners' data
+structures): capacity per slot, windows, opening hours and shifts, maintenance, minimum run,
+changeovers between consecutive runs, training valid for the whole booking, chains, gangs and
+quotas. Use it to audit any plan, including one edited by hand or loaded from JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from scheduler.analysis import _clip, prepare
+from scheduler.fairness import Figures, figures
+from scheduler.plan import Plan
+from scheduler.problem import PILOT_LINE, Problem
+
+
+@dataclass
+class Report:
+    ok: bool
+    violations: list[str] = field(default_factory=list)
+    figures: Figures | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "ok": self.ok,
+            "violations": self.violations,
+            "figures": self.figures.as_dict() if self.figures else None,
+        }
+
+
+def _covered(s: int, e: int, periods) -> bool:
+    return any(a <= s and e <= b for a, b in _clip(periods, -(10**9), 10**9))
+
+
+def validate(problem: Problem, plan: Plan) -> Report:
+    """Check ``plan`` against ``problem``; ``ok`` is true when no rule is broken."""
+    prep = prepare(problem)
+    bad: list[str] = []
+    reqs = problem.request_by_id
+    res = problem.resource_by_id
+    for rid in plan.assignments:
+        if rid not in reqs:
+            bad.append(f"{rid}: not a request of this problem")
+    granted = {rid: a for rid, a in plan.assignments.items() if a.granted and rid in reqs}
+    load: dict[str, list[int]] = {r.id: [0] * (problem.horizon + 1) for r in problem.resources}
+    runs: dict[str, list[tuple[int, int, str | None, str]]] = {}
+    usage: dict[tuple[str, str], int] = {}
+    for rid, a in granted.items():
+        q = reqs[rid]
+        where = f"{rid}"
+        s, e = a.start, a.end
+        if s is None or e is None:
+            bad.append(f"{where}: granted without a start and end")
+            continue
+        if e - s != q.duration:
+            bad.append(f"{where}: booked {e - s} slots, asked {q.duration}")
+        if s < q.earliest or e > q.deadline:
+            bad.append(f"{where}: [{s}, {e}) outside its window [{q.earliest}, {q.deadline})")
+        if s < 0 or e > problem.horizon:
+            bad.append(f"{where}: [{s}, {e}) outside the round [0, {problem.horizon})")
+            continue
+        if len(a.resources) != q.nodes or len(set(a.resources)) != q.nodes:
+            bad.append(f"{where}: needs {q.nodes} distinct resources, got {list(a.resources)}")
+        for r_id in a.resources:
+            if r_id not in q.resources:
+                bad.append(f"{where}: {r_id} is not one of its candidates")
+                continue
+            r = res[r_id]
+            if r.open_periods is not None and not _covered(s, e, r.open_periods):
+                bad.append(f"{where}: [{s}, {e}) on {r_id} is outside opening hours/shifts")
+            for ma, mb in r.maintenance:
+                if s < mb and ma < e:
+                    bad.append(f"{where}: [{s}, {e}) on {r_id} overlaps maintenance [{ma}, {mb})")
+            if r.min_run and q.duration < r.min_run:
+                bad.append(f"{where}: shorter than the minimum run {r.min_run} of {r_id}")
+            if r.required_training:
+                valid = [
+                    (t.valid_from, t.valid_until)
+                    for t in problem.trainings
+                    if t.user == q.user and t.training == r.required_training
+                ]
+                if not _covered(s, e, valid):
+                    bad.append(
+                        f"{where}: user {q.user} holds no valid {r.required_training} training "
+                        f"for [{s}, {e})"
+                    )
+            ld = load[r_id]
+            ld[s] += q.units
+            ld[e] -= q.units
+            if r.kind == PILOT_LINE:
+                runs.setdefault(r_id, []).append((s, e, q.recipe, rid))
+        key = (q.tenant, prep.klass[rid])
+        usage[key] = usage.get(key, 0) + q.usage
+
+    for r in problem.resources:
+        level = 0
+        for slot, delta in enumerate(load[r.id][: problem.horizon]):
+            level += delta
+            if level > r.capacity:
+                bad.append(f"{r.id}: {level} units used in slot {slot}, capacity {r.capacity}")
+                break
+    for r_id, line_runs in runs.items():
+        line_runs.sort()
+        r = res[r_id]
+        for (_s1, e1, rc1, q1), (s2, _e2, rc2, q2) in zip(line_runs, line_runs[1:], strict=False):
+            need = r.changeover(rc1, rc2)
+            if s2 < e1 + need:
+                bad.append(
+                    f"{r_id}: {q2} starts {s2 - e1} slots after {q1}; changeover "
+                    f"{rc1}->{rc2} needs {need}"
+                )
+
+    for cid, members in prep.chains.items():
+        if len(members) < 2:
+            continue
+        got = [m.id in granted for m in members]
+        if any(got) and not all(got):
+            bad.append(f"chain {cid}: only some steps granted (all or nothing)")
+            continue
+        if not all(got):
+            continue
+        for prev, nxt in zip(members, members[1:], strict=False):
+            pe, ns = granted[prev.id].end, granted[nxt.id].start
+            if ns < pe:
+                bad.append(f"chain {cid}: {nxt.id} starts before {prev.id} ends")
+            elif nxt.max_gap is not None and ns - pe > nxt.max_gap:
+                bad.append(f"chain {cid}: gap {ns - pe} before {nxt.id} exceeds {nxt.max_gap}")
+
+    tenants = problem.tenant_by_id
+    for (t, c), used in sorted(usage.items()):
+        quota = tenants[t].quota(c)
+        if quota is not None and used > quota:
+            bad.append(f"tenant {t}: {used} granted in {c}, quota {quota}")
+
+    return Report(ok=not bad, violations=bad, figures=figures(prep, granted.keys()))
