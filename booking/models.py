@@ -187,6 +187,11 @@ class AllocationRound(models.Model):
     time_limit_seconds = models.PositiveIntegerField(_("planner time limit (s)"), default=10)
     plan = models.JSONField(_("plan"), null=True, blank=True, editable=False)
     figures = models.JSONField(_("fairness figures"), null=True, blank=True, editable=False)
+    # Progress of the planner, shown to the operator while the huey task runs.
+    solve_started_at = models.DateTimeField(
+        _("planner started at"), null=True, blank=True, editable=False
+    )
+    solve_error = models.TextField(_("planner error"), blank=True, editable=False)
     solved_at = models.DateTimeField(_("solved at"), null=True, blank=True, editable=False)
     published_at = models.DateTimeField(_("published at"), null=True, blank=True, editable=False)
     published_by = models.ForeignKey(
