@@ -6,9 +6,23 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import DurationField, ExpressionWrapper, F, Q, Sum
+from django.db.models import (
+    Case,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from booking.errors import NotFound
 from booking.models import (
     HOLDING_STATUSES,
     Booking,
@@ -19,7 +33,7 @@ from booking.models import (
     Quota,
     Tenant,
 )
-from resources.models import ResourceKind
+from resources.models import Resource, ResourceKind
 
 
 def tenants_for_user(*, user) -> list[Tenant]:
@@ -144,3 +158,355 @@ def bookings_visible_q(*, user) -> Q:
     """Bookings a user may see in full: their own, and all of tenants they manage."""
     managed = Membership.objects.filter(user=user, role=Membership.Role.MANAGER).values("tenant_id")
     return Q(user=user) | Q(tenant_id__in=managed)
+
+
+# --------------------------------------------------------------------------------------------
+# Bookings, calendars and the catalogue (member UI and API)
+# --------------------------------------------------------------------------------------------
+
+_BOOKING_RELATED = ("resource", "pool", "round", "tenant", "recipe", "user")
+
+
+def bookings_for_user(*, user, statuses=None):
+    """The user's own bookings and round requests, newest start first."""
+    qs = Booking.objects.filter(user=user).select_related(*_BOOKING_RELATED)
+    if statuses:
+        qs = qs.filter(status__in=statuses)
+    return qs.order_by(F("start").desc(nulls_first=True), "-created_at", "-id")
+
+
+def bookings_for_tenant(*, user, tenant: Tenant, statuses=None):
+    """All bookings of ``tenant``, for its managers (and operators); anyone else gets 404."""
+    if (
+        not user.is_superuser
+        and not Membership.objects.filter(
+            user=user, tenant=tenant, role=Membership.Role.MANAGER
+        ).exists()
+    ):
+        raise NotFound("tenant")
+    qs = Booking.objects.filter(tenant=tenant).select_related(*_BOOKING_RELATED)
+    if statuses:
+        qs = qs.filter(status__in=statuses)
+    return qs.order_by(F("start").desc(nulls_first=True), "-created_at", "-id")
+
+
+def booking_get(*, user, pk) -> Booking:
+    """One booking the user may see in full (own, or of a tenant they manage); else 404.
+
+    A malformed or tampered id answers the same 404 as another tenant's booking."""
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        raise NotFound("booking") from None
+    q = Q(pk=pk)
+    if not user.is_superuser:
+        q &= bookings_visible_q(user=user)
+    booking = Booking.objects.filter(q).select_related(*_BOOKING_RELATED).first()
+    if booking is None:
+        raise NotFound("booking")
+    return booking
+
+
+def managed_tenants(*, user) -> list[Tenant]:
+    if not user.is_authenticated:
+        return []
+    return list(
+        Tenant.objects.filter(
+            memberships__user=user, memberships__role=Membership.Role.MANAGER, active=True
+        ).order_by("name")
+    )
+
+
+def resource_get(*, slug: str) -> Resource:
+    """A catalogue resource; the catalogue is park-wide, so every member may see every resource."""
+    resource = (
+        Resource.objects.select_related(
+            "location", "required_training", "gpu", "line", "instrument"
+        )
+        .filter(slug=slug)
+        .first()
+    )
+    if resource is None:
+        raise NotFound("resource")
+    return resource
+
+
+@dataclass(frozen=True)
+class CalendarBlock:
+    """One block in a day column: ``kind`` is own / busy / maintenance / closed."""
+
+    kind: str
+    start: dt.datetime
+    end: dt.datetime
+    title: str = ""
+    units: int = 0
+    booking_id: int | None = None
+    top: float = 0.0  # % of the day column
+    height: float = 0.0
+
+
+@dataclass(frozen=True)
+class CalendarDay:
+    date: dt.date
+    blocks: list[CalendarBlock]
+
+
+@dataclass(frozen=True)
+class ResourceWeek:
+    resource: Resource
+    week_start: dt.date
+    days: list[CalendarDay]
+    hours: list[int]
+
+    @property
+    def previous_week(self) -> dt.date:
+        return self.week_start - dt.timedelta(days=7)
+
+    @property
+    def next_week(self) -> dt.date:
+        return self.week_start + dt.timedelta(days=7)
+
+    @property
+    def week_end(self) -> dt.date:
+        return self.week_start + dt.timedelta(days=6)
+
+
+def week_monday(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())
+
+
+def _day_blocks(day_start, day_end, items) -> list[CalendarBlock]:
+    total = (day_end - day_start).total_seconds()
+    blocks = []
+    for kind, start, end, title, units, booking_id in items:
+        a, b = max(start, day_start), min(end, day_end)
+        if a >= b:
+            continue
+        blocks.append(
+            CalendarBlock(
+                kind=kind,
+                start=a,
+                end=b,
+                title=title,
+                units=units,
+                booking_id=booking_id,
+                top=round((a - day_start).total_seconds() * 100 / total, 3),
+                height=round((b - a).total_seconds() * 100 / total, 3),
+            )
+        )
+    return blocks
+
+
+def resource_week(*, user, resource: Resource, week_start: dt.date) -> ResourceWeek:
+    """A week of ``resource`` for ``user``: their own (and managed tenants') bookings with
+    titles, everyone else's as anonymous "busy" (no title, user or tenant), maintenance windows
+    and closed hours. Always three SQL queries, however many bookings the week holds."""
+    from booking.services.bookings import hours_purpose, open_intervals
+    from resources.models import MaintenanceWindow, WeeklyHours
+
+    tz = timezone.get_current_timezone()
+    week_start = week_monday(week_start)
+    start = dt.datetime.combine(week_start, dt.time.min, tzinfo=tz)
+    end = dt.datetime.combine(week_start + dt.timedelta(days=7), dt.time.min, tzinfo=tz)
+
+    mine = bookings_visible_q(user=user) if user.is_authenticated else Q(pk__in=[])
+    rows = (
+        Booking.objects.filter(
+            resource=resource, status__in=HOLDING_STATUSES, start__lt=end, end__gt=start
+        )
+        .annotate(mine=Case(When(mine, then=Value(True)), default=Value(False)))
+        .order_by("start", "id")
+        .values_list("id", "start", "end", "units", "title", "mine")
+    )
+    items = []
+    for pk, b_start, b_end, units, title, is_mine in rows:
+        if is_mine:
+            items.append(("own", b_start, b_end, title, units, pk))
+        else:
+            items.append(("busy", b_start, b_end, "", units, None))
+    for m_start, m_end, reason in MaintenanceWindow.objects.filter(
+        resource=resource, start__lt=end, end__gt=start
+    ).values_list("start", "end", "reason"):
+        items.append(("maintenance", m_start, m_end, reason, 0, None))
+    weekly = list(
+        WeeklyHours.objects.filter(resource=resource, purpose=hours_purpose(resource)).values_list(
+            "weekday", "opens", "closes"
+        )
+    )
+    opened = open_intervals(weekly=weekly, start=start, end=end)
+    if opened is not None:
+        # Closed hours are the gaps between open intervals.
+        cursor = start
+        for a, b in opened:
+            if a > cursor:
+                items.append(("closed", cursor, a, "", 0, None))
+            cursor = max(cursor, b)
+        if cursor < end:
+            items.append(("closed", cursor, end, "", 0, None))
+    # Closed first so bookings and maintenance draw over them.
+    order = {"closed": 0, "maintenance": 1, "busy": 2, "own": 3}
+    items.sort(key=lambda item: (order[item[0]], item[1]))
+    days = []
+    for i in range(7):
+        day = week_start + dt.timedelta(days=i)
+        day_start = dt.datetime.combine(day, dt.time.min, tzinfo=tz)
+        day_end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+        days.append(CalendarDay(date=day, blocks=_day_blocks(day_start, day_end, items)))
+    return ResourceWeek(
+        resource=resource, week_start=week_start, days=days, hours=list(range(0, 24, 2))
+    )
+
+
+@dataclass(frozen=True)
+class FreeSlot:
+    resource_id: int
+    start: dt.datetime
+    end: dt.datetime
+    free_units: int
+
+
+def availability(
+    *, resource: Resource, start: dt.datetime, end: dt.datetime, units: int = 1
+) -> list[FreeSlot]:
+    """Free intervals of ``resource`` in [start, end) where ``units`` more can be booked:
+    inside opening hours / shifts, outside maintenance, with capacity left. ``free_units`` is the
+    least capacity left during the interval. Three SQL queries. Booking rules such as notice or
+    length are not applied here (``booking_check`` does that for a concrete slot)."""
+    from booking.services.bookings import hours_purpose, open_intervals
+    from resources.models import MaintenanceWindow, WeeklyHours
+
+    if end <= start or units < 1 or units > resource.capacity:
+        return []
+    weekly = list(
+        WeeklyHours.objects.filter(resource=resource, purpose=hours_purpose(resource)).values_list(
+            "weekday", "opens", "closes"
+        )
+    )
+    opened = open_intervals(weekly=weekly, start=start, end=end)
+    if opened is None:
+        opened = [(start, end)]
+    opened = [(max(a, start), min(b, end)) for a, b in opened]
+    blocked = list(
+        MaintenanceWindow.objects.filter(
+            resource=resource, start__lt=end, end__gt=start
+        ).values_list("start", "end")
+    )
+    booked = list(
+        Booking.objects.filter(
+            resource=resource, status__in=HOLDING_STATUSES, start__lt=end, end__gt=start
+        ).values_list("start", "end", "units")
+    )
+    # Sweep over every instant where something changes; a segment is free when it is open,
+    # not under maintenance and has enough capacity left.
+    points = {start, end}
+    for a, b in opened + blocked:
+        points.update((a, b))
+    for a, b, _u in booked:
+        points.update((a, b))
+    points = sorted(p for p in points if start <= p <= end)
+    slots: list[FreeSlot] = []
+    for a, b in zip(points, points[1:], strict=False):
+        if not any(o_a <= a and b <= o_b for o_a, o_b in opened):
+            continue
+        if any(m_a < b and m_b > a for m_a, m_b in blocked):
+            continue
+        used = sum(u for b_a, b_b, u in booked if b_a < b and b_b > a)
+        left = resource.capacity - used
+        if left < units:
+            continue
+        if slots and slots[-1].end == a:
+            prev = slots[-1]
+            slots[-1] = FreeSlot(resource.pk, prev.start, b, min(prev.free_units, left))
+        else:
+            slots.append(FreeSlot(resource.pk, a, b, left))
+    return slots
+
+
+def pool_availability(
+    *, pool, start: dt.datetime, end: dt.datetime, units: int = 1
+) -> dict[int, list[FreeSlot]]:
+    """``availability`` of every active member of a pool, keyed by resource id."""
+    return {
+        member.pk: availability(resource=member, start=start, end=end, units=units)
+        for member in pool.members.filter(active=True).order_by("name")
+    }
+
+
+def catalogue(
+    *,
+    user,
+    kind: str | None = None,
+    location=None,
+    gpu_model: str | None = None,
+    free_from: dt.datetime | None = None,
+    free_to: dt.datetime | None = None,
+    trained_only: bool = False,
+):
+    """Bookable resources with filters: ``kind``; ``location`` (a Location or id, matching it and
+    everything inside it); ``gpu_model`` (case-insensitive); free for the whole window
+    [free_from, free_to) (no maintenance, capacity-1 resources unbooked, GPU nodes with a GPU
+    left); ``trained_only`` keeps resources the user may use today (no training needed, or a
+    valid training held). One SQL query."""
+    from resources.models import MaintenanceWindow, TrainingRecord
+
+    qs = Resource.objects.filter(active=True).select_related(
+        "location", "location__parent", "required_training", "gpu"
+    )
+    if kind:
+        qs = qs.filter(kind=kind)
+    if location:
+        loc = getattr(location, "pk", location)
+        qs = qs.filter(
+            Q(location_id=loc)
+            | Q(location__parent_id=loc)
+            | Q(location__parent__parent_id=loc)
+            | Q(location__parent__parent__parent_id=loc)
+        )
+    if gpu_model:
+        qs = qs.filter(gpu__gpu_model__iexact=gpu_model)
+    if free_from and free_to and free_to > free_from:
+        overlapping = Booking.objects.filter(
+            resource=OuterRef("pk"),
+            status__in=HOLDING_STATUSES,
+            start__lt=free_to,
+            end__gt=free_from,
+        )
+        held = (
+            overlapping.order_by()
+            .values("resource")
+            .annotate(total=Sum("units"))
+            .values("total")[:1]
+        )
+        qs = (
+            qs.annotate(held_units=Coalesce(Subquery(held), Value(0)))
+            .filter(held_units__lt=F("capacity"))
+            .exclude(
+                Exists(
+                    MaintenanceWindow.objects.filter(
+                        resource=OuterRef("pk"), start__lt=free_to, end__gt=free_from
+                    )
+                )
+            )
+        )
+    if trained_only and user.is_authenticated:
+        today = timezone.localdate()
+        qs = qs.filter(
+            Q(required_training__isnull=True)
+            | Exists(
+                TrainingRecord.objects.filter(
+                    user=user,
+                    training=OuterRef("required_training"),
+                    granted_on__lte=today,
+                    expires_on__gt=today,
+                )
+            )
+        )
+    return qs.order_by("kind", "name")
+
+
+def gpu_models() -> list[str]:
+    from resources.models import GpuNode
+
+    return list(
+        GpuNode.objects.order_by("gpu_model").values_list("gpu_model", flat=True).distinct()
+    )
