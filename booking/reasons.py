@@ -1,0 +1,135 @@
+"""Plain words for the planner's reason codes, translated.
+
+The solver (``scheduler``) gives every request a stable reason code; the web pages, e-mails and
+the API show these words instead of the solver's English. Parameters are stored with the round's
+plan (``AllocationRound.plan["outcomes"]``) so the text can be rendered again in any language.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.utils import formats, timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import override
+
+from resources.models import UNIT_OF_KIND
+
+# Outcomes that can never change by waiting: the request is REFUSED, not waitlisted.
+FINAL_CODES = frozenset(
+    {"no_valid_training", "below_min_run", "no_feasible_start", "quota_exceeds_round"}
+)
+
+REASON_TEXTS = {
+    "granted": _("Granted as requested: %(resource)s, %(start)s – %(end)s."),
+    "moved": _(
+        "Granted on %(resource)s, %(start)s – %(end)s: later than the earliest start you asked "
+        "for, because the earlier time was given to other requests, closed, or reserved for "
+        "changeover or maintenance."
+    ),
+    "promoted": _(
+        "Granted from the waitlist after a cancellation: %(resource)s, %(start)s – %(end)s."
+    ),
+    "no_valid_training": _(
+        "Refused: you hold no training for this resource that is valid for the whole booking "
+        "anywhere in the requested window."
+    ),
+    "below_min_run": _("Refused: the run is shorter than the line's minimum run length."),
+    "no_feasible_start": _(
+        "Refused: no start in the requested window fits the opening hours, shifts, maintenance "
+        "and existing bookings of the resource."
+    ),
+    "quota_exceeds_round": _(
+        "Refused: this request alone (%(need)s %(unit)s) is more than your tenant's quota left "
+        "for the round (%(quota)s %(unit)s)."
+    ),
+    "quota_exhausted": _(
+        "Waitlisted: your tenant's quota left for the round (%(quota)s %(unit)s) is used by its "
+        "other granted requests (%(used)s %(unit)s); this one needs %(need)s %(unit)s."
+    ),
+    "chain_unplaceable": _(
+        "Waitlisted: this request is part of a chain whose steps could not all be placed within "
+        "their windows and gaps; a chain is granted all together or not at all."
+    ),
+    "capacity_to_fairer_share": _(
+        "Waitlisted: the time in your window went to tenants further below their fair share. "
+        "Your tenant received %(share)s of its entitlement; the round's fairness floor is "
+        "%(floor)s."
+    ),
+    "capacity_full": _(
+        "Waitlisted: the resource was fully booked in your window. Your tenant is among the "
+        "least served (%(share)s of its entitlement); the time went to requests that raised the "
+        "fairness floor or used the time better."
+    ),
+    "left_out_by_solver": _(
+        "Waitlisted: there was room for this request, but the planner reached its time limit "
+        "before placing it."
+    ),
+    "not_planned": _("Waitlisted: the planner gave no outcome for this request."),
+}
+
+
+def _fmt_dt(value) -> str:
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return formats.date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
+
+
+def _fmt_percent(value) -> str:
+    return f"{float(value) * 100:.0f}%"
+
+
+def _fmt_hours(value) -> str:
+    return formats.number_format(round(float(value), 1), decimal_pos=1, use_l10n=True)
+
+
+def reason_text(code: str, params: dict | None = None) -> str:
+    """The reason in plain words in the active language; unknown codes are returned as is."""
+    template = REASON_TEXTS.get(code)
+    if template is None:
+        return code
+    params = dict(params or {})
+    values = {
+        "resource": params.get("resource", ""),
+        "start": _fmt_dt(params["start"]) if params.get("start") else "",
+        "end": _fmt_dt(params["end"]) if params.get("end") else "",
+        "share": _fmt_percent(params.get("share", 0)),
+        "floor": _fmt_percent(params.get("floor", 0)),
+        "quota": _fmt_hours(params.get("quota", 0)),
+        "used": _fmt_hours(params.get("used", 0)),
+        "need": _fmt_hours(params.get("need", 0)),
+        "unit": UNIT_OF_KIND.get(params.get("resource_class"), _("hours")),
+    }
+    return str(template) % values
+
+
+def reason_text_stored(code: str, params: dict | None = None) -> str:
+    """The text kept on the booking row: in the site's default language, cut to the column."""
+    from django.conf import settings
+
+    with override(settings.LANGUAGE_CODE):
+        return reason_text(code, params)[:400]
+
+
+def reason_for(booking) -> str:
+    """A booking's reason in the active language (for "my bookings" and e-mails).
+
+    Uses the parameters stored with its round's plan when there are any, else the stored text.
+    """
+    if not booking.reason_code:
+        return booking.reason_text
+    params = None
+    if booking.round_id is not None:
+        outcomes = ((booking.round.plan or {}).get("outcomes")) or {}
+        outcome = outcomes.get(str(booking.pk))
+        if outcome and outcome.get("code") == booking.reason_code:
+            params = outcome.get("params")
+    if params is None and booking.reason_code in ("granted", "moved", "promoted"):
+        params = {
+            "resource": str(booking.resource) if booking.resource_id else "",
+            "start": booking.start,
+            "end": booking.end,
+        }
+    if params is None and booking.reason_text:
+        return booking.reason_text
+    return reason_text(booking.reason_code, params)
