@@ -144,8 +144,21 @@ SLURM_JOB_WORKDIR = env_str("SLURM_JOB_WORKDIR", str(VAR_DIR / "jobs"))
 # Planner defaults for allocation rounds.
 PLANNER_TIME_LIMIT = float(env_str("PLANNER_TIME_LIMIT", "10"))
 
-# Researcher API.
+# Researcher API. Rate-limit counters live in the cache: Redis when REDIS_URL is set (shared
+# by all workers), else per-process memory (the limit then applies per worker).
 API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 120)
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "park"),
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# A constant-answer view for measuring the server's ceiling; never on in production.
+BENCHMARK = env_bool("BENCHMARK", False)
 
 LOGGING = {
     "version": 1,

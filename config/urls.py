@@ -31,8 +31,20 @@ try:
     from config.api import api  # noqa: E402
 
     urlpatterns += [path("api/v1/", api.urls)]
+    # The researcher docs also answer at the short, version-free address.
+    from functools import partial  # noqa: E402
+
+    from ninja.openapi.views import openapi_view  # noqa: E402
+
+    urlpatterns += [path("api/docs", partial(openapi_view, api=api), name="api-docs")]
 except ImportError:  # pragma: no cover
     pass
+
+if settings.BENCHMARK:
+    # The ceiling for benchmarks/bench_api.py: the same server answering a constant.
+    from config.bench import ceiling  # noqa: E402
+
+    urlpatterns += [path("bench/ceiling", ceiling)]
 
 if settings.DEBUG:
     from django.contrib.staticfiles.urls import staticfiles_urlpatterns
