@@ -46,6 +46,8 @@ class Vars:
     )
     all: list[cp_model.IntVar] = field(default_factory=list)
     lo: dict[str, int] = field(default_factory=dict)
+    granted: dict[tuple[str, str], object] = field(default_factory=dict)
+    levels: list[tuple[cp_model.IntVar, dict]] = field(default_factory=list)
     hi: dict[str, int] = field(default_factory=dict)
 
 
@@ -225,25 +227,35 @@ def add_fairness(
     """The fair level z (scaled by ``Z_SCALE``): every tenant and class gets at least
     min(demand, z * entitlement). Entitlements are rational approximations num/den."""
     outside = outside or {}
-    zcap = math.ceil(floor_cap(prep) * Z_SCALE) + 1
-    z = model.NewIntVar(0, zcap, "z")
-    v.z = z
-    v.all.append(z)
     for key, terms in _pair_terms(prep, v).items():
-        if key not in prep.entitlement:
-            continue
-        demand = prep.demand[key]
+        if key in prep.entitlement and prep.entitlement[key] > 0:
+            v.granted[key] = sum(u * v.g[qid] for u, qid in terms) + outside.get(key, 0)
+    return add_fair_level(model, prep, v, list(v.granted))
+
+
+def add_fair_level(
+    model: cp_model.CpModel, prep: Prepared, v: Vars, keys: list[tuple[str, str]]
+) -> cp_model.IntVar:
+    """One level of the (approximate) leximin: a new z over the given tenant/class pairs."""
+    zcap = math.ceil(floor_cap(prep) * Z_SCALE) + 1
+    level = len(v.levels)
+    z = model.NewIntVar(0, zcap, f"z{level}")
+    v.all.append(z)
+    terms: dict[tuple[str, str], tuple[cp_model.IntVar, int, int, int]] = {}
+    for key in keys:
         frac = Fraction(prep.entitlement[key]).limit_denominator(1000)
         num, den = frac.numerator, frac.denominator
         if num == 0:
             continue
-        top = demand * Z_SCALE * den
-        y = model.NewIntVar(0, top, f"y[{key[0]},{key[1]}]")
+        top = prep.demand[key] * Z_SCALE * den
+        y = model.NewIntVar(0, top, f"y{level}[{key[0]},{key[1]}]")
         v.all.append(y)
         model.AddMinEquality(y, [top, z * num])
-        granted = sum(u * v.g[qid] for u, qid in terms) + outside.get(key, 0)
-        model.Add(granted * (Z_SCALE * den) >= y)
-        v.fair_terms[key] = (y, top, num, den)
+        model.Add(v.granted[key] * (Z_SCALE * den) >= y)
+        terms[key] = (y, top, num, den)
+    v.levels.append((z, terms))
+    if level == 0:
+        v.z, v.fair_terms = z, terms
     return z
 
 
@@ -310,14 +322,15 @@ def hint_from_timeline(
             key = (q.tenant, prep.klass[qid])
             granted[key] = granted.get(key, 0) + q.usage
     zcap = math.ceil(floor_cap(prep) * Z_SCALE) + 1
-    z = zcap
-    for key, (_y, top, num, den) in v.fair_terms.items():
-        have = granted.get(key, 0) * Z_SCALE * den
-        if have < top:
-            z = min(z, have // num)
-    model.AddHint(v.z, z)
-    for y, top, num, _den in v.fair_terms.values():
-        model.AddHint(y, min(top, z * num))
+    for z_var, terms in v.levels:
+        z = zcap
+        for key, (_y, top, num, den) in terms.items():
+            have = granted.get(key, 0) * Z_SCALE * den
+            if have < top:
+                z = min(z, have // num)
+        model.AddHint(z_var, z)
+        for y, top, num, _den in terms.values():
+            model.AddHint(y, min(top, z * num))
 
 
 def hint_from_solution(model: cp_model.CpModel, v: Vars, solver: cp_model.CpSolver) -> None:
@@ -359,6 +372,7 @@ def solve_prepared(
     started: float | None = None,
     hint: Timeline | None = None,
     stage3: bool = True,
+    max_levels: int = 3,
 ) -> tuple[Timeline, dict]:
     """Solve the staged model; returns the placements and the solve facts.
 
@@ -387,9 +401,11 @@ def solve_prepared(
         facts["stages"].append(info)
         return solver, code
 
-    # Stage 1: fairness floor.
+    # Stage 1: fairness floor, then (time permitting) further leximin levels: the pairs sitting
+    # at the floor keep at least what they have and the next level is raised for the others.
     model.Maximize(v.z)
-    solver, code = run("floor", 0.5 if stage3 else 0.55)
+    stage1_end = time.perf_counter() + (deadline - time.perf_counter()) * (0.5 if stage3 else 0.55)
+    solver, code = run("floor", 0.3 if stage3 else 0.35)
     if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return greedy, facts
     z1 = solver.Value(v.z)
@@ -397,10 +413,41 @@ def solve_prepared(
     facts["bounds"]["floor"] = (solver.BestObjectiveBound() + 1) / Z_SCALE
     proven = [code == cp_model.OPTIMAL]
     best = solver
+    model.Add(v.z >= z1)
+    levels = [z1]
+    frozen: set[tuple[str, str]] = set()
+    while len(levels) < max_levels and stage1_end - time.perf_counter() > 0.05 * time_limit:
+        z_now = levels[-1]
+        open_keys = []
+        for key, (_y, top, num, den) in v.levels[-1][1].items():
+            have = best.Value(v.granted[key]) * Z_SCALE * den
+            if have < top and have // num <= z_now:
+                model.Add(v.granted[key] >= best.Value(v.granted[key]))
+                frozen.add(key)
+            else:
+                open_keys.append(key)
+        if not open_keys:
+            break
+        z_next = add_fair_level(model, prep, v, open_keys)
+        model.Add(z_next >= z_now)
+        model.Maximize(z_next)
+        filled = greedy_placements(prep, timeline_from(prep, v, best))
+        hint_from_timeline(model, prep, v, filled, outside)
+        left = stage1_end - time.perf_counter()
+        solver, code = run(
+            f"floor_level_{len(levels) + 1}", left / (deadline - time.perf_counter())
+        )
+        if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            # Keep the level solvable for later stages: hold it at its hinted value.
+            break
+        best = solver
+        zk = solver.Value(z_next)
+        model.Add(z_next >= zk)
+        levels.append(zk)
+    facts["objectives"]["floor_levels"] = [z / Z_SCALE for z in levels]
 
     # Stage 2: granted usage with the floor held. The hint is stage 1's plan with every request
     # that still fits added (which can only raise each tenant's share, so the floor holds).
-    model.Add(v.z >= z1)
     usage = usage_expr(prep, v)
     model.Maximize(usage)
     filled = greedy_placements(prep, timeline_from(prep, v, best))

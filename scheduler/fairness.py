@@ -62,9 +62,9 @@ REASON_TEXTS: dict[str, str] = {
         "the fairness floor of the round is {floor:.0%}."
     ),
     "capacity_full": (
-        "Not granted: every candidate resource was fully booked in its window. This tenant is "
-        "among the least served in {resource_class} ({share:.0%} of its entitlement), and the "
-        "capacity went to requests that raised the fairness floor or used the time better."
+        "Not granted: every candidate resource was fully booked in its window, by requests of "
+        "tenants with at least the same share of their entitlement or by this tenant's own "
+        "requests. This tenant received {share:.0%} of its entitlement in {resource_class}."
     ),
     "left_out_by_solver": (
         "Not granted: there was room for it, but the planner reached its time limit before "

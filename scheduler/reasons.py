@@ -15,7 +15,14 @@ FLOOR_TOLERANCE = 1e-6
 def explain(prep: Prepared, tl: Timeline, floor: float) -> dict[str, tuple[str, dict]]:
     """Reason code and details for each request not placed in ``tl``."""
     problem = prep.problem
+    reqs = problem.request_by_id
     out: dict[str, tuple[str, dict]] = {}
+    shares = {k: tl.usage.get(k, 0) / e for k, e in prep.entitlement.items()}
+    occupants: dict[str, list[tuple[int, int, str]]] = {}
+    for qid, (rids, start) in tl.placed.items():
+        q = reqs[qid]
+        for rid in rids:
+            occupants.setdefault(rid, []).append((start, start + q.duration, q.tenant))
     for q in problem.requests:
         if q.id in tl.placed:
             continue
@@ -42,8 +49,15 @@ def explain(prep: Prepared, tl: Timeline, floor: float) -> dict[str, tuple[str, 
             out[q.id] = ("left_out_by_solver", {})
             continue
         key = (q.tenant, c)
-        share = tl.usage.get(key, 0) / prep.entitlement[key] if key in prep.entitlement else 0.0
-        code = "capacity_to_fairer_share" if share > floor + FLOOR_TOLERANCE else "capacity_full"
+        share = shares.get(key, 0.0)
+        # Did capacity in its window go to a tenant with a smaller share of its entitlement?
+        fairer = any(
+            t != q.tenant and shares.get((t, c), 0.0) < share - FLOOR_TOLERANCE
+            for rid in prep.starts[q.id]
+            for s, e, t in occupants.get(rid, ())
+            if s < q.deadline and q.earliest < e
+        )
+        code = "capacity_to_fairer_share" if fairer else "capacity_full"
         out[q.id] = (code, {"resource_class": c, "share": share, "floor": floor})
     return out
 
