@@ -277,12 +277,9 @@ def round_publish(*, round: AllocationRound, actor=None) -> AllocationRound:
                         reason_code=outcome.code,
                         reason_text=text,
                     )
-                    extra = {}
-                    if outcome.code == "moved":
-                        extra = {"old_start": booking.earliest_start, "old_end": booking.latest_end}
-                    notices.append(
-                        (booking, "moved" if outcome.code == "moved" else "confirmed", extra)
-                    )
+                    # The reason text says when and why; a window was never a booked time.
+                    event = "moved" if outcome.code == "moved" else "confirmed"
+                    notices.append((booking, event, {}))
                 else:
                     to = BookingStatus.REFUSED if outcome.final else BookingStatus.WAITLISTED
                     booking = booking_transition(
