@@ -164,22 +164,24 @@ class SlurmClient:
     def list_jobs(
         self,
         *,
-        changed_since: datetime | None = None,
+        if_changed_since: datetime | None = None,
         job_ids: Iterable[int] | None = None,
         name_prefix: str | None = None,
         user: str | None = None,
-    ) -> list[JobInfo]:
-        """Jobs slurmctld knows, filtered.
+    ) -> list[JobInfo] | None:
+        """Jobs slurmctld knows, filtered here by ``job_ids`` / ``name_prefix``.
 
-        ``changed_since`` asks Slurm only for jobs updated since then (an empty list, not an error,
-        when nothing changed); ``job_ids`` and ``name_prefix`` filter the answer. Without
-        ``changed_since`` the whole job table travels - megabytes on a busy cluster.
+        slurmctld sends its whole job table (megabytes on a busy cluster) - there is no server-side
+        filter in v0.0.38 except ``if_changed_since``: when no job at all changed since then the
+        answer is None ("not modified") and costs nothing. For a few jobs, ``get_job`` each.
         """
         params = {}
-        if changed_since is not None:
-            params["update_time"] = int(changed_since.timestamp())
+        if if_changed_since is not None:
+            params["update_time"] = int(if_changed_since.timestamp())
         body = self._call("GET", self.mapping.path("jobs"), params=params, user=user)
-        jobs = self.mapping.decode_jobs(body) if body else []
+        if not body:
+            return None
+        jobs = self.mapping.decode_jobs(body)
         if job_ids is not None:
             wanted = {int(i) for i in job_ids}
             jobs = [j for j in jobs if j.job_id in wanted]

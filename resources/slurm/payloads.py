@@ -124,6 +124,9 @@ class V0038:
             job["standard_error"] = spec.standard_error
         if spec.hold:
             job["hold"] = True
+        if spec.nodelist:
+            # A string; "required_nodes" is a disabled key in v0.0.38.
+            job["nodelist"] = spec.nodelist
         return {"job": job, "script": spec.script}
 
     def decode_submit(self, body: Body) -> int:

@@ -63,7 +63,7 @@ class JobSpec:
 
     ``gpus`` GPUs of ``gpu_type`` (any type when None) per node; ``memory_mb`` per node (the
     partition's default per CPU when None); ``begin_time`` holds the job until then (a booked window);
-    ``hold`` submits it held until released.
+    ``hold`` submits it held until released; ``nodelist`` pins it to nodes (a booked node).
     """
 
     script: str
@@ -83,6 +83,7 @@ class JobSpec:
     standard_output: str | None = None
     standard_error: str | None = None
     hold: bool = False
+    nodelist: str | None = None
 
     def __post_init__(self) -> None:
         if self.time_limit_minutes < 1:

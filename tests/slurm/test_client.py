@@ -205,12 +205,12 @@ def test_cancel_sends_delete(tmp_path):
     )
 
 
-def test_list_jobs_asks_only_for_changes_and_reads_not_modified_as_nothing(tmp_path):
+def test_list_jobs_reads_not_modified_as_none(tmp_path):
     fake = Fake(httpx.Response(304))
     client = make_client(fake, tmp_path)
     from datetime import UTC, datetime
 
-    assert client.list_jobs(changed_since=datetime(2026, 1, 1, tzinfo=UTC)) == []
+    assert client.list_jobs(if_changed_since=datetime(2026, 1, 1, tzinfo=UTC)) is None
     assert fake.requests[0].url.params["update_time"] == str(
         int(datetime(2026, 1, 1, tzinfo=UTC).timestamp())
     )

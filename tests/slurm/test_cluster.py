@@ -132,13 +132,13 @@ def test_an_impossible_gpu_count_is_refused_with_slurms_code(slurm, slurm_workdi
     assert "node configuration" in caught.value.message
 
 
-def test_list_jobs_asks_only_for_recent_changes(slurm, slurm_workdir):
+def test_list_jobs_answers_not_modified_when_nothing_changed(slurm, slurm_workdir):
     since = datetime.now(UTC) - timedelta(seconds=1)
     name = unique("listed")
     job_id = slurm.submit(spec(slurm_workdir, name=name))
-    found = slurm.list_jobs(changed_since=since, name_prefix=name)
+    found = slurm.list_jobs(if_changed_since=since, name_prefix=name)
     assert [j.job_id for j in found] == [job_id]
-    assert slurm.list_jobs(changed_since=datetime.now(UTC) + timedelta(days=1)) == []
+    assert slurm.list_jobs(if_changed_since=datetime.now(UTC) + timedelta(days=1)) is None
 
 
 def test_a_self_minted_token_is_accepted_and_a_forged_one_refused(slurm_env):
@@ -208,3 +208,8 @@ class TestAccounting:
         assert job is not None and job.state is JobState.COMPLETED
         assert (job.name, job.comment, job.gpus) == (name, "park-job:acct", 1)
         assert [j.job_id for j in slurm.accounting_jobs(name=name)] == [job_id]
+
+
+def test_a_job_pinned_to_a_node_runs_there(slurm, slurm_workdir, wait_for_job):
+    job_id = slurm.submit(spec(slurm_workdir, partition="gpu", gpus=1, nodelist="gpu02"))
+    assert wait_for_job(job_id).nodes == "gpu02"

@@ -259,3 +259,7 @@ def test_hostlists_expand(text, names):
 def test_it_submits_held_only_when_asked():
     assert M.encode_job(spec(hold=True), now=NOW)["job"]["hold"] is True
     assert "hold" not in M.encode_job(spec(), now=NOW)["job"]
+
+
+def test_it_pins_a_job_to_a_node_with_a_nodelist_string():
+    assert M.encode_job(spec(nodelist="gpu02"), now=NOW)["job"]["nodelist"] == "gpu02"
