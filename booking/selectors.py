@@ -510,3 +510,56 @@ def gpu_models() -> list[str]:
     return list(
         GpuNode.objects.order_by("gpu_model").values_list("gpu_model", flat=True).distinct()
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Compute jobs
+# --------------------------------------------------------------------------------------------
+
+_JOB_RELATED = ("tenant", "user", "pool", "booking")
+
+
+def jobs_for_user(*, user):
+    """The user's own compute jobs, newest first."""
+    return (
+        ComputeJob.objects.filter(user=user)
+        .select_related(*_JOB_RELATED)
+        .order_by("-created_at", "-id")
+    )
+
+
+def job_get(*, user, pk) -> ComputeJob:
+    """One job the user may see: their own, or any of a tenant they manage (operators: all).
+    Anything else, and a malformed id, answers 404."""
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        raise NotFound("job") from None
+    q = Q(pk=pk)
+    if not user.is_superuser:
+        managed = Membership.objects.filter(user=user, role=Membership.Role.MANAGER).values(
+            "tenant_id"
+        )
+        q &= Q(user=user) | Q(tenant_id__in=managed)
+    job = ComputeJob.objects.filter(q).select_related(*_JOB_RELATED).first()
+    if job is None:
+        raise NotFound("job")
+    return job
+
+
+def job_output(*, user, pk, limit: int = 64 * 1024) -> str | None:
+    """The tail (``limit`` bytes) of a visible job's standard output, when this host can read
+    the file (the job's working directory is shared with the cluster); else None."""
+    from booking.services.jobs import job_output_path
+
+    path = job_output_path(job_get(user=user, pk=pk))
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, 2)
+            size = handle.tell()
+            handle.seek(max(0, size - limit))
+            return handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return None
