@@ -60,14 +60,19 @@ def on_park_error(request: HttpRequest, exc: ParkError) -> HttpResponse:
     return api.create_response(request, park_error_body(exc), status=exc.status)
 
 
+# View arguments that hold a whole schema (body or query); clients only know the fields.
+SCHEMA_ARGUMENTS = {"payload", "filters", "window", "page"}
+SOURCES = {"body", "query", "path", "header", "cookie", "form", "file"}
+
+
 def _field_of(loc: tuple) -> str:
-    # ninja prefixes the source ("body", "query", "path", "header") and, for a body schema,
-    # the view argument name; the client only knows the field itself.
-    parts = list(loc)
-    if parts and parts[0] in {"body", "query", "path", "header", "cookie", "form", "file"}:
-        source = parts.pop(0)
-        if source == "body" and len(parts) > 1:
-            parts.pop(0)
+    # ninja prefixes the source ("body", "query", …) and the argument name; list positions
+    # (status.0) say less than the field name itself.
+    parts = [p for p in loc if not isinstance(p, int)]
+    if parts and parts[0] in SOURCES:
+        parts.pop(0)
+    if len(parts) > 1 and parts[0] in SCHEMA_ARGUMENTS:
+        parts.pop(0)
     return ".".join(str(p) for p in parts)
 
 

@@ -24,13 +24,15 @@ from booking.api.schemas import (
     Id,
     IdempotencyKey,
     Page,
+    as_json,
     paginate,
     responses,
 )
 from booking.errors import NotFound, ParkError
-from booking.models import Booking
+from booking.models import AllocationRound, Booking
 from booking.services.bookings import booking_cancel, booking_create_instant
 from booking.services.idempotency import Answer, idempotent_call, request_fingerprint
+from booking.services.rounds import round_request_create
 from resources.models import BookingMode, Recipe, Resource, ResourcePool
 
 router = Router()
@@ -78,7 +80,6 @@ def _create(caller: Caller, data: BookingIn) -> Booking:
             status=422,
         )
     resource = _resource(data.resource) if data.resource else None
-    recipe = _recipe(resource, data.recipe)
     if resource is not None and resource.booking_mode == BookingMode.INSTANT:
         return booking_create_instant(
             user=caller.user,
@@ -88,16 +89,19 @@ def _create(caller: Caller, data: BookingIn) -> Booking:
             end=data.end,
             units=data.units,
             title=data.title,
-            recipe=recipe,
+            recipe=_recipe(resource, data.recipe),
         )
-    # A round-booked resource or a pool: a request that the next allocation round plans.
-    from booking.services.rounds import round_request_create
-
+    # A round-booked resource or a pool: a request that an allocation round plans.
     pool = None
     if data.pool:
         pool = ResourcePool.objects.filter(slug=data.pool).first()
         if pool is None:
             raise _unknown("pool", _("pool"))
+    allocation_round = None
+    if data.round is not None:
+        allocation_round = AllocationRound.objects.filter(pk=data.round).first()
+        if allocation_round is None:
+            raise _unknown("round", _("allocation round"))
     follows = None
     if data.follows is not None:
         try:
@@ -109,9 +113,10 @@ def _create(caller: Caller, data: BookingIn) -> Booking:
         tenant=caller.tenant,
         resource=resource,
         pool=pool,
+        round=allocation_round,
         title=data.title,
         units=data.units,
-        recipe=recipe,
+        recipe=data.recipe,
         earliest_start=data.earliest_start,
         latest_end=data.latest_end,
         duration_minutes=data.duration_minutes,
@@ -147,7 +152,7 @@ def booking_create(
     def work() -> Answer:
         booking = _create(caller, payload)
         booking = selectors.booking_get(user=caller.user, pk=booking.pk)
-        return Answer(201, BookingOut.model_validate(booking).model_dump(mode="json"))
+        return Answer(201, as_json(BookingOut, booking))
 
     answer = idempotent_call(
         user=caller.user,

@@ -17,6 +17,7 @@ from booking.api.schemas import (
     JobIn,
     JobOut,
     Page,
+    as_json,
     paginate,
     responses,
 )
@@ -83,7 +84,7 @@ def job_create(
 
     def work() -> Answer:
         job = _submit(caller, payload)
-        return Answer(201, JobOut.model_validate(_job_for(caller, job.pk)).model_dump(mode="json"))
+        return Answer(201, as_json(JobOut, _job_for(caller, job.pk)))
 
     answer = idempotent_call(
         user=caller.user,

@@ -8,6 +8,7 @@ cannot store (NUL bytes, integers beyond 64 bits, naive or far-off datetimes): s
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from ninja import Field, Header, Schema
@@ -281,6 +282,9 @@ class BookingIn(StrictIn):
     earliest_start: When | None = Field(None, description="Round request: earliest start.")
     latest_end: When | None = Field(None, description="Round request: latest end.")
     duration_minutes: int | None = Field(None, ge=1, le=100_000, description="Round request.")
+    round: Id | None = Field(
+        None, description="Round request: the open round (default: the one covering the window)."
+    )
     priority: int = Field(0, ge=-100, le=100, description="Round request: your own priority.")
     follows: Id | None = Field(None, description="Round request: must follow this request…")
     max_gap_minutes: int | None = Field(None, ge=0, le=100_000, description="…within this gap.")
@@ -441,3 +445,11 @@ class JobOut(Schema):
 
 class JobFilterIn(PageIn):
     state: list[JobStateName] | None = Field(None, description="Any of these states.")
+
+
+def as_json(schema: type[Schema], obj) -> dict:
+    """``obj`` rendered through ``schema`` exactly as the API's JSON renderer would send it
+    (so a stored idempotent answer is byte-for-byte what a read returns)."""
+    from ninja.responses import NinjaJSONEncoder
+
+    return json.loads(json.dumps(schema.model_validate(obj).model_dump(), cls=NinjaJSONEncoder))

@@ -98,7 +98,7 @@ def api_token_revoke(*, token: ApiToken, actor) -> ApiToken:
 def api_token_authenticate(*, secret: str) -> ApiToken | None:
     """The live token whose secret is ``secret``, or None (unknown, malformed, expired, revoked,
     or its user left the tenant). Records the use at most once a minute."""
-    parts = secret.split("_")
+    parts = secret.split("_", 2)
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX or len(parts[1]) != 12 or len(secret) > 200:
         return None
     token = (
