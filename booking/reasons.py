@@ -133,3 +133,30 @@ def reason_for(booking) -> str:
     if params is None and booking.reason_text:
         return booking.reason_text
     return reason_text(booking.reason_code, params)
+
+
+def contract_paragraphs() -> list[str]:
+    """The solver's fairness contract as a title and numbered paragraphs, each on one line.
+
+    The template translates each paragraph (``{% translate %}``); ``booking/contract_i18n.py``
+    lists the same strings so ``makemessages`` finds them.
+    """
+    import re
+
+    import scheduler
+
+    paragraphs: list[str] = []
+    for line in scheduler.FAIRNESS_CONTRACT.strip().splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if not paragraphs or re.match(r"^\d+\.\s", line):
+            paragraphs.append(line)
+        else:
+            paragraphs[-1] += " " + line
+    return paragraphs
+
+
+def fairness_contract() -> dict:
+    paragraphs = contract_paragraphs()
+    return {"title": paragraphs[0] if paragraphs else "", "items": paragraphs[1:]}

@@ -1,0 +1,37 @@
+"""The fairness contract's paragraphs, listed so ``makemessages`` extracts them.
+
+Generated from ``scheduler.FAIRNESS_CONTRACT`` by ``booking.reasons.contract_paragraphs``;
+``tests/booking/test_rounds_contract.py`` fails when the two differ (then regenerate).
+"""
+
+from django.utils.translation import gettext_noop
+
+PARAGRAPHS = [
+    gettext_noop(
+        "How an allocation round shares contended resources (weighted max-min fair share with demand caps)"
+    ),
+    gettext_noop(
+        "1. Classes and capacity. Resources are grouped into classes (for example GPU nodes, pilot lines, lab instruments). The capacity of a class is the capacity-hours its resources are open in the round, without maintenance (GPU-hours for GPU nodes, hours for lines and instruments)."
+    ),
+    gettext_noop(
+        "2. Entitlement. Every tenant has a weight (tier, contract). Among the tenants that asked for something in a class, a tenant is entitled to its weight divided by their total weight, times the class capacity: e = w / (sum of weights) x capacity. Tenants that ask for nothing neither receive nor dilute entitlement."
+    ),
+    gettext_noop(
+        "3. Demand. A tenant's demand in a class is the usage of its requests that could be granted at all (valid training, a feasible start in its window, a chain whose every step is possible), capped by the tenant's quota for the round. Quotas are hard limits: never exceeded."
+    ),
+    gettext_noop(
+        "4. Fairness first. The planner finds the largest fair level z such that every tenant receives at least the smaller of its demand and z times its entitlement. A tenant asking for less than its fair share gets all it asked for; capacity it leaves is shared among the others by weight. The floor z is the share of entitlement that the worst-served tenant still below its demand receives; 1.0 means everyone below their demand got their full entitlement."
+    ),
+    gettext_noop(
+        "5. Then efficiency. With that floor held fixed, the planner grants as many capacity-hours as it can."
+    ),
+    gettext_noop(
+        "6. Then priority and earliness. With both held, it prefers each tenant's higher-priority requests and earlier starts. Remaining ties are broken by request order (deterministic)."
+    ),
+    gettext_noop(
+        "7. Every stage is solved in turn (lexicographically), never traded against the one before. Every request that is not granted gets a reason in plain words."
+    ),
+    gettext_noop(
+        "8. Hard rules are never bent for fairness: capacity, opening hours and shifts, maintenance, changeover times between recipes, required training valid for the whole booking, chains (all steps or none, within their gaps) and quotas."
+    ),
+]
