@@ -57,9 +57,9 @@ REASON_TEXTS = {
         "%(floor)s."
     ),
     "capacity_full": _(
-        "Waitlisted: the resource was fully booked in your window. Your tenant is among the "
-        "least served (%(share)s of its entitlement); the time went to requests that raised the "
-        "fairness floor or used the time better."
+        "Waitlisted: the resource was fully booked in your window, by tenants with at least the "
+        "same share of their entitlement or by your tenant's other requests. Your tenant "
+        "received %(share)s of its entitlement."
     ),
     "left_out_by_solver": _(
         "Waitlisted: there was room for this request, but the planner reached its time limit "
