@@ -116,7 +116,8 @@ def job_detail(request: HttpRequest, job_id: Id):
     return _job_for(request.auth, job_id)
 
 
-@router.post("/jobs/{job_id}/cancel", auth=JOBS, response=responses({200: JobOut}))
+# 503: Slurm could not be reached to cancel a job it runs (nothing changed).
+@router.post("/jobs/{job_id}/cancel", auth=JOBS, response=responses({200: JobOut}, extra=(503,)))
 def job_cancel_view(request: HttpRequest, job_id: Id):
     """Cancel a queued, pending or running job."""
     from booking.services.jobs import job_cancel

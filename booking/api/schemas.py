@@ -58,10 +58,12 @@ class ErrorOut(Schema):
 ERROR_CODES = (400, 401, 403, 404, 409, 422, 429)
 
 
-def responses(ok: dict[int, Any], *, without: tuple[int, ...] = ()) -> dict[int, Any]:
+def responses(
+    ok: dict[int, Any], *, without: tuple[int, ...] = (), extra: tuple[int, ...] = ()
+) -> dict[int, Any]:
     """``ok`` plus every error status the API can answer with (so the OpenAPI is honest)."""
     result = dict(ok)
-    for code in ERROR_CODES:
+    for code in (*ERROR_CODES, *extra):
         if code not in without:
             result[code] = ErrorOut
     return result

@@ -96,3 +96,24 @@ def next_hour(days: int = 1, hour: int = 10) -> dt.datetime:
     """A slot start on the hour, ``days`` ahead in the park's time zone."""
     local = timezone.localtime() + dt.timedelta(days=days)
     return local.replace(hour=hour, minute=0, second=0, microsecond=0)
+
+
+@pytest.fixture
+def unreachable_cluster(monkeypatch):
+    """Jobs are checked and stored without a cluster answering (the job services then skip the
+    partition-limit check); the real cluster is exercised in tests/slurm."""
+    import httpx
+
+    from booking.services import jobs
+    from resources.slurm.client import SlurmClient, SlurmConfig
+
+    def refuse(request):
+        raise httpx.ConnectError("no cluster in API tests", request=request)
+
+    client = SlurmClient(
+        SlurmConfig(base_url="http://slurm.invalid", user="park", token="t", retries=0),
+        transport=httpx.MockTransport(refuse),
+        sleep=lambda _s: None,
+    )
+    monkeypatch.setattr(jobs, "slurm_client", lambda: client)
+    return client
