@@ -79,7 +79,7 @@ class RoundRequestForm(forms.Form):
         _tenant_field(self, tenants)
         for name in ("earliest_start", "latest_end"):
             self.fields[name].widget = LocalDateTimeInput(step_minutes=resource.slot_minutes)
-        self.fields["duration_hours"].widget.attrs["step"] = "0.5"
+        self.fields["duration_hours"].widget.attrs["step"] = "0.25"
         if resource.kind == ResourceKind.GPU_NODE:
             self.fields["units"].max_value = resource.capacity
         else:
