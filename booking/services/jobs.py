@@ -23,6 +23,7 @@ import datetime as dt
 import logging
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -67,6 +68,9 @@ RETRY_MAX_SECONDS = 300
 FOLLOW_ONE_BY_ONE = 40
 # A job Slurm no longer knows (and accounting cannot resolve) is ended after this grace.
 VANISHED_GRACE = dt.timedelta(minutes=2)
+# slurmctld keeps finished jobs for MinJobAge (an hour on the dev cluster); older ones are
+# looked for in accounting too.
+ACCOUNTING_AFTER = dt.timedelta(minutes=30)
 _HOURS = Decimal("0.0001")
 
 _TO_OURS = {
@@ -125,24 +129,25 @@ class _Snapshot:
     nodes: list[NodeInfo] = field(default_factory=list)
 
 
-_snapshot = _Snapshot()
+_snapshots: weakref.WeakKeyDictionary[SlurmClient, _Snapshot] = weakref.WeakKeyDictionary()
 _SNAPSHOT_SECONDS = 60.0
 
 
 def _cluster_snapshot(client: SlurmClient) -> _Snapshot | None:
     """Partitions and nodes, at most a minute old; None when Slurm cannot be asked now (the
     request is then checked by Slurm itself at submission)."""
-    global _snapshot
-    if time.monotonic() - _snapshot.at < _SNAPSHOT_SECONDS and _snapshot.partitions:
-        return _snapshot
+    snapshot = _snapshots.get(client)
+    if snapshot is not None and time.monotonic() - snapshot.at < _SNAPSHOT_SECONDS:
+        return snapshot
     try:
         parts = {p.name: p for p in client.partitions()}
         nodes = client.nodes()
     except SlurmError as error:
         logger.info("partition limits not checked: %s", error)
         return None
-    _snapshot = _Snapshot(at=time.monotonic(), partitions=parts, nodes=nodes)
-    return _snapshot
+    snapshot = _Snapshot(at=time.monotonic(), partitions=parts, nodes=nodes)
+    _snapshots[client] = snapshot
+    return snapshot
 
 
 # --------------------------------------------------------------------------------------------
@@ -279,7 +284,7 @@ def _check_booking(
             field="booking",
         )
     resource = booking.resource
-    node = getattr(resource, "gpunode", None) if resource is not None else None
+    node = getattr(resource, "gpu", None) if resource is not None else None
     if node is None or resource.kind != ResourceKind.GPU_NODE:
         raise ParkError(
             "booking_not_gpu", _("booking: the booking is not on a GPU node."), field="booking"
@@ -310,11 +315,9 @@ def _check_booking(
 def _pool_target(pool: ResourcePool) -> tuple[str, str | None]:
     """The partition and GPU model shared by a pool's GPU nodes."""
     nodes = [
-        r.gpunode
-        for r in pool.members.filter(kind=ResourceKind.GPU_NODE, active=True).select_related(
-            "gpunode"
-        )
-        if hasattr(r, "gpunode")
+        r.gpu
+        for r in pool.members.filter(kind=ResourceKind.GPU_NODE, active=True).select_related("gpu")
+        if hasattr(r, "gpu")
     ]
     if pool.kind != ResourceKind.GPU_NODE or not nodes:
         raise ParkError("pool_not_gpu", _("pool: the pool has no GPU nodes."), field="pool")
@@ -433,7 +436,7 @@ def job_spec(job: ComputeJob, *, now: dt.datetime | None = None) -> JobSpec:
     booking = job.booking
     gpu_type, nodelist, begin = None, None, None
     if booking is not None and booking.resource is not None:
-        node = getattr(booking.resource, "gpunode", None)
+        node = getattr(booking.resource, "gpu", None)
         if node is not None:
             gpu_type, nodelist = node.gpu_model.lower() or None, node.slurm_node
         if booking.start and booking.start > (now or timezone.now()):
@@ -463,15 +466,21 @@ def job_spec(job: ComputeJob, *, now: dt.datetime | None = None) -> JobSpec:
     )
 
 
-def job_find_in_slurm(*, job: ComputeJob, client: SlurmClient) -> int | None:
+def job_find_in_slurm(
+    *, job: ComputeJob, client: SlurmClient, table: list[JobInfo] | None = None
+) -> int | None:
     """Slurm's id for our job if Slurm already has it (by name and marker), else None.
 
-    Looks at slurmctld's job table and, when slurmdbd runs, at accounting (a job that already
-    ended and was purged from slurmctld)."""
+    Looks in slurmctld's job table (``table`` when the caller read it already) and, for a job
+    older than slurmctld keeps finished jobs, in slurmdbd's accounting when it runs."""
     marker = job_marker(job)
-    for info in client.list_jobs(name_prefix=job.slurm_name) or []:
+    if table is None:
+        table = client.list_jobs(name_prefix=job.slurm_name) or []
+    for info in table:
         if info.name == job.slurm_name and info.comment == marker:
             return info.job_id
+    if timezone.now() - job.created_at < ACCOUNTING_AFTER:
+        return None
     try:
         for info in client.accounting_jobs(name=job.slurm_name):
             if info.comment == marker:
@@ -484,13 +493,19 @@ def job_find_in_slurm(*, job: ComputeJob, client: SlurmClient) -> int | None:
 
 
 def job_send(
-    *, job_id: int, client: SlurmClient | None = None, now: dt.datetime | None = None
+    *,
+    job_id: int,
+    client: SlurmClient | None = None,
+    now: dt.datetime | None = None,
+    table: list[JobInfo] | None = None,
 ) -> ComputeJob | None:
     """Submit one queued job to Slurm, at most once.
 
     In: the job's id. Out: the job after the attempt (``pending`` with its Slurm id, still
     ``queued`` with ``next_attempt_at`` after a transient failure, or ``failed`` with Slurm's
     reason after a refusal), or None when the job is not due or another worker holds it.
+    ``table`` is slurmctld's job table read after the job's previous attempt, if the caller has
+    it (a sweep reads it once for all its retries).
     """
     now = now or timezone.now()
     claimed = (
@@ -504,16 +519,16 @@ def job_send(
     )
     if not claimed:
         return None
-    job = ComputeJob.objects.select_related(
-        "tenant", "user", "pool", "booking__resource__gpunode"
-    ).get(pk=job_id)
+    job = ComputeJob.objects.select_related("tenant", "user", "pool", "booking__resource__gpu").get(
+        pk=job_id
+    )
     client = client or slurm_client()
     try:
         membership = _membership(user=job.user, tenant=job.tenant)
         slurm_id = None
         if job.submit_attempts > 1:
             # An earlier attempt may have reached Slurm before its worker died or lost the reply.
-            slurm_id = job_find_in_slurm(job=job, client=client)
+            slurm_id = job_find_in_slurm(job=job, client=client, table=table)
         if slurm_id is None:
             slurm_id = client.submit(
                 job_spec(job, now=now),
@@ -588,15 +603,22 @@ def jobs_send_due(
     """Send queued jobs whose turn has come (first attempts whose task was lost, retries after
     Slurm was unreachable, attempts whose worker died). Returns how many were sent."""
     now = now or timezone.now()
-    due = (
+    due = list(
         ComputeJob.objects.filter(state=JobState.QUEUED)
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         .order_by("created_at", "pk")
-        .values_list("pk", flat=True)[:limit]
+        .values_list("pk", "submit_attempts")[:limit]
     )
+    if not due:
+        return 0
+    client = client or slurm_client()
+    table = None
+    if any(attempts for _, attempts in due):
+        # Retries must first look for the job in Slurm: read the job table once for all of them.
+        table = client.list_jobs(name_prefix="park-") or []
     sent = 0
-    for job_id in list(due):
-        job = job_send(job_id=job_id, client=client, now=now)
+    for job_id, _attempts in due:
+        job = job_send(job_id=job_id, client=client, now=now, table=table)
         if job is not None and job.state != JobState.QUEUED:
             sent += 1
     return sent
