@@ -21,14 +21,14 @@ FINAL_CODES = frozenset(
 )
 
 REASON_TEXTS = {
-    "granted": _("Granted as requested: %(resource)s, %(start)s – %(end)s."),
+    "granted": _("Granted as requested: %(resource)s, %(start)s – %(end)s"),
     "moved": _(
         "Granted on %(resource)s, %(start)s – %(end)s: later than the earliest start you asked "
         "for, because the earlier time was given to other requests, closed, or reserved for "
         "changeover or maintenance."
     ),
     "promoted": _(
-        "Granted from the waitlist after a cancellation: %(resource)s, %(start)s – %(end)s."
+        "Granted from the waitlist after a cancellation: %(resource)s, %(start)s – %(end)s"
     ),
     "no_valid_training": _(
         "Refused: you hold no training for this resource that is valid for the whole booking "

@@ -211,15 +211,19 @@ def round_what_if(request: HttpRequest, pk: int) -> HttpResponse:
             "booking": c.booking,
             "before": reason_text(c.before.code, c.before.params),
             "after": reason_text(c.after.code, c.after.params),
-            "gains": c.after.granted and not c.before.granted,
-            "loses": c.before.granted and not c.after.granted,
+            "gains": c.kind == "gained",
+            "loses": c.kind == "lost",
         }
         for c in changes or []
+        if c.kind in ("gained", "lost")
     ]
+    # Requests granted either way, only at another time or place, are counted, not listed.
+    others = sum(1 for c in changes or [] if c.kind not in ("gained", "lost"))
     context = {
         "round": rnd,
         "what_if_form": form,
         "changes": rows,
+        "other_changes": others,
         "ran": changes is not None,
         "error": error,
     }

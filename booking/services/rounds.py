@@ -621,6 +621,14 @@ class OutcomeChange:
     before: planning.Outcome
     after: planning.Outcome
 
+    @property
+    def kind(self) -> str:
+        """``gained`` / ``lost`` (granted or not), ``moved`` (granted at another time or place),
+        ``reason`` (still not granted, for another reason)."""
+        if self.after.granted != self.before.granted:
+            return "gained" if self.after.granted else "lost"
+        return "moved" if self.after.granted else "reason"
+
 
 def _tenant_slug(key) -> str:
     if isinstance(key, Tenant):
@@ -721,6 +729,9 @@ def round_what_if(
         pk = int(q.id)
         if before[pk].summary() != after[pk].summary():
             changes.append(OutcomeChange(bookings[q.id], before[pk], after[pk]))
+    # What an operator weighs first: who would gain or lose a booking; then mere moves.
+    order = {"gained": 0, "lost": 1, "moved": 2, "reason": 3}
+    changes.sort(key=lambda c: (order[c.kind], c.booking.tenant.name, c.booking.pk))
     return changes
 
 

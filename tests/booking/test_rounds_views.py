@@ -166,7 +166,7 @@ def test_what_if_preview_lists_changed_requests(
     )
     assert response.status_code == 200
     html = response.content.decode()
-    assert "would have another outcome" in html and "acme run" in html
+    assert "granted or refused the other way" in html and "acme run" in html
     bad = client.post(
         reverse("rounds:what_if", args=[rnd.pk]), {"w_acme": "-1"}, headers={"HX-Request": "true"}
     )
