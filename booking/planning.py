@@ -630,9 +630,22 @@ def _figures(rp: RoundProblem, plan: scheduler.Plan, outcomes: dict[int, Outcome
                 "share": value,
             }
         )
+    # Per tenant and class, in hours: the round's quota and what the plan grants; the member
+    # pages render quota reasons from these without loading the whole plan.
+    classes = {r.id: r.resource_class for r in rp.problem.resources}
+    granted_by: dict[str, float] = {}
+    for rid, a in plan.assignments.items():
+        if a.granted:
+            q = rp.problem.request_by_id[rid]
+            key = f"{q.tenant}/{classes[q.resources[0]]}"
+            granted_by[key] = granted_by.get(key, 0) + q.usage
     values = list(outcomes.values())
     fig.update(
         {
+            "quotas": {
+                f"{t.id}/{cls}": rp.hours(v) for t in rp.problem.tenants for cls, v in t.quotas
+            },
+            "granted_by": {k: rp.hours(v) for k, v in sorted(granted_by.items())},
             "status": plan.status,
             "planner": plan.planner,
             "wall_time": round(plan.wall_time, 3),

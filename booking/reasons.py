@@ -111,28 +111,51 @@ def reason_text_stored(code: str, params: dict | None = None) -> str:
         return reason_text(code, params)[:400]
 
 
-def reason_for(booking) -> str:
-    """A booking's reason in the active language (for "my bookings" and e-mails).
+def reason_params(booking) -> dict:
+    """The parameters of a booking's reason, from the booking and its round's figures.
 
-    Uses the parameters stored with its round's plan when there are any, else the stored text.
+    Reads ``booking.round.figures`` (small), never the whole plan: list pages may use
+    ``select_related("round", "tenant", "resource", "pool").defer("round__plan")``.
     """
-    if not booking.reason_code:
+    code = booking.reason_code
+    kind = (
+        booking.resource.kind
+        if booking.resource_id
+        else (booking.pool.kind if booking.pool_id else "")
+    )
+    params: dict = {"resource_class": str(kind)}
+    if code in ("granted", "moved", "promoted"):
+        params.update(
+            resource=booking.resource.name if booking.resource_id else "",
+            start=booking.start,
+            end=booking.end,
+        )
+        return params
+    figures = (booking.round.figures if booking.round_id else None) or {}
+    key = f"{booking.tenant.slug}/{kind}"
+    if code in ("capacity_to_fairer_share", "capacity_full"):
+        params.update(
+            share=(figures.get("share") or {}).get(key, 0.0), floor=figures.get("floor", 0)
+        )
+    elif code in ("quota_exhausted", "quota_exceeds_round"):
+        need = booking.units * (booking.duration_minutes or 0) / 60
+        params.update(
+            quota=(figures.get("quotas") or {}).get(key, 0),
+            used=(figures.get("granted_by") or {}).get(key, 0),
+            need=need,
+        )
+    return params
+
+
+def reason_for(booking) -> str:
+    """A booking's reason in the active language (for "my bookings", details and e-mails).
+
+    Falls back to the stored ``reason_text`` (the site's default language) for codes this
+    module does not know (e.g. set by other parts of the system).
+    """
+    if not booking.reason_code or booking.reason_code not in REASON_TEXTS:
         return booking.reason_text
-    params = None
-    if booking.round_id is not None:
-        outcomes = ((booking.round.plan or {}).get("outcomes")) or {}
-        outcome = outcomes.get(str(booking.pk))
-        if outcome and outcome.get("code") == booking.reason_code:
-            params = outcome.get("params")
-    if params is None and booking.reason_code in ("granted", "moved", "promoted"):
-        params = {
-            "resource": str(booking.resource) if booking.resource_id else "",
-            "start": booking.start,
-            "end": booking.end,
-        }
-    if params is None and booking.reason_text:
-        return booking.reason_text
-    return reason_text(booking.reason_code, params)
+    return reason_text(booking.reason_code, reason_params(booking))
 
 
 def contract_paragraphs() -> list[str]:

@@ -224,3 +224,37 @@ def test_line_runs_keep_the_changeover_between_recipes(
     gap = second.start - first.end
     needed = {("sic", "gan"): 360, ("gan", "sic"): 240}[(first.recipe.code, second.recipe.code)]
     assert gap >= dt.timedelta(minutes=needed)
+
+
+def test_reasons_render_again_from_the_booking_and_the_round_figures(
+    park, week_round, django_capture_on_commit_callbacks
+):
+    from django.template import Context, Template
+
+    from booking.models import Booking, Period
+    from booking.reasons import reason_for
+    from booking.services.quotas import quota_set
+
+    quota_set(tenant=park.acme, resource_class="instrument", period=Period.WEEK, hours=6)
+    made = [ask(week_round, user=park.alice, tenant=park.acme, resource=park.xrd) for _ in range(3)]
+    made += [
+        ask(week_round, user=park.charlie, tenant=park.globex, resource=park.xrd) for _ in range(4)
+    ]
+    made.append(
+        ask(week_round, user=park.alice, tenant=park.acme, resource=park.xrd, day=2, minutes=480)
+    )
+    rnd = close_and_solve(week_round, django_capture_on_commit_callbacks)
+    publish(rnd, django_capture_on_commit_callbacks)
+    rows = (
+        Booking.objects.filter(pk__in=[b.pk for b in made])
+        .select_related("round", "tenant", "resource", "pool")
+        .defer("round__plan")
+    )
+    codes = set()
+    for b in rows:
+        codes.add(b.reason_code)
+        assert reason_for(b) == b.reason_text
+    assert {"quota_exhausted", "quota_exceeds_round"} <= codes
+    assert codes & {"capacity_to_fairer_share", "capacity_full"}
+    html = Template("{% load round_reasons %}{{ b|round_reason }}").render(Context({"b": rows[0]}))
+    assert html.strip()
