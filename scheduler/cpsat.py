@@ -30,6 +30,8 @@ from scheduler.reasons import make_plan
 from scheduler.timeline import Timeline
 
 Z_SCALE = 10_000  # the fair level z is an integer number of 1/10,000ths
+STAGE1_SHARE = 0.3  # of the time left, for the floor
+STAGE1_LEVELS_SHARE = 0.5  # of the time left, for the floor and the further leximin levels
 
 
 @dataclass
@@ -47,6 +49,9 @@ class Vars:
     all: list[cp_model.IntVar] = field(default_factory=list)
     lo: dict[str, int] = field(default_factory=dict)
     granted: dict[tuple[str, str], object] = field(default_factory=dict)
+    # Placements that stay as they are while a block of requests is re-planned:
+    # resource -> [(start, end, units, recipe)].
+    fixed: dict[str, list[tuple[int, int, int, str | None]]] = field(default_factory=dict)
     levels: list[tuple[cp_model.IntVar, dict]] = field(default_factory=list)
     hi: dict[str, int] = field(default_factory=dict)
 
@@ -67,11 +72,12 @@ def _union(ranges_list: list[Ranges]) -> Ranges:
 
 
 # -- builders ------------------------------------------------------------------------------------
-def add_requests(model: cp_model.CpModel, prep: Prepared) -> Vars:
-    """Start, granted and placement variables with one optional interval per candidate."""
+def add_requests(model: cp_model.CpModel, prep: Prepared, only: set[str] | None = None) -> Vars:
+    """Start, granted and placement variables with one optional interval per candidate
+    (for the requests in ``only``, when given)."""
     v = Vars()
     for q in prep.problem.requests:
-        if not prep.eligible(q.id):
+        if not prep.eligible(q.id) or (only is not None and q.id not in only):
             continue
         per_res = prep.starts[q.id]
         union = prep.gang_starts[q.id] if q.nodes > 1 else _union(list(per_res.values()))
@@ -120,12 +126,26 @@ def add_capacity(model: cp_model.CpModel, prep: Prepared, v: Vars) -> None:
     for rid, qids in _by_resource(v).items():
         r = prep.problem.resource_by_id[rid]
         ivs = [v.iv[q, rid] for q in qids]
+        demands = [reqs[q].units for q in qids]
+        fixed = v.fixed.get(rid, [])
+        if r.kind == PILOT_LINE and _line_mode(prep, v, rid) == "reserve":
+            continue
+        for s, e, units, _recipe in fixed:
+            ivs.append(model.NewFixedSizeIntervalVar(s, e - s, f"fixed[{rid},{s}]"))
+            demands.append(units)
         if r.kind == GPU_NODE and r.capacity > 1:
-            demands = [reqs[q].units for q in qids]
             if sum(demands) > r.capacity:
                 model.AddCumulative(ivs, demands, r.capacity)
-        elif prep.changeover_mode.get(rid) != "reserve" and len(ivs) > 1:
+        elif len(ivs) > 1:
             model.AddNoOverlap(ivs)
+
+
+def _line_mode(prep: Prepared, v: Vars, rid: str) -> str | None:
+    """Lines with fixed runs around a re-planned block always reserve changeovers."""
+    mode = prep.changeover_mode.get(rid)
+    if v.fixed.get(rid) and prep.problem.resource_by_id[rid].changeovers:
+        return "reserve"
+    return mode
 
 
 def add_changeovers(model: cp_model.CpModel, prep: Prepared, v: Vars) -> None:
@@ -137,11 +157,22 @@ def add_changeovers(model: cp_model.CpModel, prep: Prepared, v: Vars) -> None:
     reqs = prep.problem.request_by_id
     for rid, qids in _by_resource(v).items():
         r = prep.problem.resource_by_id[rid]
-        mode = prep.changeover_mode.get(rid)
+        mode = _line_mode(prep, v, rid)
         if r.kind != PILOT_LINE or mode is None:
             continue
         if mode == "reserve":
             ext = []
+            # A fixed run reserves its worst incoming changeover too, but never more than the
+            # gap after the fixed run before it (fixed runs need not respect each other here).
+            prev_end = None
+            for fs, fe, _units, recipe in sorted(v.fixed.get(rid, [])):
+                pre = prep.worst_changeover_in.get((rid, recipe), 0)
+                if prev_end is not None:
+                    pre = min(pre, fs - prev_end)
+                ext.append(
+                    model.NewFixedSizeIntervalVar(fs - pre, fe - fs + pre, f"fx[{rid},{fs}]")
+                )
+                prev_end = fe
             for qid in qids:
                 q = reqs[qid]
                 pre = prep.worst_changeover_in.get((rid, q.recipe), 0)
@@ -274,10 +305,32 @@ def preference_expr(prep: Prepared, v: Vars):
     return big * prio - late
 
 
-def build(prep: Prepared, outside: dict | None = None) -> tuple[cp_model.CpModel, Vars]:
-    """The whole model (without an objective)."""
+def build(
+    prep: Prepared,
+    outside: dict | None = None,
+    only: set[str] | None = None,
+    fixed: Timeline | None = None,
+) -> tuple[cp_model.CpModel, Vars]:
+    """The whole model (without an objective). With ``only``, just those requests are planned;
+    the placements in ``fixed`` (other requests) occupy their resources unchanged and
+    ``outside`` is their usage per (tenant, class)."""
     model = cp_model.CpModel()
-    v = add_requests(model, prep)
+    v = add_requests(model, prep, only)
+    if fixed is not None:
+        touched = {rid for _q, rid in v.iv}
+        reqs = prep.problem.request_by_id
+        margin = max((t for r in prep.problem.resources for *_x, t in r.changeovers), default=0)
+        lo = min((v.lo[q] for q in v.g), default=0) - margin
+        hi = max((v.hi[q] + reqs[q].duration for q in v.g), default=0) + margin
+        for qid, (rids, start) in fixed.placed.items():
+            q = reqs[qid]
+            if start >= hi or start + q.duration <= lo:
+                continue  # cannot meet any planned request
+            for rid in rids:
+                if rid in touched:
+                    v.fixed.setdefault(rid, []).append(
+                        (start, start + q.duration, q.units, q.recipe)
+                    )
     add_calendars(model, prep, v)
     add_capacity(model, prep, v)
     add_changeovers(model, prep, v)
@@ -368,25 +421,46 @@ def solve_prepared(
     time_limit: float = 10.0,
     workers: int = 2,
     seed: int = 0,
-    outside: dict | None = None,
     started: float | None = None,
-    hint: Timeline | None = None,
+    current: Timeline | None = None,
+    only: set[str] | None = None,
     stage3: bool = True,
     max_levels: int = 3,
 ) -> tuple[Timeline, dict]:
-    """Solve the staged model; returns the placements and the solve facts.
+    """Solve the staged model; returns the whole plan's placements and the solve facts.
 
-    ``outside``: usage per (tenant, class) already granted elsewhere (decomposition)."""
+    ``current``: a complete feasible plan (default: the greedy fair plan), used as hint and as
+    the answer if CP-SAT finds nothing. ``only``: re-plan just these requests, everything else in
+    ``current`` stays where it is (decomposition)."""
     t0 = time.perf_counter() if started is None else started
-    deadline = t0 + time_limit
-    greedy = hint if hint is not None else greedy_placements(prep)
-    model, v = build(prep, outside)
-    hint_from_timeline(model, prep, v, greedy, outside)
+    # Keep a little time for writing the reasons and figures of the plan.
+    deadline = t0 + time_limit * 0.97 - 0.1
+    current = current if current is not None else greedy_placements(prep)
+    if only is None:
+        base, outside, fixed = Timeline(prep), {}, None
+    else:
+        base = current.clone()
+        reqs = prep.problem.request_by_id
+        for qid in only:
+            if qid in base.placed:
+                base.remove(reqs[qid])
+        outside, fixed = dict(base.usage), base
+    model, v = build(prep, outside, only, fixed)
+    hint_from_timeline(model, prep, v, current, outside)
     big = len(v.g) >= 1500
     facts: dict = {"stages": [], "objectives": {}, "bounds": {}, "status": "greedy_fallback"}
     if not v.g:
         facts["status"] = "optimal"
-        return greedy, facts
+        return current, facts
+
+    def solution(solver: cp_model.CpSolver) -> Timeline:
+        # The solution's placements, plus anything that still fits (never removing any).
+        tl = base.clone()
+        for qid, g in v.g.items():
+            if solver.Value(g):
+                rids = tuple(rid for rid in prep.starts[qid] if solver.Value(v.x[qid, rid]))
+                tl.place(prep.problem.request_by_id[qid], rids, solver.Value(v.s[qid]))
+        return greedy_placements(prep, tl, only=only)
 
     def run(name: str, share: float):
         left = deadline - time.perf_counter()
@@ -401,29 +475,43 @@ def solve_prepared(
         facts["stages"].append(info)
         return solver, code
 
+    def level_of(tl: Timeline, terms: dict) -> int:
+        z = math.ceil(floor_cap(prep) * Z_SCALE) + 1
+        for key, (_y, top, num, den) in terms.items():
+            have = tl.usage.get(key, 0) * Z_SCALE * den
+            if have < top:
+                z = min(z, have // num)
+        return z
+
+    ok = (cp_model.OPTIMAL, cp_model.FEASIBLE)
+    best = current  # the best complete plan so far (a hint is always complete and feasible)
+    proven: list[bool] = []
+
     # Stage 1: fairness floor, then (time permitting) further leximin levels: the pairs sitting
     # at the floor keep at least what they have and the next level is raised for the others.
     model.Maximize(v.z)
-    stage1_end = time.perf_counter() + (deadline - time.perf_counter()) * (0.5 if stage3 else 0.55)
-    solver, code = run("floor", 0.3 if stage3 else 0.35)
-    if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return greedy, facts
-    z1 = solver.Value(v.z)
+    if len(v.g) > 1000:
+        # Large parts: the improved hint already carries most of the floor; leave the bulk of
+        # the time to granting more hours.
+        stage3, max_levels = False, min(max_levels, 2)
+    f1, fl = (STAGE1_SHARE, STAGE1_LEVELS_SHARE) if not big else (0.25, 0.35)
+    stage1_end = time.perf_counter() + (deadline - time.perf_counter()) * fl
+    solver, code = run("floor", f1)
+    if code in ok:
+        best = solution(solver)
+        facts["bounds"]["floor"] = (solver.BestObjectiveBound() + 1) / Z_SCALE
+    proven.append(code == cp_model.OPTIMAL)
+    z1 = level_of(best, v.fair_terms)
     facts["objectives"]["floor_model"] = z1 / Z_SCALE
-    facts["bounds"]["floor"] = (solver.BestObjectiveBound() + 1) / Z_SCALE
-    proven = [code == cp_model.OPTIMAL]
-    best = solver
     model.Add(v.z >= z1)
     levels = [z1]
-    frozen: set[tuple[str, str]] = set()
     while len(levels) < max_levels and stage1_end - time.perf_counter() > 0.05 * time_limit:
         z_now = levels[-1]
         open_keys = []
         for key, (_y, top, num, den) in v.levels[-1][1].items():
-            have = best.Value(v.granted[key]) * Z_SCALE * den
-            if have < top and have // num <= z_now:
-                model.Add(v.granted[key] >= best.Value(v.granted[key]))
-                frozen.add(key)
+            have = best.usage.get(key, 0)
+            if have * Z_SCALE * den < top and have * Z_SCALE * den // num <= z_now:
+                model.Add(v.granted[key] >= have)  # frozen at its level
             else:
                 open_keys.append(key)
         if not open_keys:
@@ -431,63 +519,38 @@ def solve_prepared(
         z_next = add_fair_level(model, prep, v, open_keys)
         model.Add(z_next >= z_now)
         model.Maximize(z_next)
-        filled = greedy_placements(prep, timeline_from(prep, v, best))
-        hint_from_timeline(model, prep, v, filled, outside)
-        left = stage1_end - time.perf_counter()
-        solver, code = run(
-            f"floor_level_{len(levels) + 1}", left / (deadline - time.perf_counter())
-        )
-        if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            # Keep the level solvable for later stages: hold it at its hinted value.
-            break
-        best = solver
-        zk = solver.Value(z_next)
+        hint_from_timeline(model, prep, v, best, outside)
+        share = (stage1_end - time.perf_counter()) / (deadline - time.perf_counter())
+        solver, code = run(f"floor_level_{len(levels) + 1}", share)
+        if code in ok:
+            best = solution(solver)
+        zk = level_of(best, v.levels[-1][1])
         model.Add(z_next >= zk)
         levels.append(zk)
     facts["objectives"]["floor_levels"] = [z / Z_SCALE for z in levels]
 
-    # Stage 2: granted usage with the floor held. The hint is stage 1's plan with every request
-    # that still fits added (which can only raise each tenant's share, so the floor holds).
+    # Stage 2: granted usage with the floor held. The hint is the best plan so far with every
+    # request that still fits added (which can only raise each tenant's share).
     usage = usage_expr(prep, v)
     model.Maximize(usage)
-    filled = greedy_placements(prep, timeline_from(prep, v, best))
-    hint_from_timeline(model, prep, v, filled, outside)
+    hint_from_timeline(model, prep, v, best, outside)
     solver, code = run("usage", 0.75 if stage3 else 0.97)
-    if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        best = solver
-        u2 = solver.Value(usage)
+    proven.append(code == cp_model.OPTIMAL)
+    if code in ok:
+        best = solution(solver)
         facts["bounds"]["granted_usage"] = solver.BestObjectiveBound()
-        proven.append(code == cp_model.OPTIMAL)
         # Stage 3: priority and earliness with floor and usage held.
         if stage3 and deadline - time.perf_counter() > 0.1 * time_limit:
-            model.Add(usage >= u2)
-            pref = preference_expr(prep, v)
-            model.Maximize(pref)
-            hint_from_solution(model, v, best)
+            model.Add(usage >= solver.Value(usage))
+            model.Maximize(preference_expr(prep, v))
+            hint_from_solution(model, v, solver)
             solver, code = run("preference", 0.97)
-            if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-                best = solver
+            proven.append(code == cp_model.OPTIMAL)
+            if code in ok:
+                best = solution(solver)
                 facts["objectives"]["preference"] = solver.ObjectiveValue()
-                proven.append(code == cp_model.OPTIMAL)
-            else:
-                proven.append(False)
-    else:
-        proven.append(False)
     facts["status"] = "optimal" if all(proven) else "feasible"
-
-    # Anything that still fits (only when a stage stopped early) is added, never removed.
-    return greedy_placements(prep, timeline_from(prep, v, best)), facts
-
-
-def timeline_from(prep: Prepared, v: Vars, solver: cp_model.CpSolver) -> Timeline:
-    """The placements of a CP-SAT solution."""
-    tl = Timeline(prep)
-    reqs = prep.problem.request_by_id
-    for qid, g in v.g.items():
-        if solver.Value(g):
-            rids = tuple(rid for rid in prep.starts[qid] if solver.Value(v.x[qid, rid]))
-            tl.place(reqs[qid], rids, solver.Value(v.s[qid]))
-    return tl
+    return best, facts
 
 
 def solve_cpsat(
@@ -497,10 +560,21 @@ def solve_cpsat(
     workers: int = 2,
     seed: int = 0,
     started: float | None = None,
+    block_max: int | None = None,
 ) -> Plan:
-    """The CP-SAT plan, or the greedy fair plan if CP-SAT finds nothing in time."""
+    """The CP-SAT plan (solved part by part, see :mod:`scheduler.decompose`), or the greedy
+    fair plan if CP-SAT finds nothing in time."""
+    from scheduler.decompose import BLOCK_MAX, plan_parts
+
     t0 = time.perf_counter() if started is None else started
-    tl, facts = solve_prepared(prep, time_limit=time_limit, workers=workers, seed=seed, started=t0)
+    tl, facts = plan_parts(
+        prep,
+        time_limit=time_limit,
+        workers=workers,
+        seed=seed,
+        started=t0,
+        block_max=block_max or BLOCK_MAX,
+    )
     return make_plan(
         prep,
         tl,

@@ -1,1 +1,251 @@
-"""Placeholder replaced below."""
+"""Splitting a round into parts that CP-SAT can solve in the time budget.
+
+1. **Exact parts.** Requests are linked when they share a candidate resource, a chain, or a
+   tenant-and-class pair (fair shares and quotas are counted per pair). Parts that share none of
+   these are independent: the round's floor is the smallest of the parts' floors and every part
+   can be solved alone, with nothing lost. A park's GPU class and its lines-plus-labs (linked by
+   metrology chains) usually fall apart this way.
+2. **Blocks of a large part** (more than ``BLOCK_MAX`` requests). The part is cut by resource
+   group (pools sharing resources) and, inside a group, by time (window midpoint). Blocks are
+   re-planned one at a time, lowest fair share first, everything else staying where the current
+   plan put it (its load is fixed on the shared resources, its usage counted in the tenants'
+   shares and quotas). Each block solve keeps the plan feasible and never lowers any tenant below
+   the floor it already had, so the fairness floor is coordinated across blocks; it is a large
+   neighbourhood search, so no global bound is claimed for such a part.
+"""
+
+from __future__ import annotations
+
+import time
+
+from scheduler.analysis import Prepared
+from scheduler.greedy import greedy_placements, improve_floor, units_of
+from scheduler.problem import Request
+from scheduler.timeline import Timeline
+
+BLOCK_MAX = 2000
+LNS_SHARE = 0.4  # of the time limit, for raising the floor neighbourhood by neighbourhood
+
+
+class _Sets:
+    def __init__(self) -> None:
+        self.parent: dict = {}
+
+    def find(self, x):
+        self.parent.setdefault(x, x)
+        while self.parent[x] != x:
+            self.parent[x] = self.parent[self.parent[x]]
+            x = self.parent[x]
+        return x
+
+    def union(self, a, b) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[ra] = rb
+
+
+def _groups(units: list[list[Request]], links) -> list[list[list[Request]]]:
+    sets = _Sets()
+    for unit in units:
+        keys = [k for q in unit for k in links(q)]
+        for k in keys[1:]:
+            sets.union(keys[0], k)
+    out: dict = {}
+    for unit in units:
+        out.setdefault(sets.find(next(iter(links(unit[0])))), []).append(unit)
+    return list(out.values())
+
+
+def exact_parts(prep: Prepared) -> list[list[list[Request]]]:
+    """Independent parts (lists of placement units), largest first."""
+    parts = _groups(
+        units_of(prep),
+        lambda q: [("r", rid) for rid in prep.starts[q.id]] + [("p", q.tenant, prep.klass[q.id])],
+    )
+    return sorted(parts, key=lambda p: -sum(len(u) for u in p))
+
+
+def blocks_of(prep: Prepared, part: list[list[Request]], limit: int = BLOCK_MAX) -> list[set[str]]:
+    """Cut a large part into blocks of at most about ``limit`` requests."""
+    out: list[set[str]] = []
+    for group in _groups(part, lambda q: [("r", rid) for rid in prep.starts[q.id]]):
+        size = sum(len(u) for u in group)
+        pieces = max(1, -(-size // limit))
+        group.sort(key=lambda u: (u[0].earliest + u[0].deadline, u[0].id))
+        per = -(-len(group) // pieces)
+        for i in range(pieces):
+            chunk = group[i * per : (i + 1) * per]
+            if chunk:
+                out.append({q.id for u in chunk for q in u})
+    return out
+
+
+def plan_parts(
+    prep: Prepared,
+    *,
+    time_limit: float,
+    workers: int,
+    seed: int,
+    started: float,
+    block_max: int = BLOCK_MAX,
+) -> tuple[Timeline, dict]:
+    """Solve part by part (and block by block inside large parts); returns the placements and
+    the solve facts (a floor bound only where every part was solved whole)."""
+    from scheduler.cpsat import solve_prepared
+
+    deadline = started + time_limit
+    current = greedy_placements(prep)
+    # A better floor in the hint saves CP-SAT most of its first stage.
+    improve_floor(prep, current, deadline=started + 0.05 * time_limit)
+    current = floor_lns(
+        prep, current, deadline=started + LNS_SHARE * time_limit, workers=workers, seed=seed
+    )
+    parts = exact_parts(prep)
+    facts: dict = {"stages": [], "objectives": {}, "bounds": {}, "status": "optimal", "parts": 0}
+    if sum(len(u) for part in parts for u in part) <= block_max:
+        # Small enough for one model: CP-SAT shares its time over the parts better itself.
+        return solve_prepared(
+            prep,
+            time_limit=time_limit,
+            workers=workers,
+            seed=seed,
+            started=started,
+            current=current,
+        )
+    jobs: list[tuple[int, set[str], bool]] = []
+    for i, part in enumerate(parts):
+        ids = {q.id for u in part for q in u}
+        if len(ids) <= block_max:
+            jobs.append((i, ids, True))
+        else:
+            jobs += [(i, b, False) for b in blocks_of(prep, part, block_max)]
+            facts["status"] = "feasible"
+    # Lowest fair share first, so the floor gets the time while it is there.
+    reqs = prep.problem.request_by_id
+
+    def worst_share(ids: set[str]) -> float:
+        keys = {(reqs[q].tenant, prep.klass[q]) for q in ids}
+        return (
+            min(
+                current.usage.get(k, 0) / prep.entitlement[k] for k in keys if k in prep.entitlement
+            )
+            if keys
+            else 0.0
+        )
+
+    jobs.sort(key=lambda j: (worst_share(j[1]), -len(j[1])))
+    facts["parts"] = len(jobs)
+    bounds: list[float] = []
+    total = sum(len(ids) for _, ids, _ in jobs)
+    for n, (_part, ids, whole) in enumerate(jobs):
+        left = deadline - time.perf_counter()
+        if left <= 0.2:
+            facts["status"] = "feasible"
+            break
+        share = len(ids) / max(1, total)
+        total -= len(ids)
+        budget = max(0.2, left * share)
+        current, sub = solve_prepared(
+            prep,
+            time_limit=budget,
+            workers=workers,
+            seed=seed,
+            current=current,
+            only=ids,
+            stage3=whole,
+        )
+        for st in sub["stages"]:
+            facts["stages"].append({"part": n, "whole": whole, **st})
+        if sub["status"] != "optimal":
+            facts["status"] = "feasible" if facts["status"] == "optimal" else facts["status"]
+        if sub["status"] == "greedy_fallback":
+            facts["status"] = "feasible"
+        if whole and "floor" in sub["bounds"]:
+            bounds.append(sub["bounds"]["floor"])
+    if bounds:
+        # A part solved whole bounds the round's floor (the floor is the parts' minimum).
+        facts["bounds"]["floor"] = min(bounds)
+    return current, facts
+
+
+def floor_lns(
+    prep: Prepared,
+    current: Timeline,
+    *,
+    deadline: float,
+    workers: int,
+    seed: int,
+    size: int = 250,
+    step: float = 0.8,
+) -> Timeline:
+    """Raise the floor by re-planning small neighbourhoods around the worst-served pair.
+
+    The neighbourhood is the pair's waiting requests plus everything placed on their candidate
+    resources around their windows; CP-SAT re-plans it exactly with the rest of the plan fixed
+    (floor of the pairs involved first, then hours), so the round's floor never drops. A pair
+    whose share does not rise is set aside and the next-worst one is tried.
+    """
+    from scheduler.cpsat import solve_prepared
+
+    reqs = prep.problem.request_by_id
+    chain_of = {q.id: m for m in prep.chains.values() if len(m) > 1 for q in m}
+    waiting: dict[tuple[str, str], list[Request]] = {}
+    for unit in units_of(prep):
+        for q in unit:
+            waiting.setdefault((q.tenant, prep.klass[q.id]), []).append(q)
+    stuck: set[tuple[str, str]] = set()
+    tries: dict[tuple[str, str], int] = {}
+    while deadline - time.perf_counter() > 0.3:
+        usage = dict(current.usage)
+
+        def share(k, usage=usage):
+            return usage.get(k, 0) / prep.entitlement[k]
+
+        open_pairs = [
+            k
+            for k in prep.entitlement
+            if k not in stuck
+            and usage.get(k, 0) < prep.demand[k]
+            and any(q.id not in current.placed for q in waiting.get(k, ()))
+        ]
+        if not open_pairs:
+            break
+        key = min(open_pairs, key=lambda k: (share(k), k))
+        mine = [q for q in waiting[key] if q.id not in current.placed]
+        hood: set[str] = set()
+        for q in waiting[key]:  # its granted requests too: a quota may need a swap
+            hood.update(m.id for m in chain_of.get(q.id, [q]))
+        near: list[tuple[int, str]] = []
+        for q in mine:
+            for rid in prep.starts[q.id]:
+                margin = max(
+                    (t for *_x, t in prep.problem.resource_by_id[rid].changeovers), default=0
+                )
+                for oid, (rids, s) in current.placed.items():
+                    if rid in rids:
+                        e = s + reqs[oid].duration
+                        if s < q.deadline + margin and q.earliest - margin < e:
+                            near.append((abs(s - q.earliest), oid))
+        for _d, oid in sorted(near):
+            if len(hood) >= size:
+                break
+            hood.update(m.id for m in chain_of.get(oid, [reqs[oid]]))
+        before = share(key)
+        left = deadline - time.perf_counter()
+        tries[key] = tries.get(key, 0) + 1
+        new, facts = solve_prepared(
+            prep,
+            time_limit=min(step * tries[key], left),
+            workers=workers,
+            seed=seed,
+            current=current,
+            only=hood,
+            stage3=False,
+            max_levels=1,
+        )
+        current = new
+        if share(key, current.usage) <= before + 1e-12:
+            # Proven stuck, or already given a longer second try.
+            if facts["status"] == "optimal" or tries[key] >= 2:
+                stuck.add(key)
+    return current

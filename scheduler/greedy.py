@@ -37,14 +37,17 @@ def units_of(prep: Prepared) -> list[list[Request]]:
     return units
 
 
-def greedy_placements(prep: Prepared, timeline: Timeline | None = None) -> Timeline:
-    """Fill a timeline by weighted progressive filling; returns it."""
+def greedy_placements(
+    prep: Prepared, timeline: Timeline | None = None, only: set[str] | None = None
+) -> Timeline:
+    """Fill a timeline by weighted progressive filling (only with the requests in ``only``,
+    when given); returns it."""
     tl = timeline or Timeline(prep)
     order = {q.id: i for i, q in enumerate(prep.problem.requests)}
     queues: dict[tuple[str, str], list[list[Request]]] = {}
     for unit in units_of(prep):
         head = unit[0]
-        if head.id in tl.placed:
+        if head.id in tl.placed or (only is not None and head.id not in only):
             continue
         queues.setdefault((head.tenant, prep.klass[head.id]), []).append(unit)
     for units in queues.values():
@@ -87,3 +90,143 @@ def first_come_first_served(problem: Problem, *, prep: Prepared | None = None) -
     for unit in units_of(prep):
         tl.place_unit(unit)
     return make_plan(prep, tl, status="fcfs", planner="fcfs", started=t0)
+
+
+def improve_floor(
+    prep: Prepared, tl: Timeline, *, deadline: float, only: set[str] | None = None
+) -> Timeline:
+    """Raise the fairness floor of a plan by local moves (changes ``tl`` in place).
+
+    Repeatedly take the tenant/class pair with the smallest share of its entitlement (still
+    below its demand) and try to grant one more of its requests, if needed by moving out
+    requests of pairs that would still keep a larger share than this pair has now; moved-out
+    requests are placed again elsewhere when they fit. A pair that cannot be helped is left at
+    its level and the next one is tried (a leximin-style sweep). The floor never decreases.
+    """
+    problem = prep.problem
+    reqs = problem.request_by_id
+    ent = prep.entitlement
+    on: dict[str, set[str]] = {}
+    for qid, (rids, _s) in tl.placed.items():
+        for rid in rids:
+            on.setdefault(rid, set()).add(qid)
+    waiting: dict[tuple[str, str], list[Request]] = {}
+    for unit in units_of(prep):
+        q = unit[0]
+        if len(unit) == 1 and q.id not in tl.placed and (only is None or q.id in only):
+            waiting.setdefault((q.tenant, prep.klass[q.id]), []).append(q)
+    for lst in waiting.values():
+        lst.sort(key=lambda q: (q.usage, q.deadline, q.id))
+    chain_of = {q.id: m for m in prep.chains.values() if len(m) > 1 for q in m}
+
+    def share(key) -> float:
+        return tl.usage.get(key, 0) / ent[key]
+
+    def place(q: Request, rids, s) -> None:
+        tl.place(q, rids, s)
+        for rid in rids:
+            on.setdefault(rid, set()).add(q.id)
+
+    def remove(q: Request):
+        rids, s = tl.placed[q.id]
+        tl.remove(q)
+        for rid in rids:
+            on[rid].discard(q.id)
+        return rids, s
+
+    def try_grant(q: Request, key) -> bool:
+        left = tl.quota_left(*key)
+        if left is not None and q.usage > left:
+            return False
+        spot = tl.find(q)
+        if spot is not None:
+            place(q, *spot)
+            return True
+        if q.nodes > 1:
+            return False
+        # Leximin step: every pair that gives something up must stay above this pair's
+        # current share, so the sorted list of shares strictly improves (no cycling).
+        floor_now = share(key)
+        options = []
+        for rid, ranges in prep.starts[q.id].items():
+            r = problem.resource_by_id[rid]
+            margin = max((t for *_x, t in r.changeovers), default=0)
+            occ = [
+                (tl.placed[o][1], tl.placed[o][1] + reqs[o].duration, reqs[o])
+                for o in on.get(rid, ())
+            ]
+            for lo, hi in ranges:
+                for s in range(lo, hi + 1):
+                    a, b = s - margin, s + q.duration + margin
+                    blockers = [o for os, oe, o in occ if os < b and a < oe]
+                    seen = {o.id for o in blockers}
+                    for o in list(blockers):  # a chain moves out whole
+                        for m in chain_of.get(o.id, ()):
+                            if m.id not in seen and m.id in tl.placed:
+                                seen.add(m.id)
+                                blockers.append(m)
+                    lost: dict[tuple[str, str], int] = {}
+                    for o in blockers:
+                        okey = (o.tenant, prep.klass[o.id])
+                        lost[okey] = lost.get(okey, 0) + o.usage
+                    if key in lost or any(k not in ent for k in lost):
+                        continue
+                    risky = sum(
+                        1 for k, u in lost.items() if (tl.usage[k] - u) / ent[k] <= floor_now
+                    )
+                    options.append((risky, sum(lost.values()), s, blockers))
+        options.sort(key=lambda o: (o[0], o[1], o[2]))
+        for _risky, _cost, s, blockers in options[:6]:
+            if _move(q, s, blockers, floor_now):
+                return True
+        return False
+
+    def _move(q: Request, s: int, blockers: list[Request], floor_now: float) -> bool:
+        evicted = [(o, *remove(o)) for o in blockers]
+        spot = tl.find(q, lo=s, hi=s)
+        if spot is None:
+            for o, rids, os in reversed(evicted):
+                place(o, rids, os)
+            return False
+        place(q, *spot)
+        replaced: list[Request] = []
+        done: set[str] = set()
+        for o, _r, _s in evicted:
+            if o.id in done:
+                continue
+            unit = chain_of.get(o.id, [o])
+            done.update(m.id for m in unit)
+            if tl.place_unit(unit):
+                for m in unit:
+                    replaced.append(m)
+                    for rid in tl.placed[m.id][0]:
+                        on.setdefault(rid, set()).add(m.id)
+        hurt = {(o.tenant, prep.klass[o.id]) for o, *_x in evicted if o.id not in tl.placed}
+        if all(share(k) > floor_now for k in hurt):
+            return True
+        remove(q)
+        for m in replaced:
+            remove(m)
+        for o, rids, os in reversed(evicted):
+            place(o, rids, os)
+        return False
+
+    stuck: set[tuple[str, str]] = set()
+    while time.perf_counter() < deadline:
+        open_pairs = [
+            k
+            for k in waiting
+            if waiting[k] and k not in stuck and tl.usage.get(k, 0) < prep.demand.get(k, 0)
+        ]
+        if not open_pairs:
+            break
+        key = min(open_pairs, key=lambda k: (share(k), k))
+        for q in list(waiting[key]):
+            if time.perf_counter() >= deadline:
+                break
+            if try_grant(q, key):
+                waiting[key].remove(q)
+                break
+        else:
+            stuck.add(key)
+    return tl

@@ -10,10 +10,6 @@ from scheduler.greedy import first_come_first_served, greedy_fair
 from scheduler.plan import Plan
 from scheduler.problem import Problem
 
-# Above this many requests one CP-SAT model does not fit the time budget on two cores; the
-# round is split into independent parts solved in turn with the fairness floor coordinated.
-DECOMPOSE_ABOVE = 6000
-
 
 def solve(
     problem: Problem,
@@ -22,14 +18,15 @@ def solve(
     planner: str = "cpsat",
     workers: int = 2,
     seed: int = 0,
-    decompose: bool | None = None,
+    block_max: int | None = None,
 ) -> Plan:
     """Plan a round. ``planner``: ``cpsat`` (default), ``greedy`` or ``fcfs``.
 
     Input is checked first (:class:`scheduler.problem.ProblemError` on bad input). The result is
     always feasible: if CP-SAT finds nothing in ``time_limit`` seconds (model build included),
-    the greedy fair plan is returned with status ``greedy_fallback``. ``decompose``: force or
-    forbid the decomposition (default: above ``DECOMPOSE_ABOVE`` requests).
+    the greedy fair plan is returned with status ``greedy_fallback``. The round is split into
+    independent parts, and parts larger than ``block_max`` requests into blocks
+    (:mod:`scheduler.decompose`).
     """
     t0 = time.perf_counter()
     prep = prepare(problem)
@@ -39,10 +36,6 @@ def solve(
         return first_come_first_served(problem, prep=prep)
     if planner != "cpsat":
         raise ValueError(f"unknown planner {planner!r} (cpsat, greedy or fcfs)")
-    if decompose is None:
-        decompose = len(problem.requests) > DECOMPOSE_ABOVE
-    if decompose:
-        from scheduler.decompose import solve_decomposed
-
-        return solve_decomposed(prep, time_limit=time_limit, workers=workers, seed=seed, started=t0)
-    return solve_cpsat(prep, time_limit=time_limit, workers=workers, seed=seed, started=t0)
+    return solve_cpsat(
+        prep, time_limit=time_limit, workers=workers, seed=seed, started=t0, block_max=block_max
+    )

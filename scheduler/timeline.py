@@ -41,6 +41,18 @@ class Timeline:
         self.placed: dict[str, tuple[tuple[str, ...], int]] = {}
         self.usage: dict[tuple[str, str], int] = {}
 
+    def clone(self) -> Timeline:
+        other = Timeline.__new__(Timeline)
+        other.__dict__.update(self.__dict__)
+        other.used = _Lazy(self.H)
+        for rid, arr in self.used.items():
+            other.used[rid] = arr.copy()
+        other.run_starts = {rid: list(v) for rid, v in self.run_starts.items()}
+        other.run_info = {rid: list(v) for rid, v in self.run_info.items()}
+        other.placed = dict(self.placed)
+        other.usage = dict(self.usage)
+        return other
+
     # -- queries -------------------------------------------------------------------------------
     def _mask(self, ranges: Ranges, d: int, lo: int, hi: int) -> np.ndarray:
         n = self.H - d + 1
