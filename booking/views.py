@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -75,13 +76,16 @@ RULE_LABELS = {
 }
 
 
+_FIELD_PREFIX = re.compile(r"^[A-Za-z_\-]{1,24}:\s*|^[^\s:：]{1,12}：\s*")
+
+
 def _ui_error(error: ParkError) -> dict:
     """An error for a template: the rule's name and the message without its "field:" prefix
     (the API keeps the prefix; on a page the message sits next to its field already)."""
     message = error.message
-    prefix = f"{error.field}:"
-    if error.field and message.startswith(prefix):
-        message = message[len(prefix) :].strip()
+    if error.field:
+        # English messages start with the field's name, translations with its label.
+        message = _FIELD_PREFIX.sub("", message, count=1)
     return {
         "code": error.code,
         "field": error.field,

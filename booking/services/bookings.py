@@ -276,11 +276,14 @@ def booking_check(
         local = timezone.localtime(value)
         since_midnight = local.hour * 60 + local.minute
         if since_midnight % slot or local.second or local.microsecond:
+            if field == "start":
+                message = _("start: times on %(name)s go in steps of %(slot)s minutes.")
+            else:
+                message = _("end: times on %(name)s go in steps of %(slot)s minutes.")
             errors.append(
                 ParkError(
                     "not_on_slot",
-                    _("%(field)s: times on %(name)s go in steps of %(slot)s minutes.")
-                    % {"field": field, "name": resource.name, "slot": slot},
+                    message % {"name": resource.name, "slot": slot},
                     field=field,
                 )
             )
