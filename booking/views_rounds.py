@@ -141,9 +141,14 @@ def _progress(rnd: AllocationRound) -> dict:
     if rnd.status == Status.SOLVING and rnd.solve_started_at:
         elapsed = max(0.0, (timezone.now() - rnd.solve_started_at).total_seconds())
     limit = float(rnd.time_limit_seconds or 1)
+    stale = (
+        rnd.status == Status.SOLVING
+        and elapsed > round_services.solve_stale_after(rnd).total_seconds()
+    )
     return {
         "elapsed": round(elapsed, 1),
         "progress_percent": min(99, round(elapsed / limit * 100)),
+        "stale": stale,
     }
 
 

@@ -20,6 +20,7 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -130,10 +131,19 @@ def round_create(
 
 
 def _round_cas(
-    rnd: AllocationRound, *, old: tuple[str, ...], new: str, code: str, **fields
+    rnd: AllocationRound,
+    *,
+    old: tuple[str, ...],
+    new: str,
+    code: str,
+    also: Q | None = None,
+    **fields,
 ) -> AllocationRound:
-    """Compare-and-set the round's status; ``Conflict(code)`` when someone else got there first."""
-    updated = AllocationRound.objects.filter(pk=rnd.pk, status__in=old).update(status=new, **fields)
+    """Compare-and-set the round's status; ``Conflict(code)`` when someone else got there first.
+
+    ``also``: a further condition under which the change is allowed (e.g. a stale SOLVING)."""
+    allowed = Q(status__in=old) if also is None else Q(status__in=old) | also
+    updated = AllocationRound.objects.filter(allowed, pk=rnd.pk).update(status=new, **fields)
     if updated != 1:
         current = AllocationRound.objects.filter(pk=rnd.pk).values_list("status", flat=True).first()
         if current is None:
@@ -161,8 +171,14 @@ def rounds_close_due(*, now: dt.datetime | None = None) -> int:
     )
 
 
+def solve_stale_after(rnd: AllocationRound) -> dt.timedelta:
+    """How long a SOLVING round may go without a result before it may be planned again."""
+    return dt.timedelta(seconds=3 * (rnd.time_limit_seconds or 10) + 120)
+
+
 def round_run_planner(*, round: AllocationRound, actor=None) -> AllocationRound:
-    """CLOSED or SOLVED → SOLVING, and queue the planner (a huey task) once this commits.
+    """CLOSED or SOLVED (or SOLVING for longer than ``solve_stale_after``) → SOLVING, and queue
+    the planner (a huey task) once this commits.
 
     Only one caller can win the status change, so two solves of a round never run at once;
     the task also takes a huey lock per round.
@@ -175,6 +191,11 @@ def round_run_planner(*, round: AllocationRound, actor=None) -> AllocationRound:
             old=(Status.CLOSED, Status.SOLVED),
             new=Status.SOLVING,
             code="round_not_closed",
+            # A planner that died (worker killed, queue lost) must not lock the round for ever.
+            also=Q(
+                status=Status.SOLVING,
+                solve_started_at__lt=timezone.now() - solve_stale_after(round),
+            ),
             solve_started_at=timezone.now(),
             solve_error="",
         )

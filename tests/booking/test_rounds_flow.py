@@ -258,3 +258,48 @@ def test_reasons_render_again_from_the_booking_and_the_round_figures(
     assert codes & {"capacity_to_fairer_share", "capacity_full"}
     html = Template("{% load round_reasons %}{{ b|round_reason }}").render(Context({"b": rows[0]}))
     assert html.strip()
+
+
+def test_a_failing_planner_puts_the_round_back_to_closed_with_the_error(
+    park, week_round, django_capture_on_commit_callbacks, monkeypatch
+):
+    import scheduler
+
+    def broken(*args, **kwargs):
+        raise scheduler.ProblemError("bad_horizon", "horizon", "must be positive")
+
+    monkeypatch.setattr(scheduler, "solve", broken)
+    ask(week_round, user=park.alice, tenant=park.acme, resource=park.xrd)
+    rnd = close_and_solve(week_round, django_capture_on_commit_callbacks)
+    assert rnd.status == AllocationRound.Status.CLOSED
+    assert "horizon" in rnd.solve_error and rnd.plan is None
+
+
+def test_a_planner_that_died_can_be_run_again_after_a_while(park, week_round):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from booking.errors import Conflict
+    from booking.services.rounds import round_run_planner, solve_stale_after
+
+    started = timezone.now()
+    AllocationRound.objects.filter(pk=week_round.pk).update(
+        status=AllocationRound.Status.SOLVING, solve_started_at=started
+    )
+    with pytest.raises(Conflict):
+        round_run_planner(round=week_round)
+    AllocationRound.objects.filter(pk=week_round.pk).update(
+        solve_started_at=started - solve_stale_after(week_round) - dt.timedelta(seconds=1)
+    )
+    rnd = round_run_planner(round=week_round)
+    assert rnd.status == AllocationRound.Status.SOLVING and rnd.solve_started_at > started
+
+
+def test_an_empty_round_is_planned_and_published(
+    park, week_round, django_capture_on_commit_callbacks
+):
+    rnd = close_and_solve(week_round, django_capture_on_commit_callbacks)
+    assert rnd.status == AllocationRound.Status.SOLVED and rnd.figures["requests"] == 0
+    rnd = publish(rnd, django_capture_on_commit_callbacks)
+    assert rnd.status == AllocationRound.Status.PUBLISHED
