@@ -303,3 +303,39 @@ def test_an_empty_round_is_planned_and_published(
     assert rnd.status == AllocationRound.Status.SOLVED and rnd.figures["requests"] == 0
     rnd = publish(rnd, django_capture_on_commit_callbacks)
     assert rnd.status == AllocationRound.Status.PUBLISHED
+
+
+def test_gpu_requests_share_a_node_up_to_its_gpus(
+    park, week_round, django_capture_on_commit_callbacks
+):
+    park.gpu.booking_mode = "round"
+    park.gpu.save()
+    # The node has 4 GPUs; each request's window is exactly its length, so all want the same time.
+    two = ask(
+        week_round, user=park.alice, tenant=park.acme, pool=park.pool_gpu, start=10, end=14, units=2
+    )
+    also_two = ask(
+        week_round,
+        user=park.charlie,
+        tenant=park.globex,
+        resource=park.gpu,
+        start=10,
+        end=14,
+        units=2,
+    )
+    three = ask(
+        week_round,
+        user=park.charlie,
+        tenant=park.globex,
+        resource=park.gpu,
+        start=10,
+        end=14,
+        units=3,
+    )
+    rnd = close_and_solve(week_round, django_capture_on_commit_callbacks)
+    publish(rnd, django_capture_on_commit_callbacks)
+    _outcomes([two, also_two, three])
+    confirmed = [b for b in (two, also_two, three) if b.status == BookingStatus.CONFIRMED]
+    assert sum(b.units for b in confirmed) <= 4
+    assert two.status == BookingStatus.CONFIRMED and two.resource == park.gpu
+    assert not two.exclusive
