@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 from django.core.management.base import BaseCommand
+from django.test.utils import override_settings
 
 from booking import planning
 from booking.demo_rounds import demo_round_fill, demo_round_open
@@ -25,11 +26,17 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=11)
         parser.add_argument("--time-limit", type=int, default=10)
         parser.add_argument("--keep-open", action="store_true", help="fill it but do not plan it")
+        parser.add_argument(
+            "--mail", action="store_true", help="send the request e-mails (default: none)"
+        )
 
-    def handle(self, *args, requests, seed, time_limit, keep_open, **options):
+    def handle(self, *args, requests, seed, time_limit, keep_open, mail, **options):
         rnd = demo_round_open(time_limit_seconds=time_limit)
         t0 = time.perf_counter()
-        made = demo_round_fill(round=rnd, requests=requests, seed=seed)
+        # Demo members are made up: their "request received" mails go nowhere unless asked.
+        quiet = {"default": {"BACKEND": "django.core.mail.backends.dummy.EmailBackend"}}
+        with override_settings(**({} if mail else {"MAILERS": quiet})):
+            made = demo_round_fill(round=rnd, requests=requests, seed=seed)
         self.stdout.write(
             f"round {rnd.pk} “{rnd.name}”: {made} requests ({time.perf_counter() - t0:.1f} s)"
         )
