@@ -8,6 +8,7 @@ import hmac
 import secrets
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -101,17 +102,27 @@ def api_token_authenticate(*, secret: str) -> ApiToken | None:
     parts = secret.split("_", 2)
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX or len(parts[1]) != 12 or len(secret) > 200:
         return None
-    token = (
+    # One query: the token with its user, tenant and whether the user is still a member.
+    # (The hot path of every API call, so no ORDER BY and no second round trip.)
+    rows = list(
         ApiToken.objects.select_related("user", "tenant")
+        .annotate(
+            member=Exists(
+                Membership.objects.filter(
+                    user_id=OuterRef("user_id"), tenant_id=OuterRef("tenant_id")
+                )
+            )
+        )
         .filter(prefix=parts[1], revoked_at__isnull=True)
-        .first()
+        .order_by()[:1]
     )
+    token = rows[0] if rows else None
     if token is None or not hmac.compare_digest(token.secret_hash, _hash(secret)):
         return None
     now = timezone.now()
     if token.expires_at <= now or not token.user.is_active or not token.tenant.active:
         return None
-    if not Membership.objects.filter(user_id=token.user_id, tenant_id=token.tenant_id).exists():
+    if not token.member:
         return None
     if token.last_used_at is None or token.last_used_at < now - LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

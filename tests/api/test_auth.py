@@ -294,3 +294,24 @@ def test_token_page_refuses_a_tenant_the_user_is_not_in(park):
     assert response.context["secret"] is None
     assert "tenant" in response.context["form"].errors
     assert not ApiToken.objects.exists()
+
+
+def test_rate_limit_counts_in_redis_when_configured(park, settings):
+    # The PostgreSQL pass of the suite runs with REDIS_URL set; counters are then shared by
+    # every server process.
+    import os
+    import uuid
+
+    url = os.environ.get("REDIS_URL") or settings.REDIS_URL
+    if not url:
+        pytest.skip("REDIS_URL is not set (the PostgreSQL pass sets it)")
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+        }
+    }
+    settings.API_RATE_LIMIT_PER_MINUTE = 2
+    api = Api(make_token(park.alice, park.acme))
+    assert [api.get("/me").status_code for _ in range(3)] == [200, 200, 429]
