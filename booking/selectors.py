@@ -169,7 +169,7 @@ _BOOKING_RELATED = ("resource", "pool", "round", "tenant", "recipe", "user")
 
 def bookings_for_user(*, user, statuses=None):
     """The user's own bookings and round requests, newest start first."""
-    qs = Booking.objects.filter(user=user).select_related(*_BOOKING_RELATED)
+    qs = Booking.objects.filter(user=user).select_related(*_BOOKING_RELATED).defer("round__plan")
     if statuses:
         qs = qs.filter(status__in=statuses)
     return qs.order_by(F("start").desc(nulls_first=True), "-created_at", "-id")
@@ -184,7 +184,9 @@ def bookings_for_tenant(*, user, tenant: Tenant, statuses=None):
         ).exists()
     ):
         raise NotFound("tenant")
-    qs = Booking.objects.filter(tenant=tenant).select_related(*_BOOKING_RELATED)
+    qs = (
+        Booking.objects.filter(tenant=tenant).select_related(*_BOOKING_RELATED).defer("round__plan")
+    )
     if statuses:
         qs = qs.filter(status__in=statuses)
     return qs.order_by(F("start").desc(nulls_first=True), "-created_at", "-id")
@@ -201,7 +203,9 @@ def booking_get(*, user, pk) -> Booking:
     q = Q(pk=pk)
     if not user.is_superuser:
         q &= bookings_visible_q(user=user)
-    booking = Booking.objects.filter(q).select_related(*_BOOKING_RELATED).first()
+    booking = (
+        Booking.objects.filter(q).select_related(*_BOOKING_RELATED).defer("round__plan").first()
+    )
     if booking is None:
         raise NotFound("booking")
     return booking

@@ -21,6 +21,7 @@ from booking import ical
 from booking.errors import NotFound, ParkError
 from booking.forms import BookingForm, CatalogueFilterForm, RoundRequestForm, parse_week
 from booking.models import AllocationRound, BookingStatus, CalendarFeedToken, Period
+from booking.reasons import reason_for
 from booking.selectors import (
     booking_get,
     bookings_for_tenant,
@@ -342,6 +343,7 @@ def my_bookings(request: HttpRequest) -> HttpResponse:
     bookings = list(bookings_for_user(user=request.user)[:300])
     for b in bookings:
         b.cancellable = _cancellable(b, now)
+        b.reason = reason_for(b)
     return render(
         request,
         "booking/my_bookings.html",
@@ -359,6 +361,7 @@ def tenant_bookings(request: HttpRequest, slug: str) -> HttpResponse:
     bookings = list(bookings_for_tenant(user=request.user, tenant=tenant)[:500])
     for b in bookings:
         b.cancellable = _cancellable(b, now)
+        b.reason = reason_for(b)
     return render(request, "booking/tenant_bookings.html", {"tenant": tenant, "bookings": bookings})
 
 
@@ -370,6 +373,7 @@ def booking_detail(request: HttpRequest, pk: str) -> HttpResponse:
     except NotFound:
         raise Http404 from None
     booking.cancellable = _cancellable(booking, timezone.now())
+    booking.reason = reason_for(booking)
     events = booking.events.select_related("actor").order_by("at", "id")
     return render(request, "booking/booking_detail.html", {"booking": booking, "events": events})
 
@@ -393,6 +397,7 @@ def booking_cancel_view(request: HttpRequest, pk: str) -> HttpResponse:
     else:
         if request.htmx:
             booking.cancellable = False
+            booking.reason = reason_for(booking)
             return render(request, "booking/_booking_row.html", {"b": booking})
         messages.success(request, _("Cancelled: %(title)s.") % {"title": booking.title})
     return redirect(request.POST.get("next") or reverse("my_bookings"))
