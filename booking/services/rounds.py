@@ -276,6 +276,12 @@ def round_publish(*, round: AllocationRound, actor=None) -> AllocationRound:
                     slug__in={o.resource for o in outcomes.values() if o.resource}
                 )
             }
+            if any(o.granted and o.resource not in resources for o in outcomes.values()):
+                raise Conflict(
+                    "plan_stale",
+                    _("plan: a resource of the plan no longer exists; run the planner again."),
+                    field="round",
+                )
             granted = [
                 (bookings[pk], resources[o.resource], o.start, o.end)
                 for pk, o in outcomes.items()
@@ -784,14 +790,18 @@ def waitlist_on_cancel(*, booking: Booking, now: dt.datetime | None = None) -> l
         if not waiting:
             return []
         exclude = [booking] if booking.status in HOLDING_STATUSES else []
-        rp = planning.round_problem_build(
-            round=rnd, bookings=waiting, not_before=now, exclude=exclude
-        )
-        if not rp.problem.requests:
+        try:
+            rp = planning.round_problem_build(
+                round=rnd, bookings=waiting, not_before=now, exclude=exclude
+            )
+            if not rp.problem.requests:
+                return []
+            plan, _wall = planning.solve_round_problem(
+                rp, time_limit=min(WAITLIST_TIME_LIMIT, float(rnd.time_limit_seconds))
+            )
+        except Exception:  # noqa: BLE001 - the cancellation stands even if re-planning fails
+            logger.exception("re-planning the waitlist of round %s failed", rnd.pk)
             return []
-        plan, _wall = planning.solve_round_problem(
-            rp, time_limit=min(WAITLIST_TIME_LIMIT, float(rnd.time_limit_seconds))
-        )
         names = {slug: r.name for slug, r in rp.resources.items()}
         outcomes = planning.outcomes_from_plan(
             problem=rp.problem, plan=plan, bookings=rp.bookings, resource_names=names

@@ -339,3 +339,24 @@ def test_gpu_requests_share_a_node_up_to_its_gpus(
     assert sum(b.units for b in confirmed) <= 4
     assert two.status == BookingStatus.CONFIRMED and two.resource == park.gpu
     assert not two.exclusive
+
+
+def test_a_cancellation_stands_when_re_planning_the_waitlist_fails(
+    park, week_round, django_capture_on_commit_callbacks, monkeypatch
+):
+    from booking import planning
+    from booking.services.bookings import booking_cancel
+
+    made = [ask(week_round, user=park.alice, tenant=park.acme, resource=park.xrd) for _ in range(4)]
+    rnd = close_and_solve(week_round, django_capture_on_commit_callbacks)
+    publish(rnd, django_capture_on_commit_callbacks)
+    granted = [b for b in _outcomes(made) if b.status == BookingStatus.CONFIRMED]
+
+    def broken(**kwargs):
+        raise RuntimeError("solver crashed")
+
+    monkeypatch.setattr(planning, "solve_round_problem", lambda *a, **k: broken())
+    booking_cancel(user=park.alice, booking=granted[0])
+    granted[0].refresh_from_db()
+    assert granted[0].status == BookingStatus.CANCELLED
+    assert rnd.requests.filter(status=BookingStatus.WAITLISTED).count() == 1
