@@ -303,3 +303,35 @@ def test_member_cannot_cancel_a_colleagues_booking(alice_api, park):
     created = alice_api.post("/bookings", gpu_booking()).json()
     bob = Api(make_token(park.bob, park.acme))  # bob manages Acme: he may
     assert bob.post(f"/bookings/{created['id']}/cancel").json()["status"] == "cancelled"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_retries_with_one_key_create_one_booking(park):
+    import threading
+
+    from django.db import connections
+
+    secret = make_token(park.alice, park.acme)
+    payload = gpu_booking()
+    answers = []
+    barrier = threading.Barrier(6)
+
+    def send():
+        try:
+            api = Api(secret)
+            barrier.wait()
+            response = api.post("/bookings", payload, headers={"Idempotency-Key": "race-1"})
+            answers.append((response.status_code, response.json()))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=send) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # The losers wait on the key's unique index, then replay the winner's committed answer.
+    assert Booking.objects.count() == 1
+    assert [status for status, _body in answers] == [201] * 6
+    assert all(body == answers[0][1] for _status, body in answers)
