@@ -392,3 +392,34 @@ def test_home_shows_quota_use_as_bars(alice, park):
     book(park, resource=park.gpu, units=2, start=at(1, 10), hours=2)
     page = alice.get(reverse("home")).content.decode()
     assert 'role="progressbar"' in page and "GPU node" in page
+
+
+@pytest.mark.parametrize(
+    "page", ["home", "catalogue", "my_bookings", "tenant_bookings", "booking_detail"]
+)
+def test_page_query_count_does_not_grow_with_bookings(client, park, page):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(park.bob)
+    first = book(park, user=park.bob, resource=park.gpu, start=at(1, 9))
+    url = {
+        "home": reverse("home"),
+        "catalogue": reverse("catalogue") + "?kind=gpu",
+        "my_bookings": reverse("my_bookings"),
+        "tenant_bookings": reverse("tenant_bookings", args=["acme"]),
+        "booking_detail": reverse("booking_detail", args=[first.pk]),
+    }[page]
+    with CaptureQueriesContext(connection) as one:
+        assert client.get(url).status_code == 200
+    for i in range(1, 30):
+        book(
+            park,
+            user=park.bob if i % 2 else park.alice,
+            resource=park.gpu,
+            start=at(1, 9) + dt.timedelta(hours=i),
+            title=f"run {i}",
+        )
+    with CaptureQueriesContext(connection) as many:
+        assert client.get(url).status_code == 200
+    assert len(many) == len(one), [q["sql"] for q in many.captured_queries]
