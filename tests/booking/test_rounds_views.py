@@ -179,10 +179,23 @@ def test_the_contract_and_reasons_render_in_chinese(
     ask(week_round, user=park.alice, tenant=park.acme, resource=park.xrd)
     rnd = close_and_solve(week_round, django_capture_on_commit_callbacks)
     client.force_login(park.olga)
-    response = client.get(
-        reverse("rounds:detail", args=[rnd.pk]), headers={"Accept-Language": "zh-hant"}
-    )
-    assert response.status_code == 200
+    for language in ("zh-hant", "zh-hans"):
+        response = client.get(
+            reverse("rounds:detail", args=[rnd.pk]), headers={"Accept-Language": language}
+        )
+        page = response.content.decode()
+        assert response.status_code == 200 and "公平" in page
+        for english in (
+            "Fairness figures",
+            "Each tenant's share of its entitlement",
+            "Requests and outcomes",
+            "What if?",
+            "The fairness contract",
+            "2. Entitlement.",
+            "Granted as requested",
+            " min<",
+        ):
+            assert english not in page, (language, english)
 
 
 def test_the_admin_actions_close_plan_and_publish(
