@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "django_htmx",
+    "ninja",  # serves the API docs with its bundled Swagger UI (no CDN: the park may be offline)
     "huey.contrib.djhuey",
     "resources",
     "booking",
