@@ -10,8 +10,9 @@ import re
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from booking.models import Booking, BookingStatus
 from booking.services.bookings import booking_create_instant
@@ -63,6 +64,13 @@ def visible_text(response) -> str:
     body = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", body, flags=re.S)
     body = re.sub(r"<select[^>]*name=\"language\".*?</select>", " ", body, flags=re.S)
     return html.unescape(re.sub(r"<[^>]+>", " ", body))
+
+
+@pytest.fixture(autouse=True)
+def english_afterwards():
+    """A Chinese request leaves its language active in the thread; later tests expect English."""
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture
