@@ -8,6 +8,7 @@ query parameter (a slug) or the user's only membership.
 from __future__ import annotations
 
 import math
+import re
 import time
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ from booking.models import ApiScope, ApiToken, Membership, Tenant
 from booking.services.tokens import api_token_authenticate
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
+SLUG_RE = re.compile(r"[-a-zA-Z0-9_]{1,80}")
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,9 @@ class SessionTenantAuth(APIKeyCookie):
         )
         slug = request.GET.get("tenant")
         if slug:
+            # A malformed slug (even a NUL byte) is simply no tenant of the user's.
+            if not SLUG_RE.fullmatch(slug):
+                raise NotFound(_("tenant"), field="tenant")
             membership = memberships.filter(tenant__slug=slug).first()
             if membership is None:
                 raise NotFound(_("tenant"), field="tenant")

@@ -55,7 +55,7 @@ def _with_kind_rows(qs):
     )
 
 
-@router.get("/resources", response=responses({200: Page[ResourceOut]}, without=(404, 409)))
+@router.get("/resources", response=responses({200: Page[ResourceOut]}, without=(409,)))
 def resource_list(request: HttpRequest, filters: Query[CatalogueFilterIn]):
     """The bookable catalogue, ordered by kind and name, with filters."""
     if (filters.free_from is None) != (filters.free_to is None):
@@ -117,7 +117,7 @@ def _pool(slug: str) -> ResourcePool:
     return pool
 
 
-@router.get("/pools", response=responses({200: Page[PoolOut]}, without=(404, 409)))
+@router.get("/pools", response=responses({200: Page[PoolOut]}, without=(409,)))
 def pool_list(request: HttpRequest, page: Query[PageIn]):
     """Groups of interchangeable resources ("any A100 node")."""
     qs = ResourcePool.objects.prefetch_related("members").order_by("kind", "name", "id")

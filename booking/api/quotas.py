@@ -32,7 +32,7 @@ def _usage(tenant) -> dict:
     }
 
 
-@router.get("/quotas", response=responses({200: UsageOut}, without=(404, 409, 422)))
+@router.get("/quotas", response=responses({200: UsageOut}, without=(409, 422)))
 def quota_list(request: HttpRequest):
     """Quotas and use of the acting tenant (the token's tenant)."""
     return _usage(request.auth.tenant)

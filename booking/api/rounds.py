@@ -33,7 +33,7 @@ def _round(pk: int) -> AllocationRound:
     return found
 
 
-@router.get("/rounds", response=responses({200: Page[RoundOut]}, without=(404, 409)))
+@router.get("/rounds", response=responses({200: Page[RoundOut]}, without=(409,)))
 def round_list(request: HttpRequest, filters: Query[RoundFilterIn]):
     """Allocation rounds, latest period first."""
     qs = AllocationRound.objects.order_by("-period_start", "-id")

@@ -11,7 +11,7 @@ from booking.api.schemas import WhoAmIOut, responses
 router = Router(auth=READ)
 
 
-@router.get("/me", response=responses({200: WhoAmIOut}, without=(404, 409, 422)))
+@router.get("/me", response=responses({200: WhoAmIOut}, without=(409, 422)))
 def me(request: HttpRequest):
     """The acting user, tenant and scopes of this call."""
     caller = request.auth

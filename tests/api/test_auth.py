@@ -174,6 +174,7 @@ def test_session_user_naming_a_foreign_tenant_gets_404(park):
     client = Client()
     client.force_login(park.alice)
     assert_error(client.get("/api/v1/me?tenant=globex"), 404, "not_found")
+    assert_error(client.get("/api/v1/me?tenant=ac%00me"), 404, "not_found")
 
 
 # ---------------------------------------------------------------- rate limit
