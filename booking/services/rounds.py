@@ -240,6 +240,16 @@ def _check_free(rnd_outcomes: list[tuple[Booking, Resource, dt.datetime, dt.date
                 )
 
 
+def _for_mail(pks: list[int]) -> dict[int, Booking]:
+    """Bookings with what their e-mail shows, in one query (the round's plan left out: the
+    reason needs only its small figures)."""
+    return (
+        Booking.objects.select_related("user", "tenant", "resource", "pool", "round")
+        .defer("round__plan")
+        .in_bulk(pks)
+    )
+
+
 def round_publish(*, round: AllocationRound, actor=None) -> AllocationRound:
     """SOLVED → PUBLISHED, writing every request's outcome in one transaction.
 
@@ -328,8 +338,9 @@ def round_publish(*, round: AllocationRound, actor=None) -> AllocationRound:
             )
 
             def send():
+                rows = _for_mail([b.pk for b, _event, _extra in notices])
                 for b, event, extra in notices:
-                    notify_booking(booking=b, event=event, extra={"round": rnd, **extra})
+                    notify_booking(booking=rows[b.pk], event=event, extra={"round": rnd, **extra})
 
             transaction.on_commit(send)
     except (IntegrityError, OperationalError) as exc:
@@ -835,8 +846,9 @@ def waitlist_on_cancel(*, booking: Booking, now: dt.datetime | None = None) -> l
             _remember_promotions(rnd, promoted)
 
             def send():
+                rows = _for_mail([b.pk for b in promoted])
                 for b in promoted:
-                    notify_booking(booking=b, event="promoted", extra={"round": rnd})
+                    notify_booking(booking=rows[b.pk], event="promoted", extra={"round": rnd})
 
             transaction.on_commit(send)
     return promoted
