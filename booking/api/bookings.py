@@ -71,6 +71,18 @@ def _recipe(resource: Resource | None, code: str | None) -> Recipe | None:
     return recipe
 
 
+INSTANT_FIELDS = ("start", "end")
+ROUND_FIELDS = (
+    "earliest_start",
+    "latest_end",
+    "duration_minutes",
+    "round",
+    "priority",
+    "follows",
+    "max_gap_minutes",
+)
+
+
 def _create(caller: Caller, data: BookingIn) -> Booking:
     if (data.resource is None) == (data.pool is None):
         raise ParkError(
@@ -80,7 +92,22 @@ def _create(caller: Caller, data: BookingIn) -> Booking:
             status=422,
         )
     resource = _resource(data.resource) if data.resource else None
-    if resource is not None and resource.booking_mode == BookingMode.INSTANT:
+    instant = resource is not None and resource.booking_mode == BookingMode.INSTANT
+    # Fields of the other way to book would be silently ignored; say so instead.
+    misplaced = ROUND_FIELDS if instant else INSTANT_FIELDS
+    for field in misplaced:
+        if field in data.model_fields_set and getattr(data, field) not in (None, 0):
+            raise ParkError(
+                "field_not_applicable",
+                _("%(field)s: only for %(kind)s.")
+                % {
+                    "field": field,
+                    "kind": _("round requests") if instant else _("instant bookings"),
+                },
+                field=field,
+                status=422,
+            )
+    if instant:
         return booking_create_instant(
             user=caller.user,
             tenant=caller.tenant,

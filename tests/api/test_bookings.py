@@ -117,6 +117,32 @@ def test_unknown_resource_or_recipe_is_422(alice_api):
     )
 
 
+def test_fields_of_the_other_way_to_book_are_refused(alice_api, week_round):
+    assert_error(
+        alice_api.post("/bookings", gpu_booking(duration_minutes=60)),
+        422,
+        "field_not_applicable",
+        "duration_minutes",
+    )
+    start = at(week_round, 0, 8)
+    assert_error(
+        alice_api.post(
+            "/bookings",
+            {
+                "resource": "xrd",
+                "title": "diffraction",
+                "start": start.isoformat(),
+                "earliest_start": start.isoformat(),
+                "latest_end": at(week_round, 0, 20).isoformat(),
+                "duration_minutes": 240,
+            },
+        ),
+        422,
+        "field_not_applicable",
+        "start",
+    )
+
+
 def test_round_booked_resource_becomes_a_round_request(alice_api, park, week_round):
     response = alice_api.post(
         "/bookings",
