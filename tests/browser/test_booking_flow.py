@@ -90,6 +90,15 @@ def run_flow(page, base: str, park, shot, lang: str) -> None:
     page.wait_for_url(re.compile(r"week="))
     assert page.evaluate("window.__stayed === true")
 
+    # ---- a click on the calendar fills the form with that slot
+    page.goto(f"{base}/resources/confocal-1/?week={at(2, 0).date().isoformat()}")
+    column = page.locator(f".cal-col[data-date='{at(2, 0).date().isoformat()}']")
+    box = column.bounding_box()
+    column.click(position={"x": box["width"] / 2, "y": box["height"] * 14.2 / 24})
+    assert page.input_value("#id_start") == local_input(at(2, 14))
+    assert page.input_value("#id_end") == local_input(at(2, 14) + dt.timedelta(minutes=30))
+    page.locator("#booking-errors .ok").wait_for()
+
     # ---- live validation refuses a slot outside opening hours, naming the rule
     page.fill("#id_start", local_input(at(2, 19)))
     page.fill("#id_end", local_input(at(2, 21)))
