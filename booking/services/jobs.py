@@ -239,7 +239,9 @@ def job_submit(
             time_limit_minutes=time_limit_minutes,
             state=JobState.QUEUED,
         )
-        job.full_clean()
+        # Field rules here; the check constraints are the database's (validating them in Python
+        # would cost a query each on the hot path).
+        job.full_clean(validate_unique=False, validate_constraints=False)
         job.save()
         job_id = job.pk
         transaction.on_commit(lambda: _start_send_task(job_id))
@@ -556,16 +558,17 @@ def _sent(job: ComputeJob, *, slurm_id: int, client: SlurmClient, now: dt.dateti
         last_error="",
         updated_at=now,
     )
-    if not updated:
-        # Cancelled while we were sending: keep the id and cancel it in Slurm too.
-        ComputeJob.objects.filter(pk=job.pk, slurm_job_id__isnull=True).update(
-            slurm_job_id=slurm_id
-        )
-        try:
-            client.cancel(slurm_id)
-        except SlurmError as error:
-            logger.warning("job %s cancelled here but not in Slurm yet: %s", job.pk, error)
-    logger.info("job %s is Slurm job %s", job.pk, slurm_id)
+    if updated:
+        logger.info("job %s is Slurm job %s", job.pk, slurm_id)
+        job.state, job.slurm_job_id, job.submitted_at = JobState.PENDING, slurm_id, now
+        job.next_attempt_at, job.last_error = None, ""
+        return job
+    # Cancelled while we were sending: keep the id and cancel it in Slurm too.
+    ComputeJob.objects.filter(pk=job.pk, slurm_job_id__isnull=True).update(slurm_job_id=slurm_id)
+    try:
+        client.cancel(slurm_id)
+    except SlurmError as error:
+        logger.warning("job %s cancelled here but not in Slurm yet: %s", job.pk, error)
     job.refresh_from_db()
     return job
 

@@ -289,3 +289,24 @@ def test_jobs_are_visible_to_their_owner_and_tenant_managers_only(park):
         job_get(user=park.alice, pk="1; drop table")
     assert list(jobs_for_user(user=park.alice)) == [job]
     assert list(jobs_for_user(user=park.charlie)) == []
+
+
+def test_a_job_cancelled_while_being_sent_is_cancelled_in_slurm_too(park):
+    from booking.services.jobs import job_cancel
+
+    class CancelDuringSubmit(FakeSlurm):
+        cancelled: list[int] = []
+
+        def submit(self, spec, **kwargs):
+            job_cancel(user=park.alice, job=ComputeJob.objects.get(pk=job.pk))
+            return super().submit(spec, **kwargs)
+
+        def cancel(self, job_id):
+            self.cancelled.append(job_id)
+            return True
+
+    fake = CancelDuringSubmit(559)
+    job = submit(park, fake)
+    sent = job_send(job_id=job.pk, client=fake)
+    assert sent.state == JobState.CANCELLED
+    assert sent.slurm_job_id == 559 and fake.cancelled == [559]

@@ -1,0 +1,317 @@
+"""Compute jobs end to end on the dev cluster: API → database → Slurm, and Slurm's end → our database.
+
+    scripts/slurm-dev-cluster up
+    uv run python benchmarks/bench_jobs.py                 # 500 jobs, 4 workers, SQLite file
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/park uv run python benchmarks/bench_jobs.py
+    ... --count 500 --workers 4 --follow-interval 2 --via api|service
+
+In a throw-away database (one tenant, one researcher mapped to a dev-cluster user, a large GPU
+quota, an API token) it measures:
+
+1. The ceiling: raw submissions to slurmrestd (plain httpx, one keep-alive connection, and
+   ``--workers`` concurrent connections; held jobs, cancelled afterwards).
+2. Submissions end to end: ``count`` POST /api/v1/jobs requests (Django's test client: auth,
+   validation, quota check, insert), each handed on commit to ``--workers`` worker threads that
+   run what the huey task runs (``job_send``: claim, submit, record the Slurm id). The rate is
+   count / (first request → last job recorded with its Slurm id), compared with the ceiling.
+3. Follow-up: the jobs (1 GPU, ``true``) run; a follower calls ``jobs_follow`` every
+   ``--follow-interval`` seconds as the periodic task does. The delay per job is the time our
+   row got its final state minus Slurm's end time (Slurm reports whole seconds, so figures can be
+   up to 1 s high).
+
+Loopback only. Jobs left running at the end are cancelled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import queue
+import statistics
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings_test")
+
+
+PAYLOAD = {
+    "name": "bench",
+    "script": "#!/bin/sh\ntrue\n",
+    "partition": "gpu",
+    "gpus": 1,
+    "cpus": 1,
+    "memory_mb": 64,
+    "time_limit_minutes": 1,
+}
+
+
+def load_slurm_env() -> dict[str, str]:
+    if os.environ.get("SLURM_REST_URL"):
+        return {k: v for k, v in os.environ.items() if k.startswith("SLURM")}
+    env_file = Path(os.environ.get("SLURM_DEV_DIR") or ROOT / "var" / "slurm") / "env"
+    if not env_file.exists():
+        sys.exit("no cluster: run scripts/slurm-dev-cluster up (or set SLURM_REST_URL)")
+    values = {}
+    for line in env_file.read_text().splitlines():
+        if "=" in line:
+            key, value = line.removeprefix("export ").split("=", 1)
+            values[key] = value.strip('"')
+    return values
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def raw_ceiling(client, *, count: int, clients: int, workdir: str) -> tuple[float, float]:
+    """Jobs/s of plain submissions: one connection, then ``clients`` concurrent ones."""
+    from resources.slurm import JobSpec
+
+    spec = JobSpec(
+        script="#!/bin/sh\ntrue\n",
+        name="bench-ceiling",
+        working_directory=workdir,
+        time_limit_minutes=1,
+        memory_mb=64,
+        partition="gpu",
+        gpus=1,
+        hold=True,
+        standard_output="/dev/null",
+    )
+    body = client.mapping.encode_job(spec, now=datetime.now(UTC))
+    headers = {
+        "X-SLURM-USER-NAME": client.config.user,
+        "X-SLURM-USER-TOKEN": client.tokens.token_for(),
+    }
+    path = client.mapping.path("submit")
+    ids: list[int] = []
+    lock = threading.Lock()
+
+    def run(n: int) -> None:
+        with httpx.Client(base_url=client.config.base_url, headers=headers, timeout=30) as http:
+            for _ in range(n):
+                response = http.post(path, json=body)
+                response.raise_for_status()
+                with lock:
+                    ids.append(response.json()["job_id"])
+
+    t0 = time.perf_counter()
+    run(count)
+    one = count / (time.perf_counter() - t0)
+    threads = [
+        threading.Thread(target=run, args=(count // clients + (i < count % clients),))
+        for i in range(clients)
+    ]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    many = count / (time.perf_counter() - t0)
+    for job_id in ids:
+        client.cancel(job_id)
+    return one, many
+
+
+def build(slurm_env: dict[str, str], client, *, accounting: bool):
+    import datetime as dt
+
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from booking.models import ApiScope, Membership, Period, Tenant, Tier
+    from booking.services.quotas import quota_set
+    from booking.services.tokens import api_token_create
+    from resources.models import Park, ResourceKind
+
+    cluster_user = (slurm_env.get("SLURM_DEV_EXTRA_USERS") or "parkdev1").split(",")[0]
+    account = "bench-" + datetime.now(UTC).strftime("%H%M%S")
+    if accounting:
+        client.ensure_account(account, users=[cluster_user])
+    user = get_user_model().objects.create_user("bench", "bench@park.local", "bench-pw")
+    tenant = Tenant.objects.create(
+        name="Bench Labs",
+        slug="bench",
+        tier=Tier.STARTUP,
+        home_park=Park.HONG_KONG,
+        weight=1,
+        slurm_account=account,
+    )
+    Membership.objects.create(user=user, tenant=tenant, cluster_username=cluster_user)
+    quota_set(
+        tenant=tenant, resource_class=ResourceKind.GPU_NODE, period=Period.WEEK, hours=100_000
+    )
+    _token, secret = api_token_create(
+        user=user,
+        tenant=tenant,
+        name="bench",
+        scopes=[ApiScope.JOBS, ApiScope.READ],
+        expires_at=timezone.now() + dt.timedelta(days=1),
+    )
+    return user, tenant, secret
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=500)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--follow-interval", type=float, default=2.0)
+    parser.add_argument("--via", choices=["api", "service"], default="api")
+    args = parser.parse_args(argv)
+    count = min(args.count, 2000)
+
+    slurm_env = load_slurm_env()
+    host = urlsplit(slurm_env["SLURM_REST_URL"]).hostname
+    if host not in {"127.0.0.1", "localhost", "::1"}:
+        sys.exit(f"refusing to load a non-local slurmrestd ({host})")
+    for key, value in slurm_env.items():
+        os.environ[key] = value
+    os.environ["SLURM_JOB_WORKDIR"] = slurm_env.get("SLURM_WORKDIR") or "/tmp"
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import setup_test_environment, teardown_test_environment
+
+    import booking.services.jobs as jobs
+    from booking.models import ComputeJob, JobState
+
+    settings.API_RATE_LIMIT_PER_MINUTE = 0
+    if connection.vendor == "sqlite":
+        # A file, not shared-cache memory: worker threads write at the same time.
+        connection.settings_dict["TEST"]["NAME"] = str(ROOT / "var" / "bench_jobs.sqlite3")
+    else:
+        # Its own name: never clobber another run's test database on a shared server.
+        connection.settings_dict["TEST"]["NAME"] = f"test_bench_jobs_{os.getpid()}"
+    setup_test_environment()
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    client = jobs.slurm_client()
+    try:
+        print(
+            f"slurmrestd {client.config.base_url} (Slurm {client.ping().release}); "
+            f"database {connection.vendor}; {count} jobs; {args.workers} workers; via {args.via}"
+        )
+        workdir = os.environ["SLURM_JOB_WORKDIR"]
+        one, many = raw_ceiling(client, count=count, clients=args.workers, workdir=workdir)
+        print(
+            f"ceiling  raw submissions: {one:6.1f} jobs/s (1 client), {many:6.1f} jobs/s ({args.workers} clients)"
+        )
+
+        accounting = slurm_env.get("SLURM_DEV_ACCOUNTING") == "1"
+        user, tenant, secret = build(slurm_env, client, accounting=accounting)
+
+        # Workers: what huey's thread workers do with job_submit_task.
+        work: queue.Queue[int | None] = queue.Queue()
+        sent_at: dict[int, float] = {}
+
+        def worker() -> None:
+            while (job_id := work.get()) is not None:
+                job_id_done = jobs.job_send(job_id=job_id)
+                if job_id_done is not None and job_id_done.slurm_job_id:
+                    sent_at[job_id] = time.perf_counter()
+                elif job_id_done is not None and job_id_done.state == JobState.QUEUED:
+                    work.put(job_id)  # transient failure: try again
+            connection.close()
+
+        if os.environ.get("BENCH_PROFILE"):
+            import cProfile
+            import pstats
+
+            jobs._start_send_task = lambda job_id: None
+            with cProfile.Profile() as prof:
+                for _ in range(50):
+                    jobs.job_submit(user=user, tenant=tenant, **PAYLOAD)
+            pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
+            return 0
+        jobs._start_send_task = work.put  # on commit: hand the id to a worker
+        threads = [threading.Thread(target=worker) for _ in range(args.workers)]
+        for t in threads:
+            t.start()
+
+        http = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
+        request_times = []
+        t0 = time.perf_counter()
+        for _ in range(count):
+            r0 = time.perf_counter()
+            if args.via == "api":
+                response = http.post("/api/v1/jobs", PAYLOAD, content_type="application/json")
+                if response.status_code != 201:
+                    raise SystemExit(f"API said {response.status_code}: {response.content[:300]}")
+            else:
+                jobs.job_submit(user=user, tenant=tenant, **PAYLOAD)
+            request_times.append(time.perf_counter() - r0)
+        stored = time.perf_counter() - t0
+        for _ in threads:
+            work.put(None)
+        for t in threads:
+            t.join()
+        elapsed = max(sent_at.values()) - t0
+        e2e = count / elapsed
+        assert len(sent_at) == count, f"only {len(sent_at)} of {count} reached Slurm"
+        print(
+            f"requests {count / stored:6.1f} jobs/s stored "
+            f"(p50 {statistics.median(request_times) * 1000:.1f} ms, "
+            f"p99 {pct(request_times, 0.99) * 1000:.1f} ms per request)"
+        )
+        print(
+            f"end to end {e2e:6.1f} jobs/s into Slurm = {100 * e2e / many:.0f}% of the "
+            f"{args.workers}-client ceiling, {100 * e2e / one:.0f}% of the 1-client ceiling"
+        )
+
+        # Follow-up until every job ended.
+        t0 = time.perf_counter()
+        passes, pass_times = 0, []
+        ids = list(ComputeJob.objects.filter(tenant=tenant).values_list("pk", flat=True))
+        live_states = [JobState.QUEUED, JobState.PENDING, JobState.RUNNING]
+        while ComputeJob.objects.filter(pk__in=ids, state__in=live_states).exists():
+            if time.perf_counter() - t0 > 600:
+                print("gave up waiting after 600 s")
+                break
+            p0 = time.perf_counter()
+            jobs.jobs_follow()
+            pass_times.append(time.perf_counter() - p0)
+            passes += 1
+            time.sleep(args.follow_interval)
+        rows = list(
+            ComputeJob.objects.filter(pk__in=ids)
+            .exclude(state__in=live_states)
+            .values_list("state", "ended_at", "updated_at")
+        )
+        delays = [(updated - ended).total_seconds() for _, ended, updated in rows if ended]
+        states: dict[str, int] = {}
+        for state, *_ in rows:
+            states[state] = states.get(state, 0) + 1
+        print(
+            f"follow   {len(rows)} jobs ended {states} in {time.perf_counter() - t0:.1f} s; "
+            f"{passes} passes every {args.follow_interval} s, pass p50 "
+            f"{statistics.median(pass_times) * 1000:.0f} ms"
+        )
+        if delays:
+            print(
+                f"delay    Slurm end → final state in our database: p50 "
+                f"{statistics.median(delays):.2f} s, p95 {pct(delays, 0.95):.2f} s, "
+                f"max {max(delays):.2f} s"
+            )
+        for job in ComputeJob.objects.filter(pk__in=ids, state__in=live_states):
+            jobs.job_cancel(user=user, job=job)
+    finally:
+        client.close()
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+        teardown_test_environment()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
