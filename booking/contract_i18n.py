@@ -1,7 +1,9 @@
 """The fairness contract's paragraphs, listed so ``makemessages`` extracts them.
 
-Generated from ``scheduler.FAIRNESS_CONTRACT`` by ``booking.reasons.contract_paragraphs``;
-``tests/booking/test_rounds_contract.py`` fails when the two differ (then regenerate).
+Generated from ``scheduler.FAIRNESS_CONTRACT`` by ``booking.reasons.contract_paragraphs``.
+Earlier wordings stay listed (their translations do no harm) so the page is translated whichever
+version of the contract is deployed; ``tests/booking/test_planning_adapter.py`` fails when a
+paragraph of the current contract is missing here or has no translation.
 """
 
 from django.utils.translation import gettext_noop
@@ -17,13 +19,13 @@ PARAGRAPHS = [
         "2. Entitlement. Every tenant has a weight (tier, contract). Among the tenants that asked for something in a class, a tenant is entitled to its weight divided by their total weight, times the class capacity: e = w / (sum of weights) x capacity. Tenants that ask for nothing neither receive nor dilute entitlement."
     ),
     gettext_noop(
-        "3. Demand. A tenant's demand in a class is the usage of its requests that could be granted at all (valid training, a feasible start in its window, a chain whose every step is possible), capped by the tenant's quota for the round. Quotas are hard limits: never exceeded."
+        "3. Demand. A tenant's demand in a class is what it could be granted if it were alone in the round: its requests with a valid training, a feasible start in their window and (for chains) every step possible, placed one by one without clashing with each other, and capped by the largest total its quota allows (requests are not split). Quotas are hard limits: never exceeded."
     ),
     gettext_noop(
-        "4. Fairness first. The planner finds the largest fair level z such that every tenant receives at least the smaller of its demand and z times its entitlement. A tenant asking for less than its fair share gets all it asked for; capacity it leaves is shared among the others by weight. The floor z is the share of entitlement that the worst-served tenant still below its demand receives; 1.0 means everyone below their demand got their full entitlement."
+        '4. Fairness first. The planner finds the largest fair level z such that every tenant receives at least the smaller of its demand and z times its entitlement. A tenant asking for less than its fair share gets all it asked for; capacity it leaves is shared among the others by weight. The floor z is the share of entitlement that the worst-served tenant still below its demand receives; 1.0 means everyone below their demand got their full entitlement. When time allows, the tenants stuck at the floor are then held where they are and the next level is raised for everybody else, and so on (the "leximin" order), so the second-worst tenant is also as well off as possible.'
     ),
     gettext_noop(
-        "5. Then efficiency. With that floor held fixed, the planner grants as many capacity-hours as it can."
+        "5. Then efficiency. With those levels held, the planner grants as many capacity-hours as it can."
     ),
     gettext_noop(
         "6. Then priority and earliness. With both held, it prefers each tenant's higher-priority requests and earlier starts. Remaining ties are broken by request order (deterministic)."
@@ -33,5 +35,14 @@ PARAGRAPHS = [
     ),
     gettext_noop(
         "8. Hard rules are never bent for fairness: capacity, opening hours and shifts, maintenance, changeover times between recipes, required training valid for the whole booking, chains (all steps or none, within their gaps) and quotas."
+    ),
+    gettext_noop(
+        "3. Demand. A tenant's demand in a class is the usage of its requests that could be granted at all (valid training, a feasible start in its window, a chain whose every step is possible), capped by the tenant's quota for the round. Quotas are hard limits: never exceeded."
+    ),
+    gettext_noop(
+        "4. Fairness first. The planner finds the largest fair level z such that every tenant receives at least the smaller of its demand and z times its entitlement. A tenant asking for less than its fair share gets all it asked for; capacity it leaves is shared among the others by weight. The floor z is the share of entitlement that the worst-served tenant still below its demand receives; 1.0 means everyone below their demand got their full entitlement."
+    ),
+    gettext_noop(
+        "5. Then efficiency. With that floor held fixed, the planner grants as many capacity-hours as it can."
     ),
 ]
