@@ -93,6 +93,31 @@ class Prepared:
     changeover_mode: dict[str, str] = field(default_factory=dict)
     worst_changeover_in: dict[tuple[str, str], int] = field(default_factory=dict)
     free: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    cache: dict = field(default_factory=dict)
+
+    def resource_rows(self) -> dict[str, int]:
+        if "rows" not in self.cache:
+            self.cache["rows"] = {r.id: i for i, r in enumerate(self.problem.resources)}
+        return self.cache["rows"]
+
+    def candidate_info(self, request_id: str):
+        """Row indices and capacities of a request's candidates, and the candidates grouped by
+        identical start ranges (for the timeline's vectorised search)."""
+        info = self.cache.get(request_id)
+        if info is None:
+            import numpy as np
+
+            rows = self.resource_rows()
+            rids = list(self.starts[request_id])
+            res = self.problem.resource_by_id
+            idx = np.array([rows[r] for r in rids], dtype=np.intp)
+            caps = np.array([res[r].capacity for r in rids], dtype=np.int32)
+            groups: dict[tuple, list[int]] = {}
+            for i, r in enumerate(rids):
+                groups.setdefault(tuple(self.starts[request_id][r]), []).append(i)
+            info = (idx, caps, [(k, np.array(v, dtype=np.intp)) for k, v in groups.items()])
+            self.cache[request_id] = info
+        return info
 
     def eligible(self, request_id: str) -> bool:
         return request_id not in self.static_reason
@@ -107,15 +132,14 @@ class Prepared:
 
 
 def _training_periods(problem: Problem, user: str, training: str) -> list[tuple[int, int]]:
-    return _clip(
-        [
-            (t.valid_from, t.valid_until)
-            for t in problem.trainings
-            if t.user == user and t.training == training
-        ],
-        -(10**9),
-        10**9,
-    )
+    index = problem._index.get("trainings")
+    if index is None:
+        index = {}
+        for t in problem.trainings:
+            index.setdefault((t.user, t.training), []).append((t.valid_from, t.valid_until))
+        index = {k: _clip(v, -(10**9), 10**9) for k, v in index.items()}
+        problem._index["trainings"] = index
+    return index.get((user, training), [])
 
 
 def _count_cover(ranges_per_node: list[Ranges], need: int) -> Ranges:
@@ -157,6 +181,8 @@ def prepare(problem: Problem, *, check: bool = True) -> Prepared:
                 )
 
     tenants = problem.tenant_by_id
+    free_key = {rid: tuple(p) for rid, p in prep.free.items()}
+    memo: dict[tuple, tuple[Ranges, bool]] = {}
     for q in problem.requests:
         prep.klass[q.id] = res[q.resources[0]].resource_class
         per_res: dict[str, Ranges] = {}
@@ -167,17 +193,21 @@ def prepare(problem: Problem, *, check: bool = True) -> Prepared:
             if r.min_run and q.duration < r.min_run:
                 min_run_blocked += 1
                 continue
-            periods = _intersect(prep.free[rid], window)
-            starts = _starts(periods, q.duration)
-            if starts and r.required_training:
-                trained = _intersect(
-                    periods, _training_periods(problem, q.user, r.required_training)
-                )
-                starts = _starts(trained, q.duration)
-                if not starts:
-                    training_blocked += 1
+            need = r.required_training
+            key = (free_key[rid], q.earliest, q.deadline, q.duration, need and q.user, need)
+            if key not in memo:
+                periods = _intersect(prep.free[rid], window)
+                starts = _starts(periods, q.duration)
+                blocked = False
+                if starts and r.required_training:
+                    valid = _training_periods(problem, q.user, r.required_training)
+                    starts = _starts(_intersect(periods, valid), q.duration)
+                    blocked = not starts
+                memo[key] = (starts, blocked)
+            starts, blocked = memo[key]
+            training_blocked += blocked
             if starts:
-                per_res[rid] = starts
+                per_res[rid] = list(starts)
         prep.starts[q.id] = per_res
         quota = tenants[q.tenant].quota(prep.klass[q.id])
         if q.nodes > 1:

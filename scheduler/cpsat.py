@@ -402,16 +402,19 @@ STATUS = {
 }
 
 
-def _solver(seconds: float, workers: int, seed: int, big: bool) -> cp_model.CpSolver:
+def _solver(seconds: float, workers: int, seed: int, size: int) -> cp_model.CpSolver:
     solver = cp_model.CpSolver()
     p = solver.parameters
     p.max_time_in_seconds = max(0.05, seconds)
     p.num_workers = workers
     p.random_seed = seed
-    if big:
-        # A lighter presolve leaves more of a short budget for search on large rounds.
-        p.max_presolve_iterations = 1
+    if size >= 200:
+        # Measured: on these models probing and symmetry detection in presolve can eat the
+        # whole budget of a short solve before the hint is even loaded.
+        p.cp_model_probing_level = 0
         p.symmetry_level = 0
+    if size >= 1500:
+        p.max_presolve_iterations = 1
     return solver
 
 
@@ -464,7 +467,7 @@ def solve_prepared(
 
     def run(name: str, share: float):
         left = deadline - time.perf_counter()
-        solver = _solver(left * share, workers, seed, big)
+        solver = _solver(left * share, workers, seed, len(v.g))
         t = time.perf_counter()
         code = solver.Solve(model)
         st = STATUS.get(code, str(code))
@@ -486,6 +489,7 @@ def solve_prepared(
     ok = (cp_model.OPTIMAL, cp_model.FEASIBLE)
     best = current  # the best complete plan so far (a hint is always complete and feasible)
     proven: list[bool] = []
+    found = False  # did any CP-SAT stage return a solution?
 
     # Stage 1: fairness floor, then (time permitting) further leximin levels: the pairs sitting
     # at the floor keep at least what they have and the next level is raised for the others.
@@ -498,7 +502,7 @@ def solve_prepared(
     stage1_end = time.perf_counter() + (deadline - time.perf_counter()) * fl
     solver, code = run("floor", f1)
     if code in ok:
-        best = solution(solver)
+        best, found = solution(solver), True
         facts["bounds"]["floor"] = (solver.BestObjectiveBound() + 1) / Z_SCALE
     proven.append(code == cp_model.OPTIMAL)
     z1 = level_of(best, v.fair_terms)
@@ -523,7 +527,7 @@ def solve_prepared(
         share = (stage1_end - time.perf_counter()) / (deadline - time.perf_counter())
         solver, code = run(f"floor_level_{len(levels) + 1}", share)
         if code in ok:
-            best = solution(solver)
+            best, found = solution(solver), True
         zk = level_of(best, v.levels[-1][1])
         model.Add(z_next >= zk)
         levels.append(zk)
@@ -537,7 +541,7 @@ def solve_prepared(
     solver, code = run("usage", 0.75 if stage3 else 0.97)
     proven.append(code == cp_model.OPTIMAL)
     if code in ok:
-        best = solution(solver)
+        best, found = solution(solver), True
         facts["bounds"]["granted_usage"] = solver.BestObjectiveBound()
         # Stage 3: priority and earliness with floor and usage held.
         if stage3 and deadline - time.perf_counter() > 0.1 * time_limit:
@@ -549,7 +553,7 @@ def solve_prepared(
             if code in ok:
                 best = solution(solver)
                 facts["objectives"]["preference"] = solver.ObjectiveValue()
-    facts["status"] = "optimal" if all(proven) else "feasible"
+    facts["status"] = "optimal" if all(proven) else ("feasible" if found else "greedy_fallback")
     return best, facts
 
 

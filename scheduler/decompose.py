@@ -136,6 +136,7 @@ def plan_parts(
     jobs.sort(key=lambda j: (worst_share(j[1]), -len(j[1])))
     facts["parts"] = len(jobs)
     bounds: list[float] = []
+    statuses: list[str] = []
     total = sum(len(ids) for _, ids, _ in jobs)
     for n, (_part, ids, whole) in enumerate(jobs):
         left = deadline - time.perf_counter()
@@ -156,12 +157,13 @@ def plan_parts(
         )
         for st in sub["stages"]:
             facts["stages"].append({"part": n, "whole": whole, **st})
-        if sub["status"] != "optimal":
-            facts["status"] = "feasible" if facts["status"] == "optimal" else facts["status"]
-        if sub["status"] == "greedy_fallback":
-            facts["status"] = "feasible"
+        statuses.append(sub["status"])
         if whole and "floor" in sub["bounds"]:
             bounds.append(sub["bounds"]["floor"])
+    if statuses and all(st == "greedy_fallback" for st in statuses):
+        facts["status"] = "greedy_fallback"
+    elif facts["status"] == "optimal" and any(st != "optimal" for st in statuses):
+        facts["status"] = "feasible"
     if bounds:
         # A part solved whole bounds the round's floor (the floor is the parts' minimum).
         facts["bounds"]["floor"] = min(bounds)

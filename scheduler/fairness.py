@@ -19,15 +19,19 @@ How an allocation round shares contended resources (weighted max-min fair share 
    something in a class, a tenant is entitled to its weight divided by their total weight, times
    the class capacity: e = w / (sum of weights) x capacity. Tenants that ask for nothing neither
    receive nor dilute entitlement.
-3. Demand. A tenant's demand in a class is the usage of its requests that could be granted at all
-   (valid training, a feasible start in its window, a chain whose every step is possible), capped
-   by the tenant's quota for the round. Quotas are hard limits: never exceeded.
+3. Demand. A tenant's demand in a class is what it could be granted if it were alone in the round:
+   its requests with a valid training, a feasible start in their window and (for chains) every
+   step possible, placed one by one without clashing with each other, and capped by the largest
+   total its quota allows (requests are not split). Quotas are hard limits: never exceeded.
 4. Fairness first. The planner finds the largest fair level z such that every tenant receives at
    least the smaller of its demand and z times its entitlement. A tenant asking for less than its
    fair share gets all it asked for; capacity it leaves is shared among the others by weight.
    The floor z is the share of entitlement that the worst-served tenant still below its demand
    receives; 1.0 means everyone below their demand got their full entitlement.
-5. Then efficiency. With that floor held fixed, the planner grants as many capacity-hours as it can.
+   When time allows, the tenants stuck at the floor are then held where they are and the next
+   level is raised for everybody else, and so on (the "leximin" order), so the second-worst
+   tenant is also as well off as possible.
+5. Then efficiency. With those levels held, the planner grants as many capacity-hours as it can.
 6. Then priority and earliness. With both held, it prefers each tenant's higher-priority requests
    and earlier starts. Remaining ties are broken by request order (deterministic).
 7. Every stage is solved in turn (lexicographically), never traded against the one before.

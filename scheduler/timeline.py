@@ -9,23 +9,9 @@ from __future__ import annotations
 import bisect
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
-from scheduler.analysis import Prepared, Ranges
+from scheduler.analysis import Prepared
 from scheduler.problem import PILOT_LINE, Request
-
-
-class _Lazy(dict):
-    """Per-resource load arrays, created on first use (cheap for many small timelines)."""
-
-    def __init__(self, horizon: int) -> None:
-        super().__init__()
-        self.horizon = horizon
-
-    def __missing__(self, key: str) -> np.ndarray:
-        arr = np.zeros(self.horizon, dtype=np.int32)
-        self[key] = arr
-        return arr
 
 
 class Timeline:
@@ -34,7 +20,10 @@ class Timeline:
         self.problem = prep.problem
         self.H = self.problem.horizon
         self.res = self.problem.resource_by_id
-        self.used: dict[str, np.ndarray] = _Lazy(self.H)
+        # One row of load per resource; ``used[rid]`` is a view of its row.
+        self.rows = prep.resource_rows()
+        self.U = np.zeros((len(self.rows), self.H), dtype=np.int32)
+        self.used: dict[str, np.ndarray] = {rid: self.U[i] for rid, i in self.rows.items()}
         # Pilot-line runs sorted by start: parallel lists of starts and (end, recipe).
         self.run_starts: dict[str, list[int]] = {}
         self.run_info: dict[str, list[tuple[int, str | None]]] = {}
@@ -44,9 +33,8 @@ class Timeline:
     def clone(self) -> Timeline:
         other = Timeline.__new__(Timeline)
         other.__dict__.update(self.__dict__)
-        other.used = _Lazy(self.H)
-        for rid, arr in self.used.items():
-            other.used[rid] = arr.copy()
+        other.U = self.U.copy()
+        other.used = {rid: other.U[i] for rid, i in self.rows.items()}
         other.run_starts = {rid: list(v) for rid, v in self.run_starts.items()}
         other.run_info = {rid: list(v) for rid, v in self.run_info.items()}
         other.placed = dict(self.placed)
@@ -54,19 +42,6 @@ class Timeline:
         return other
 
     # -- queries -------------------------------------------------------------------------------
-    def _mask(self, ranges: Ranges, d: int, lo: int, hi: int) -> np.ndarray:
-        n = self.H - d + 1
-        m = np.zeros(max(n, 0), dtype=bool)
-        for a, b in ranges:
-            a, b = max(a, lo, 0), min(b, hi, n - 1)
-            if a <= b:
-                m[a : b + 1] = True
-        return m
-
-    def _capacity_ok(self, rid: str, d: int, units: int) -> np.ndarray:
-        free = self.res[rid].capacity - self.used[rid]
-        return sliding_window_view(free, d).min(axis=1) >= units
-
     def line_ok(self, rid: str, recipe: str | None, s: int, e: int) -> bool:
         """Changeover gaps to the neighbouring runs on a line hold for a run in [s, e)."""
         starts = self.run_starts.get(rid)
@@ -85,9 +60,36 @@ class Timeline:
                 return False
         return True
 
+    def _has_line_check(self, qid: str, rids: list[str]) -> bool:
+        key = ("line", qid)
+        has = self.prep.cache.get(key)
+        if has is None:
+            has = self.prep.cache[key] = any(self._needs_line_check(r) for r in rids)
+        return has
+
     def _needs_line_check(self, rid: str) -> bool:
         r = self.res[rid]
         return r.kind == PILOT_LINE and bool(r.changeovers)
+
+    def _ok_matrix(self, q: Request, rids: list[str], lo: int, hi: int) -> np.ndarray:
+        """Rows: candidates; columns: starts 0..H-d; true where capacity, calendars,
+        maintenance and training all allow ``q`` to start (changeovers not checked)."""
+        d = q.duration
+        n = self.H - d + 1
+        idx, caps, groups = self.prep.candidate_info(q.id)
+        bad = (caps[:, None] - self.U[idx]) < q.units
+        c = np.zeros((len(rids), self.H + 1), dtype=np.int32)
+        np.cumsum(bad, axis=1, out=c[:, 1:])
+        ok = (c[:, d:] - c[:, :n]) == 0
+        mask = np.zeros(ok.shape, dtype=bool)
+        for ranges, rows in groups:
+            m = np.zeros(n, dtype=bool)
+            for a, b in ranges:
+                a, b = max(a, lo, 0), min(b, hi, n - 1)
+                if a <= b:
+                    m[a : b + 1] = True
+            mask[rows] = m
+        return ok & mask
 
     def find(
         self, q: Request, lo: int = 0, hi: int | None = None
@@ -95,43 +97,33 @@ class Timeline:
         """Earliest placement of ``q`` starting in ``[lo, hi]`` that breaks no hard rule
         (quotas excepted: the caller checks those)."""
         hi = self.H if hi is None else hi
-        d = q.duration
-        if d > self.H:
+        if q.duration > self.H:
             return None
-        per_res = self.prep.starts[q.id]
+        rids = list(self.prep.starts[q.id])
+        if not rids or len(rids) < q.nodes:
+            return None
+        ok = self._ok_matrix(q, rids, lo, hi)
         if q.nodes > 1:
-            oks = []
-            for rid, ranges in per_res.items():
-                oks.append(
-                    (rid, self._mask(ranges, d, lo, hi) & self._capacity_ok(rid, d, q.units))
-                )
-            if len(oks) < q.nodes:
-                return None
-            count = np.sum([ok for _, ok in oks], axis=0)
-            hits = np.flatnonzero(count >= q.nodes)
+            hits = np.flatnonzero(ok.sum(axis=0) >= q.nodes)
             if hits.size == 0:
                 return None
             s = int(hits[0])
-            chosen = tuple(rid for rid, ok in oks if ok[s])[: q.nodes]
-            return chosen, s
-        best: tuple[tuple[str, ...], int] | None = None
-        for rid, ranges in per_res.items():
-            top = hi if best is None else min(hi, best[1] - 1)
-            if top < lo:
-                break
-            ok = self._mask(ranges, d, lo, top) & self._capacity_ok(rid, d, q.units)
-            hits = np.flatnonzero(ok)
-            if not hits.size:
-                continue
-            if self._needs_line_check(rid):
-                for s in hits:
-                    s = int(s)
-                    if self.line_ok(rid, q.recipe, s, s + d):
-                        best = ((rid,), s)
-                        break
-            else:
-                best = ((rid,), int(hits[0]))
-        return best
+            return tuple(r for i, r in enumerate(rids) if ok[i, s])[: q.nodes], s
+        cols = np.flatnonzero(ok.any(axis=0))
+        if not self._has_line_check(q.id, rids):
+            if cols.size == 0:
+                return None
+            s = int(cols[0])
+            return (rids[int(np.flatnonzero(ok[:, s])[0])],), s
+        for s in cols:
+            s = int(s)
+            for i in np.flatnonzero(ok[:, s]):
+                rid = rids[int(i)]
+                if not self._needs_line_check(rid) or self.line_ok(
+                    rid, q.recipe, s, s + q.duration
+                ):
+                    return (rid,), s
+        return None
 
     def quota_left(self, tenant: str, klass: str) -> int | None:
         quota = self.problem.tenant_by_id[tenant].quota(klass)
