@@ -332,6 +332,17 @@ def main(argv: list[str] | None = None) -> int:
                 ),
             )
         )
+        # One client: the service time of a call without queueing behind others.
+        rows.append(
+            (
+                "availability, 1 client",
+                run_wrk(
+                    f"{base}/api/v1/resources/{gpus[0]}/availability?{week}",
+                    script=AVAILABILITY_LUA % {"token": tokens[0]},
+                    **{**wrk, "connections": 1, "threads": 1},
+                ),
+            )
+        )
         create_script = CREATE_LUA % {
             "tokens": ", ".join(f'"{t}"' for t in tokens),
             "resources": ", ".join(f'"{slug}"' for slug in gpus),
