@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ImproperlyConfigured, ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
@@ -114,6 +114,15 @@ def on_model_validation_error(request: HttpRequest, exc: DjangoValidationError) 
     if field == "__all__":
         field = None
     return error_response(request, 422, "invalid", message, field=field, details=details)
+
+
+@api.exception_handler(ImproperlyConfigured)
+def on_not_configured(request: HttpRequest, exc: ImproperlyConfigured) -> HttpResponse:
+    # e.g. no Slurm cluster configured on this server: the service is unavailable, not broken.
+    logger.warning("API %s %s: %s", request.method, request.path, exc)
+    return error_response(
+        request, 503, "unavailable", _("This service is not available on this server.")
+    )
 
 
 @api.exception_handler(Http404)

@@ -72,7 +72,8 @@ def _submit(caller: Caller, data: JobIn) -> ComputeJob:
     )
 
 
-@router.post("/jobs", auth=JOBS, response=responses({201: JobOut}))
+# 503: no cluster is configured on this server.
+@router.post("/jobs", auth=JOBS, response=responses({201: JobOut}, extra=(503,)))
 def job_create(
     request: HttpRequest,
     payload: JobIn,
@@ -116,7 +117,8 @@ def job_detail(request: HttpRequest, job_id: Id):
     return _job_for(request.auth, job_id)
 
 
-# 503: Slurm could not be reached to cancel a job it runs (nothing changed).
+# 503: Slurm could not be reached to cancel a job it runs (nothing changed), or no cluster is
+# configured on this server.
 @router.post("/jobs/{job_id}/cancel", auth=JOBS, response=responses({200: JobOut}, extra=(503,)))
 def job_cancel_view(request: HttpRequest, job_id: Id):
     """Cancel a queued, pending or running job."""

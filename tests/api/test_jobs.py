@@ -118,3 +118,11 @@ def test_expired_token_cannot_list_jobs(park):
     api = Api(make_token(park.alice, park.acme))
     ApiToken.objects.update(expires_at=timezone.now())
     assert_error(api.get("/jobs"), 401, "invalid_token")
+
+
+def test_submit_without_a_configured_cluster_is_503_not_500(park, settings, monkeypatch):
+    monkeypatch.undo()  # back to the real client factory, with no cluster configured
+    settings.SLURM_REST_URL = ""
+    api = Api(make_token(park.alice, park.acme))
+    assert_error(api.post("/jobs", job()), 503, "unavailable")
+    assert not ComputeJob.objects.exists()
