@@ -448,10 +448,12 @@ def catalogue(
 ):
     """Bookable resources with filters: ``kind``; ``location`` (a Location or id, matching it and
     everything inside it); ``gpu_model`` (case-insensitive); free for the whole window
-    [free_from, free_to) (no maintenance, capacity-1 resources unbooked, GPU nodes with a GPU
-    left); ``trained_only`` keeps resources the user may use today (no training needed, or a
-    valid training held). One SQL query."""
-    from resources.models import MaintenanceWindow, TrainingRecord
+    [free_from, free_to) (open or staffed then, no maintenance, capacity-1 resources unbooked,
+    GPU nodes with a GPU left); ``trained_only`` keeps resources the user may use today (no
+    training needed, or a valid training held). Returns an unevaluated queryset (one SQL query;
+    the window filter reads opening hours with one more)."""
+    from booking.services.bookings import hours_purpose, open_intervals
+    from resources.models import MaintenanceWindow, TrainingRecord, WeeklyHours
 
     qs = Resource.objects.filter(active=True).select_related(
         "location", "location__parent", "required_training", "gpu"
@@ -492,6 +494,22 @@ def catalogue(
                 )
             )
         )
+        # Opening hours and shifts are weekly patterns: checked here for the candidates only.
+        weekly: dict[tuple[int, str], list] = {}
+        for rid, purpose, day, opens, closes in WeeklyHours.objects.filter(
+            resource__in=qs.values("pk")
+        ).values_list("resource_id", "purpose", "weekday", "opens", "closes"):
+            weekly.setdefault((rid, purpose), []).append((day, opens, closes))
+        closed = []
+        for rid, kind in qs.values_list("pk", "kind"):
+            purpose = hours_purpose(Resource(kind=kind))
+            opened = open_intervals(
+                weekly=weekly.get((rid, purpose), []), start=free_from, end=free_to
+            )
+            if opened is not None and not any(a <= free_from and free_to <= b for a, b in opened):
+                closed.append(rid)
+        if closed:
+            qs = qs.exclude(pk__in=closed)
     if trained_only and user.is_authenticated:
         today = timezone.localdate()
         qs = qs.filter(

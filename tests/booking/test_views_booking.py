@@ -423,3 +423,13 @@ def test_page_query_count_does_not_grow_with_bookings(client, park, page):
     with CaptureQueriesContext(connection) as many:
         assert client.get(url).status_code == 200
     assert len(many) == len(one), [q["sql"] for q in many.captured_queries]
+
+
+def test_catalogue_free_window_leaves_out_resources_closed_then(alice, park):
+    page = alice.get(
+        reverse("catalogue"),
+        {"free_from": local_input(at(2, 21)), "free_to": local_input(at(2, 22))},
+    ).content.decode()
+    # The confocal and the XRD close at 20:00; the GPU node and the line run round the clock.
+    assert "Confocal 1" not in page and ">XRD<" not in page
+    assert "A100 node gpu01" in page and "Epitaxy line" in page
