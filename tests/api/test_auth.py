@@ -320,3 +320,9 @@ def test_rate_limit_counts_in_redis_when_configured(park, settings):
     settings.API_RATE_LIMIT_PER_MINUTE = 2
     api = Api(make_token(park.alice, park.acme))
     assert [api.get("/me").status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_error_messages_follow_accept_language(park):
+    body = Api("park_000000000000_nope").get("/me", headers={"Accept-Language": "zh-hant"}).json()
+    assert body["code"] == "invalid_token"  # codes stay stable in every language
+    assert body["message"] == "此令牌不存在、已過期或已撤銷。"
