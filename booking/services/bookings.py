@@ -587,7 +587,11 @@ def booking_create_instant(
                 status=BookingStatus.CONFIRMED,
                 exclusive=locked.capacity == 1,
             )
-            booking.full_clean(validate_constraints=False)
+            # The related rows were just read (and locked); re-querying each foreign key would
+            # only cost round trips. The database holds the constraints.
+            booking.full_clean(
+                exclude=["tenant", "user", "resource", "recipe"], validate_constraints=False
+            )
             booking.save()
             BookingEvent.objects.create(
                 booking=booking,
