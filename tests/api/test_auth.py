@@ -326,3 +326,7 @@ def test_error_messages_follow_accept_language(park):
     body = Api("park_000000000000_nope").get("/me", headers={"Accept-Language": "zh-hant"}).json()
     assert body["code"] == "invalid_token"  # codes stay stable in every language
     assert body["message"] == "此令牌不存在、已過期或已撤銷。"
+
+
+def test_benchmark_ceiling_view_is_not_mounted_without_the_benchmark_setting(park):
+    assert Client().get("/bench/ceiling").status_code == 404
