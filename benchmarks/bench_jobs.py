@@ -11,8 +11,9 @@ quota, an API token) it measures:
 1. The ceiling: raw submissions to slurmrestd (plain httpx, one keep-alive connection, and
    ``--workers`` concurrent connections; held jobs, cancelled afterwards).
 2. Submissions end to end: ``count`` POST /api/v1/jobs requests (Django's test client: auth,
-   validation, quota check, insert), each handed on commit to ``--workers`` worker threads that
-   run what the huey task runs (``job_send``: claim, submit, record the Slurm id). The rate is
+   validation, quota check, insert), each enqueuing ``job_submit_task`` on commit for a real huey
+   consumer (``manage.py run_huey`` with ``--workers`` worker processes, Redis when REDIS_URL is
+   set, else huey's SQLite storage) that submits it and records the Slurm id. The rate is
    count / (first request → last job recorded with its Slurm id), compared with the ceiling.
 3. Follow-up: the jobs (1 GPU, ``true``) run; a follower calls ``jobs_follow`` every
    ``--follow-interval`` seconds as the periodic task does. The delay per job is the time our
@@ -26,8 +27,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import queue
+import signal
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -160,6 +162,24 @@ def build(slurm_env: dict[str, str], client, *, accounting: bool):
     return user, tenant, secret
 
 
+def consumer_env(connection, workers: int) -> dict[str, str]:
+    """Environment for a huey consumer that works on this benchmark's test database."""
+    db = connection.settings_dict
+    if connection.vendor == "postgresql":
+        url = (
+            f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+        )
+    else:
+        url = f"sqlite:///{db['NAME']}"
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": url,
+        "HUEY_IMMEDIATE": "0",
+        "HUEY_WORKERS": str(workers),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=500)
@@ -176,6 +196,10 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in slurm_env.items():
         os.environ[key] = value
     os.environ["SLURM_JOB_WORKDIR"] = slurm_env.get("SLURM_WORKDIR") or "/tmp"
+    # A queue of its own, shared with the consumer started below; tasks are not run inline.
+    os.environ["HUEY_IMMEDIATE"] = "0"
+    os.environ["HUEY_NAME"] = f"bench-jobs-{os.getpid()}"
+    os.environ["HUEY_SQLITE_FILE"] = str(ROOT / "var" / f"bench_huey_{os.getpid()}.sqlite3")
 
     import django
 
@@ -190,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
 
     settings.API_RATE_LIMIT_PER_MINUTE = 0
     if connection.vendor == "sqlite":
-        # A file, not shared-cache memory: worker threads write at the same time.
+        # A file, not shared-cache memory: the consumer is another process.
         connection.settings_dict["TEST"]["NAME"] = str(ROOT / "var" / "bench_jobs.sqlite3")
     else:
         # Its own name: never clobber another run's test database on a shared server.
@@ -198,50 +222,52 @@ def main(argv: list[str] | None = None) -> int:
     setup_test_environment()
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
     client = jobs.slurm_client()
+    consumer = None
+    log_path = ROOT / "var" / "bench_jobs_huey.log"
     try:
         print(
             f"slurmrestd {client.config.base_url} (Slurm {client.ping().release}); "
-            f"database {connection.vendor}; {count} jobs; {args.workers} workers; via {args.via}"
+            f"database {connection.vendor}; huey {settings.HUEY['huey_class']}; {count} jobs; "
+            f"{args.workers} worker processes; via {args.via}"
         )
         workdir = os.environ["SLURM_JOB_WORKDIR"]
         one, many = raw_ceiling(client, count=count, clients=args.workers, workdir=workdir)
         print(
-            f"ceiling  raw submissions: {one:6.1f} jobs/s (1 client), {many:6.1f} jobs/s ({args.workers} clients)"
+            f"ceiling  raw submissions: {one:6.1f} jobs/s (1 client), "
+            f"{many:6.1f} jobs/s ({args.workers} clients)"
         )
-
         accounting = slurm_env.get("SLURM_DEV_ACCOUNTING") == "1"
         user, tenant, secret = build(slurm_env, client, accounting=accounting)
 
-        # Workers: what huey's thread workers do with job_submit_task.
-        work: queue.Queue[int | None] = queue.Queue()
-        sent_at: dict[int, float] = {}
-
-        def worker() -> None:
-            while (job_id := work.get()) is not None:
-                job_id_done = jobs.job_send(job_id=job_id)
-                if job_id_done is not None and job_id_done.slurm_job_id:
-                    sent_at[job_id] = time.perf_counter()
-                elif job_id_done is not None and job_id_done.state == JobState.QUEUED:
-                    work.put(job_id)  # transient failure: try again
-            connection.close()
-
-        if os.environ.get("BENCH_PROFILE"):
-            import cProfile
-            import pstats
-
-            jobs._start_send_task = lambda job_id: None
-            with cProfile.Profile() as prof:
-                for _ in range(50):
-                    jobs.job_submit(user=user, tenant=tenant, **PAYLOAD)
-            pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
-            return 0
-        jobs._start_send_task = work.put  # on commit: hand the id to a worker
-        threads = [threading.Thread(target=worker) for _ in range(args.workers)]
-        for t in threads:
-            t.start()
+        with open(log_path, "w") as log:
+            consumer = subprocess.Popen(
+                [
+                    sys.executable,
+                    str(ROOT / "manage.py"),
+                    "run_huey",
+                    "--workers",
+                    str(args.workers),
+                    "--worker-type",
+                    "process",
+                    "--no-periodic",
+                    "--delay",
+                    "0.02",
+                    "--max-delay",
+                    "0.2",
+                ],
+                cwd=ROOT,
+                env=consumer_env(connection, args.workers),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        time.sleep(2)  # let the consumer start its workers
+        if consumer.poll() is not None:
+            raise SystemExit(f"huey consumer exited; see {log_path}")
 
         http = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
         request_times = []
+        started = datetime.now(UTC)
         t0 = time.perf_counter()
         for _ in range(count):
             r0 = time.perf_counter()
@@ -253,27 +279,29 @@ def main(argv: list[str] | None = None) -> int:
                 jobs.job_submit(user=user, tenant=tenant, **PAYLOAD)
             request_times.append(time.perf_counter() - r0)
         stored = time.perf_counter() - t0
-        for _ in threads:
-            work.put(None)
-        for t in threads:
-            t.join()
-        elapsed = max(sent_at.values()) - t0
-        e2e = count / elapsed
-        assert len(sent_at) == count, f"only {len(sent_at)} of {count} reached Slurm"
+        ids = list(ComputeJob.objects.filter(tenant=tenant).values_list("pk", flat=True))
+        deadline = time.monotonic() + 300
+        while ComputeJob.objects.filter(pk__in=ids, slurm_job_id__isnull=True).exists():
+            if time.monotonic() > deadline:
+                raise SystemExit(f"jobs still unsent after 300 s; see {log_path}")
+            time.sleep(0.05)
+        last_sent = max(
+            ComputeJob.objects.filter(pk__in=ids).values_list("submitted_at", flat=True)
+        )
+        e2e = count / (last_sent - started).total_seconds()
         print(
             f"requests {count / stored:6.1f} jobs/s stored "
             f"(p50 {statistics.median(request_times) * 1000:.1f} ms, "
             f"p99 {pct(request_times, 0.99) * 1000:.1f} ms per request)"
         )
         print(
-            f"end to end {e2e:6.1f} jobs/s into Slurm = {100 * e2e / many:.0f}% of the "
-            f"{args.workers}-client ceiling, {100 * e2e / one:.0f}% of the 1-client ceiling"
+            f"end to end {e2e:6.1f} jobs/s into Slurm = {100 * e2e / one:.0f}% of the 1-client "
+            f"ceiling, {100 * e2e / many:.0f}% of the {args.workers}-client ceiling"
         )
 
-        # Follow-up until every job ended.
+        # Follow-up until every job ended, as the periodic task does.
         t0 = time.perf_counter()
         passes, pass_times = 0, []
-        ids = list(ComputeJob.objects.filter(tenant=tenant).values_list("pk", flat=True))
         live_states = [JobState.QUEUED, JobState.PENDING, JobState.RUNNING]
         while ComputeJob.objects.filter(pk__in=ids, state__in=live_states).exists():
             if time.perf_counter() - t0 > 600:
@@ -307,9 +335,17 @@ def main(argv: list[str] | None = None) -> int:
         for job in ComputeJob.objects.filter(pk__in=ids, state__in=live_states):
             jobs.job_cancel(user=user, job=job)
     finally:
+        if consumer is not None and consumer.poll() is None:
+            consumer.send_signal(signal.SIGINT)
+            try:
+                consumer.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                consumer.kill()
         client.close()
+        connection.close()
         connection.creation.destroy_test_db(old_name, verbosity=0)
         teardown_test_environment()
+        Path(os.environ["HUEY_SQLITE_FILE"]).unlink(missing_ok=True)
     return 0
 
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -213,7 +214,7 @@ def job_submit(
             field="partition",
         )
     _check_partition(
-        client=client or slurm_client(),
+        client=client or _configured_client(),
         partition=partition,
         gpu_type=gpu_type,
         gpus=gpus,
@@ -334,16 +335,25 @@ def _pool_target(pool: ResourcePool) -> tuple[str, str | None]:
     return partitions.pop(), models.pop() if len(models) == 1 else None
 
 
+def _configured_client() -> SlurmClient | None:
+    """The client, or None when no cluster is configured (SLURM_REST_URL unset): jobs are
+    then stored and wait in the queue until one is."""
+    try:
+        return slurm_client()
+    except ImproperlyConfigured:
+        return None
+
+
 def _check_partition(
     *,
-    client: SlurmClient,
+    client: SlurmClient | None,
     partition: str,
     gpu_type: str | None,
     gpus: int,
     cpus: int,
     time_limit_minutes: int,
 ) -> None:
-    snapshot = _cluster_snapshot(client)
+    snapshot = _cluster_snapshot(client) if client is not None else None
     if snapshot is None:
         return
     part = snapshot.partitions.get(partition)
@@ -524,7 +534,12 @@ def job_send(
     job = ComputeJob.objects.select_related("tenant", "user", "pool", "booking__resource__gpu").get(
         pk=job_id
     )
-    client = client or slurm_client()
+    client = client or _configured_client()
+    if client is None:
+        unconfigured = SlurmError(
+            "Slurm is not configured (SLURM_REST_URL is unset)", transient=True
+        )
+        return _retry_later(job, error=unconfigured, now=now)
     try:
         membership = _membership(user=job.user, tenant=job.tenant)
         slurm_id = None
@@ -612,9 +627,9 @@ def jobs_send_due(
         .order_by("created_at", "pk")
         .values_list("pk", "submit_attempts")[:limit]
     )
-    if not due:
+    client = client or _configured_client()
+    if not due or client is None:
         return 0
-    client = client or slurm_client()
     table = None
     if any(attempts for _, attempts in due):
         # Retries must first look for the job in Slurm: read the job table once for all of them.
@@ -652,7 +667,9 @@ def jobs_follow(
     entirely when Slurm says nothing changed since the last read.
     """
     global _last_table_read
-    client = client or slurm_client()
+    client = client or _configured_client()
+    if client is None:
+        return FollowReport()
     now = now or timezone.now()
     live = list(
         ComputeJob.objects.filter(
@@ -792,8 +809,10 @@ def job_cancel(*, user, job: ComputeJob, client: SlurmClient | None = None) -> C
     if job.slurm_job_id is None:  # being sent right now; the sender cancels it in Slurm
         job.refresh_from_db()
         return job
-    client = client or slurm_client()
+    client = client or _configured_client()
     try:
+        if client is None:
+            raise SlurmError("Slurm is not configured (SLURM_REST_URL is unset)", transient=True)
         client.cancel(job.slurm_job_id)
         info = client.get_job(job.slurm_job_id)
     except SlurmError as error:

@@ -310,3 +310,20 @@ def test_a_job_cancelled_while_being_sent_is_cancelled_in_slurm_too(park):
     sent = job_send(job_id=job.pk, client=fake)
     assert sent.state == JobState.CANCELLED
     assert sent.slurm_job_id == 559 and fake.cancelled == [559]
+
+
+def test_without_a_configured_cluster_jobs_wait_in_the_queue(park, settings):
+    settings.SLURM_REST_URL = ""
+    job = submit(park, None, partition="anything")
+    assert job.state == JobState.QUEUED
+    job = job_send(job_id=job.pk)
+    assert job.state == JobState.QUEUED and "not configured" in job.last_error
+    assert job.next_attempt_at is not None
+    assert jobs_send_due(now=timezone.now() + dt.timedelta(hours=1)) == 0
+
+
+def test_the_follower_task_makes_one_pass_when_nothing_is_live(park, settings):
+    from booking.job_tasks import jobs_follow_task
+
+    settings.SLURM_REST_URL = ""
+    assert jobs_follow_task.call_local() == 1
