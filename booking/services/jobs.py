@@ -214,7 +214,8 @@ def job_submit(
             field="partition",
         )
     _check_partition(
-        client=client or _configured_client(),
+        # No cluster configured on this server: ImproperlyConfigured (the API answers 503).
+        client=client or slurm_client(),
         partition=partition,
         gpu_type=gpu_type,
         gpus=gpus,
@@ -336,8 +337,8 @@ def _pool_target(pool: ResourcePool) -> tuple[str, str | None]:
 
 
 def _configured_client() -> SlurmClient | None:
-    """The client, or None when no cluster is configured (SLURM_REST_URL unset): jobs are
-    then stored and wait in the queue until one is."""
+    """The client, or None when no cluster is configured (SLURM_REST_URL unset): background
+    work then leaves jobs where they are instead of failing."""
     try:
         return slurm_client()
     except ImproperlyConfigured:

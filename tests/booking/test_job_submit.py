@@ -312,10 +312,13 @@ def test_a_job_cancelled_while_being_sent_is_cancelled_in_slurm_too(park):
     assert sent.slurm_job_id == 559 and fake.cancelled == [559]
 
 
-def test_without_a_configured_cluster_jobs_wait_in_the_queue(park, settings):
+def test_without_a_configured_cluster_submission_is_refused_and_queued_jobs_wait(park, settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    job = submit(park, FakeSlurm())
     settings.SLURM_REST_URL = ""
-    job = submit(park, None, partition="anything")
-    assert job.state == JobState.QUEUED
+    with pytest.raises(ImproperlyConfigured):
+        submit(park, None)
     job = job_send(job_id=job.pk)
     assert job.state == JobState.QUEUED and "not configured" in job.last_error
     assert job.next_attempt_at is not None
