@@ -247,6 +247,8 @@ class CalendarBlock:
     booking_id: int | None = None
     top: float = 0.0  # % of the day column
     height: float = 0.0
+    left: float = 0.0  # % of the column width: overlapping bookings of a shared GPU node
+    width: float = 100.0  # sit side by side in lanes
 
 
 @dataclass(frozen=True)
@@ -281,11 +283,29 @@ def week_monday(day: dt.date) -> dt.date:
 
 def _day_blocks(day_start, day_end, items) -> list[CalendarBlock]:
     total = (day_end - day_start).total_seconds()
-    blocks = []
+    clipped = []
     for kind, start, end, title, units, booking_id in items:
         a, b = max(start, day_start), min(end, day_end)
-        if a >= b:
+        if a < b:
+            clipped.append((kind, a, b, title, units, booking_id))
+    # Bookings that overlap (only possible on a shared GPU node) get a lane each.
+    lane_ends: list = []
+    lanes: dict[int, int] = {}
+    for index, (kind, a, b, *_rest) in sorted(
+        enumerate(clipped), key=lambda item: (item[1][1], item[1][2])
+    ):
+        if kind not in ("own", "busy"):
             continue
+        lane = next((i for i, end in enumerate(lane_ends) if end <= a), len(lane_ends))
+        if lane == len(lane_ends):
+            lane_ends.append(b)
+        else:
+            lane_ends[lane] = b
+        lanes[index] = lane
+    width = 100 / max(1, len(lane_ends))
+    blocks = []
+    for index, (kind, a, b, title, units, booking_id) in enumerate(clipped):
+        lane = lanes.get(index)
         blocks.append(
             CalendarBlock(
                 kind=kind,
@@ -296,6 +316,8 @@ def _day_blocks(day_start, day_end, items) -> list[CalendarBlock]:
                 booking_id=booking_id,
                 top=round((a - day_start).total_seconds() * 100 / total, 3),
                 height=round((b - a).total_seconds() * 100 / total, 3),
+                left=round(lane * width, 3) if lane is not None else 0.0,
+                width=round(width, 3) if lane is not None else 100.0,
             )
         )
     return blocks

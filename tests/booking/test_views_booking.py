@@ -433,3 +433,23 @@ def test_catalogue_free_window_leaves_out_resources_closed_then(alice, park):
     # The confocal and the XRD close at 20:00; the GPU node and the line run round the clock.
     assert "Confocal 1" not in page and ">XRD<" not in page
     assert "A100 node gpu01" in page and "Epitaxy line" in page
+
+
+def test_overlapping_gpu_bookings_sit_side_by_side_in_the_week(alice, park):
+    from booking.selectors import resource_week
+
+    book(park, resource=park.gpu, start=at(2, 10), hours=3, units=1)
+    book(
+        park,
+        resource=park.gpu,
+        start=at(2, 11),
+        hours=3,
+        units=2,
+        user=park.charlie,
+        tenant=park.globex,
+    )
+    week = resource_week(user=park.alice, resource=park.gpu, week_start=at(2, 0).date())
+    day = next(d for d in week.days if d.date == at(2, 0).date())
+    blocks = sorted((b for b in day.blocks if b.kind in ("own", "busy")), key=lambda b: b.left)
+    assert [(b.kind, b.left, b.width) for b in blocks] == [("own", 0.0, 50.0), ("busy", 50.0, 50.0)]
+    assert blocks[1].title == "" and blocks[1].booking_id is None
