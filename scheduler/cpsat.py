@@ -53,6 +53,7 @@ class Vars:
     # resource -> [(start, end, units, recipe)].
     fixed: dict[str, list[tuple[int, int, int, str | None]]] = field(default_factory=dict)
     levels: list[tuple[cp_model.IntVar, dict]] = field(default_factory=list)
+    relax_changeovers: bool = False  # for bounds: lines keep only "one run at a time"
     hi: dict[str, int] = field(default_factory=dict)
 
 
@@ -142,6 +143,8 @@ def add_capacity(model: cp_model.CpModel, prep: Prepared, v: Vars) -> None:
 
 def _line_mode(prep: Prepared, v: Vars, rid: str) -> str | None:
     """Lines with fixed runs around a re-planned block always reserve changeovers."""
+    if v.relax_changeovers:
+        return None
     mode = prep.changeover_mode.get(rid)
     if v.fixed.get(rid) and prep.problem.resource_by_id[rid].changeovers:
         return "reserve"
@@ -310,12 +313,15 @@ def build(
     outside: dict | None = None,
     only: set[str] | None = None,
     fixed: Timeline | None = None,
+    quota_outside: dict | None = None,
+    relax_changeovers: bool = False,
 ) -> tuple[cp_model.CpModel, Vars]:
     """The whole model (without an objective). With ``only``, just those requests are planned;
     the placements in ``fixed`` (other requests) occupy their resources unchanged and
     ``outside`` is their usage per (tenant, class)."""
     model = cp_model.CpModel()
     v = add_requests(model, prep, only)
+    v.relax_changeovers = relax_changeovers
     if fixed is not None:
         touched = {rid for _q, rid in v.iv}
         reqs = prep.problem.request_by_id
@@ -335,7 +341,7 @@ def build(
     add_capacity(model, prep, v)
     add_changeovers(model, prep, v)
     add_chains(model, prep, v)
-    add_quotas(model, prep, v, outside)
+    add_quotas(model, prep, v, outside if quota_outside is None else quota_outside)
     add_fairness(model, prep, v, outside)
     return model, v
 

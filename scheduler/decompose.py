@@ -23,7 +23,10 @@ from scheduler.greedy import greedy_placements, improve_floor, units_of
 from scheduler.problem import Request
 from scheduler.timeline import Timeline
 
-BLOCK_MAX = 2000
+BLOCK_MAX = 2500
+# Above this many requests even blocks are too slow on two cores: only neighbourhoods are solved.
+NEIGHBOURHOODS_ONLY_ABOVE = 7500
+BOUND_SHARE = 0.08  # of the time limit, for proving a bound on the floor of large rounds
 LNS_SHARE = 0.4  # of the time limit, for raising the floor neighbourhood by neighbourhood
 
 
@@ -93,16 +96,28 @@ def plan_parts(
     the solve facts (a floor bound only where every part was solved whole)."""
     from scheduler.cpsat import solve_prepared
 
-    deadline = started + time_limit
+    n_eligible = sum(1 for q in prep.problem.requests if prep.eligible(q.id))
+    # Writing the reasons of a large plan takes a moment too.
+    deadline = started + time_limit * 0.97 - 0.1 - 2.5 * n_eligible / 10_000
     current = greedy_placements(prep)
     # A better floor in the hint saves CP-SAT most of its first stage.
     improve_floor(prep, current, deadline=started + 0.05 * time_limit)
+    if n_eligible > NEIGHBOURHOODS_ONLY_ABOVE:
+        bound_time = BOUND_SHARE * time_limit
+        current = floor_lns(
+            prep, current, deadline=deadline - bound_time, workers=workers, seed=seed
+        )
+        facts = {"stages": [], "objectives": {}, "bounds": {}, "status": "feasible"}
+        bound = neighbourhood_bound(prep, current, deadline=deadline, workers=workers, seed=seed)
+        if bound is not None:
+            facts["bounds"]["floor"] = bound
+        return current, facts
     current = floor_lns(
         prep, current, deadline=started + LNS_SHARE * time_limit, workers=workers, seed=seed
     )
     parts = exact_parts(prep)
     facts: dict = {"stages": [], "objectives": {}, "bounds": {}, "status": "optimal", "parts": 0}
-    if sum(len(u) for part in parts for u in part) <= block_max:
+    if n_eligible <= block_max:
         # Small enough for one model: CP-SAT shares its time over the parts better itself.
         return solve_prepared(
             prep,
@@ -138,8 +153,9 @@ def plan_parts(
     bounds: list[float] = []
     statuses: list[str] = []
     total = sum(len(ids) for _, ids, _ in jobs)
+    bound_at = deadline - BOUND_SHARE * time_limit
     for n, (_part, ids, whole) in enumerate(jobs):
-        left = deadline - time.perf_counter()
+        left = bound_at - time.perf_counter()
         if left <= 0.2:
             facts["status"] = "feasible"
             break
@@ -160,6 +176,10 @@ def plan_parts(
         statuses.append(sub["status"])
         if whole and "floor" in sub["bounds"]:
             bounds.append(sub["bounds"]["floor"])
+    if deadline - time.perf_counter() > 0.3:
+        bound = neighbourhood_bound(prep, current, deadline=deadline, workers=workers, seed=seed)
+        if bound is not None:
+            bounds.append(bound)
     if statuses and all(st == "greedy_fallback" for st in statuses):
         facts["status"] = "greedy_fallback"
     elif facts["status"] == "optimal" and any(st != "optimal" for st in statuses):
@@ -177,7 +197,7 @@ def floor_lns(
     deadline: float,
     workers: int,
     seed: int,
-    size: int = 250,
+    size: int = 150,
     step: float = 0.8,
 ) -> Timeline:
     """Raise the floor by re-planning small neighbourhoods around the worst-served pair.
@@ -219,7 +239,11 @@ def floor_lns(
             hood.update(m.id for m in chain_of.get(q.id, [q]))
         near: list[tuple[int, str]] = []
         for q in mine:
-            for rid in prep.starts[q.id]:
+            cands = sorted(
+                prep.starts[q.id],
+                key=lambda r, q=q: (current.used[r][q.earliest : q.deadline].sum(), r),
+            )[:3]
+            for rid in cands:
                 margin = max(
                     (t for *_x, t in prep.problem.resource_by_id[rid].changeovers), default=0
                 )
@@ -251,3 +275,80 @@ def floor_lns(
             if facts["status"] == "optimal" or tries[key] >= 2:
                 stuck.add(key)
     return current
+
+
+def neighbourhood_bound(
+    prep: Prepared,
+    current: Timeline,
+    *,
+    deadline: float,
+    workers: int,
+    seed: int,
+    pairs: int = 3,
+    size: int = 300,
+) -> float | None:
+    """A proven upper bound on the round's floor from small relaxations.
+
+    For one of the worst-served pairs, keep only its requests and the requests competing for
+    its candidate resources around its windows; every other request is dropped and counted as
+    if it were granted (for fair shares) and as using nothing (for quotas and capacity). Any
+    plan of the round gives a plan of this relaxation with at least the same fair level, so
+    the relaxation's optimum (or CP-SAT's bound on it) bounds the round's floor from above.
+    """
+    from ortools.sat.python import cp_model
+
+    from scheduler.cpsat import Z_SCALE, _solver, build
+
+    reqs = prep.problem.request_by_id
+    total: dict[tuple[str, str], int] = {}
+    by_pair: dict[tuple[str, str], list[Request]] = {}
+    for q in prep.problem.requests:
+        if prep.eligible(q.id):
+            key = (q.tenant, prep.klass[q.id])
+            total[key] = total.get(key, 0) + q.usage
+            by_pair.setdefault(key, []).append(q)
+    chain_of = {q.id: m for m in prep.chains.values() if len(m) > 1 for q in m}
+    on: dict[str, list[Request]] = {}
+    for q in prep.problem.requests:
+        if prep.eligible(q.id):
+            for rid in prep.starts[q.id]:
+                on.setdefault(rid, []).append(q)
+    worst = sorted(
+        (k for k in prep.entitlement if current.usage.get(k, 0) < prep.demand[k]),
+        key=lambda k: (current.usage.get(k, 0) / prep.entitlement[k], k),
+    )[:pairs]
+    best: float | None = None
+    for n, key in enumerate(worst):
+        left = deadline - time.perf_counter()
+        if left < 0.2:
+            break
+        hood: set[str] = set()
+        for q in by_pair[key]:
+            hood.update(m.id for m in chain_of.get(q.id, [q]))
+        near = []
+        for q in by_pair[key]:
+            for rid in prep.starts[q.id]:
+                for o in on.get(rid, ()):
+                    if o.earliest < q.deadline and q.earliest < o.deadline:
+                        near.append((abs(o.earliest - q.earliest), o.id))
+        for _d, oid in sorted(set(near)):
+            if len(hood) >= size:
+                break
+            hood.update(m.id for m in chain_of.get(oid, [reqs[oid]]))
+        inside: dict[tuple[str, str], int] = {}
+        for qid in hood:
+            k = (reqs[qid].tenant, prep.klass[qid])
+            inside[k] = inside.get(k, 0) + reqs[qid].usage
+        optimistic = {k: total[k] - inside.get(k, 0) for k in total}
+        model, v = build(prep, optimistic, hood, None, quota_outside={}, relax_changeovers=True)
+        model.Maximize(v.z)
+        solver = _solver(left / (len(worst) - n), workers, seed, len(v.g))
+        code = solver.Solve(model)
+        if code == cp_model.OPTIMAL:
+            z = (solver.Value(v.z) + 1) / Z_SCALE
+        elif code == cp_model.FEASIBLE:
+            z = (solver.BestObjectiveBound() + 1) / Z_SCALE
+        else:
+            continue  # without a solution CP-SAT reports no meaningful bound
+        best = z if best is None else min(best, z)
+    return best

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+
 from scheduler.analysis import Prepared
 from scheduler.fairness import figures, reason_text
 from scheduler.plan import Assignment, Plan
@@ -18,11 +20,14 @@ def explain(prep: Prepared, tl: Timeline, floor: float) -> dict[str, tuple[str, 
     reqs = problem.request_by_id
     out: dict[str, tuple[str, dict]] = {}
     shares = {k: tl.usage.get(k, 0) / e for k, e in prep.entitlement.items()}
-    occupants: dict[str, list[tuple[int, int, str]]] = {}
+    # Per resource and slot: the smallest share of entitlement among the tenants using it.
+    low = np.full((len(tl.rows), problem.horizon + 1), np.inf)
     for qid, (rids, start) in tl.placed.items():
         q = reqs[qid]
+        sh = shares.get((q.tenant, prep.klass[qid]), np.inf)
         for rid in rids:
-            occupants.setdefault(rid, []).append((start, start + q.duration, q.tenant))
+            row = low[tl.rows[rid], start : start + q.duration]
+            np.minimum(row, sh, out=row)
     for q in problem.requests:
         if q.id in tl.placed:
             continue
@@ -51,12 +56,8 @@ def explain(prep: Prepared, tl: Timeline, floor: float) -> dict[str, tuple[str, 
         key = (q.tenant, c)
         share = shares.get(key, 0.0)
         # Did capacity in its window go to a tenant with a smaller share of its entitlement?
-        fairer = any(
-            t != q.tenant and shares.get((t, c), 0.0) < share - FLOOR_TOLERANCE
-            for rid in prep.starts[q.id]
-            for s, e, t in occupants.get(rid, ())
-            if s < q.deadline and q.earliest < e
-        )
+        idx = [tl.rows[rid] for rid in prep.starts[q.id]]
+        fairer = bool(low[idx, q.earliest : q.deadline].min() < share - FLOOR_TOLERANCE)
         code = "capacity_to_fairer_share" if fairer else "capacity_full"
         out[q.id] = (code, {"resource_class": c, "share": share, "floor": floor})
     return out

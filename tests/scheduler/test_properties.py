@@ -161,3 +161,25 @@ def test_adding_a_request_nobody_can_use_changes_no_grant():
     b = solve(more, planner="greedy")
     assert b.assignments["ghost"].reason == "no_valid_training"
     assert all(a.outcome(r) == b.outcome(r) for r in a.assignments)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(seed=seeds)
+def test_the_neighbourhood_bound_never_cuts_below_the_true_optimum(seed):
+    import time
+
+    from scheduler.decompose import neighbourhood_bound
+    from scheduler.greedy import greedy_placements
+
+    problem = tiny_problem(seed)
+    prep = prepare(problem)
+    bound = neighbourhood_bound(
+        prep,
+        greedy_placements(prep),
+        deadline=time.perf_counter() + 5,
+        workers=1,
+        seed=0,
+        size=2,
+    )
+    if bound is not None:
+        assert bound >= _brute_force_floor(problem) - 1e-9
