@@ -708,7 +708,7 @@ def jobs_follow(
 
 def _from_accounting(client: SlurmClient, job: ComputeJob) -> JobInfo | None:
     try:
-        return client.accounting_job(job.slurm_job_id)
+        return client.accounting_job(job.slurm_job_id, name=job.slurm_name)
     except SlurmError as error:
         if error.transient:
             raise

@@ -201,16 +201,29 @@ class SlurmClient:
             raise
         return True
 
-    def accounting_job(self, job_id: int, *, user: str | None = None) -> JobInfo | None:
-        """The job from slurmdbd's accounting (survives MinJobAge), or None."""
+    def accounting_job(
+        self, job_id: int, *, name: str | None = None, user: str | None = None
+    ) -> JobInfo | None:
+        """The job from slurmdbd's accounting (survives MinJobAge), or None.
+
+        Accounting keeps every job a cluster ever ran, and a cluster whose controller state was
+        reset numbers its jobs from the start again, so one id may name several jobs: the record
+        with the given ``name`` (when one is given) and the latest submission wins."""
         try:
             body = self._call("GET", self.mapping.path("db_job", job_id=int(job_id)), user=user)
         except SlurmError as error:
             if error.http_status == 404 or error.error_code in (2017, 9003):
                 return None
             raise
-        jobs = self.mapping.decode_accounting_jobs(body)
-        return jobs[0] if jobs else None
+        jobs = [
+            job
+            for job in self.mapping.decode_accounting_jobs(body)
+            if job.job_id == int(job_id) and (name is None or job.name == name)
+        ]
+        if not jobs:
+            return None
+        epoch = datetime.min.replace(tzinfo=UTC)
+        return max(jobs, key=lambda job: job.submit_time or epoch)
 
     def accounting_jobs(
         self, *, name: str | None = None, since: datetime | None = None, user: str | None = None

@@ -302,14 +302,19 @@ def test_token_page_refuses_a_tenant_the_user_is_not_in(park):
 
 
 def test_rate_limit_counts_in_redis_when_configured(park, settings):
-    # The PostgreSQL pass of the suite runs with REDIS_URL set; counters are then shared by
-    # every server process.
+    # With REDIS_URL set, counters live in Redis and are shared by every server process.
     import os
     import uuid
 
-    url = os.environ.get("REDIS_URL") or settings.REDIS_URL
-    if not url:
-        pytest.skip("REDIS_URL is not set (the PostgreSQL pass sets it)")
+    import redis
+
+    from tests.conftest import require_or_skip
+
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as error:
+        require_or_skip(f"Redis not reachable at {url}: {error}")
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",

@@ -301,3 +301,29 @@ def test_notes_in_a_successful_answer_are_not_errors(tmp_path):
     )
     client = make_client(Fake(held), tmp_path)
     assert client.submit(SPEC) == 8
+
+
+def test_accounting_job_picks_the_named_latest_record_when_an_id_was_reused(tmp_path):
+    """A controller whose state was reset numbers jobs from 1 again; accounting keeps both."""
+
+    def record(name, submitted, state):
+        return {
+            "job_id": 151,
+            "name": name,
+            "state": {"current": state},
+            "time": {"submission": submitted, "start": submitted, "end": submitted + 5},
+        }
+
+    fake = Fake(
+        ok(
+            jobs=[
+                record("bench-raw", 1_700_000_000, "CANCELLED"),
+                record("acct-new", 1_800_000_000, "COMPLETED"),
+                record("acct-old", 1_750_000_000, "FAILED"),
+            ]
+        )
+    )
+    client = make_client(fake, tmp_path)
+    assert client.accounting_job(151).name == "acct-new"
+    assert client.accounting_job(151, name="bench-raw").state.value == "CANCELLED"
+    assert client.accounting_job(151, name="never-ran") is None

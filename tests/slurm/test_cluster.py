@@ -201,7 +201,7 @@ class TestAccounting:
         wait_for_job(job_id)
         job = None
         for _ in range(40):  # slurmdbd completes the record a moment after the end
-            job = slurm.accounting_job(job_id)
+            job = slurm.accounting_job(job_id, name=name)
             if job is not None and job.state.is_final and job.name == name:
                 break
             time.sleep(0.25)
