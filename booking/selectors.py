@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import stat
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -561,6 +563,9 @@ def gpu_models() -> list[str]:
 # --------------------------------------------------------------------------------------------
 
 _JOB_RELATED = ("tenant", "user", "pool", "booking")
+# The most of a job's standard output shown or returned: its last 64 KiB.
+JOB_OUTPUT_LIMIT = 64 * 1024
+_MAX_PK = 2**63 - 1
 
 
 def jobs_for_user(*, user):
@@ -572,14 +577,42 @@ def jobs_for_user(*, user):
     )
 
 
+def jobs_for_tenant(*, user, tenant: Tenant):
+    """All compute jobs of ``tenant``, newest first, for its managers (and operators); anyone
+    else gets 404."""
+    if (
+        not user.is_superuser
+        and not Membership.objects.filter(
+            user=user, tenant=tenant, role=Membership.Role.MANAGER
+        ).exists()
+    ):
+        raise NotFound("tenant")
+    return (
+        ComputeJob.objects.filter(tenant=tenant)
+        .select_related(*_JOB_RELATED)
+        .order_by("-created_at", "-id")
+    )
+
+
+def _job_pk(pk) -> int:
+    """A job id from a URL or a caller: a positive integer in the database's range, written in
+    plain digits (``int()`` alone would also take " 7" or "1_0"); else 404."""
+    if isinstance(pk, str):
+        if not pk.isascii() or not pk.isdigit():
+            raise NotFound("job")
+    try:
+        value = int(pk)
+    except (TypeError, ValueError):
+        raise NotFound("job") from None
+    if not 1 <= value <= _MAX_PK:
+        raise NotFound("job")
+    return value
+
+
 def job_get(*, user, pk) -> ComputeJob:
     """One job the user may see: their own, or any of a tenant they manage (operators: all).
     Anything else, and a malformed id, answers 404."""
-    try:
-        pk = int(pk)
-    except (TypeError, ValueError):
-        raise NotFound("job") from None
-    q = Q(pk=pk)
+    q = Q(pk=_job_pk(pk))
     if not user.is_superuser:
         managed = Membership.objects.filter(user=user, role=Membership.Role.MANAGER).values(
             "tenant_id"
@@ -591,19 +624,57 @@ def job_get(*, user, pk) -> ComputeJob:
     return job
 
 
-def job_output(*, user, pk, limit: int = 64 * 1024) -> str | None:
-    """The tail (``limit`` bytes) of a visible job's standard output, when this host can read
-    the file (the job's working directory is shared with the cluster); else None."""
+@dataclass(frozen=True)
+class JobOutput:
+    """The tail of a job's standard output: ``text`` is None when this host cannot read the
+    file; ``truncated`` says earlier output was left out."""
+
+    text: str | None
+    truncated: bool = False
+
+    @property
+    def readable(self) -> bool:
+        return self.text is not None
+
+
+def job_output_tail(*, job: ComputeJob, limit: int = JOB_OUTPUT_LIMIT) -> JobOutput:
+    """The last ``limit`` bytes of ``job``'s standard output (the caller fetched the job through
+    ``job_get``, which decides who may see it).
+
+    Only a regular file with one link is read, and never through a symbolic link: the job's
+    script writes into the output directory and must not be able to point the web server at
+    another file it can read (keys, the database)."""
     from booking.services.jobs import job_output_path
 
-    path = job_output_path(job_get(user=user, pk=pk))
+    path = job_output_path(job)
     if path is None:
-        return None
+        return JobOutput(text=None)
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
-        with open(path, "rb") as handle:
-            handle.seek(0, 2)
-            size = handle.tell()
-            handle.seek(max(0, size - limit))
-            return handle.read().decode("utf-8", errors="replace")
+        fd = os.open(path, flags)
     except OSError:
-        return None
+        return JobOutput(text=None)
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+                return JobOutput(text=None)
+            size = info.st_size
+            handle.seek(max(0, size - limit))
+            data = handle.read(limit)
+        except OSError:
+            return JobOutput(text=None)
+    truncated = size > limit
+    if truncated:
+        # The cut may fall inside a UTF-8 character: start at the next whole one.
+        skip = 0
+        while skip < min(3, len(data)) and data[skip] & 0xC0 == 0x80:
+            skip += 1
+        data = data[skip:]
+    return JobOutput(text=data.decode("utf-8", errors="replace"), truncated=truncated)
+
+
+def job_output(*, user, pk, limit: int = JOB_OUTPUT_LIMIT) -> str | None:
+    """The tail (``limit`` bytes) of a visible job's standard output, when this host can read
+    the file (the job's working directory is shared with the cluster); else None."""
+    return job_output_tail(job=job_get(user=user, pk=pk), limit=limit).text

@@ -1,11 +1,11 @@
-"""Member pages (catalogue, resource calendars, booking, my bookings, calendar feed) and the
-pages other parts of the booking app include under their own prefixes."""
+"""Member pages (catalogue, resource calendars, booking, my bookings, compute jobs, calendar
+feed) and the pages other parts of the booking app include under their own prefixes."""
 
 from importlib.util import find_spec
 
 from django.urls import include, path
 
-from booking import views
+from booking import views, views_jobs
 
 urlpatterns = [
     path("resources/", views.catalogue_view, name="catalogue"),
@@ -16,6 +16,10 @@ urlpatterns = [
     path("bookings/<str:pk>/", views.booking_detail, name="booking_detail"),
     path("bookings/<str:pk>/cancel", views.booking_cancel_view, name="booking_cancel"),
     path("tenants/<slug:slug>/bookings/", views.tenant_bookings, name="tenant_bookings"),
+    path("jobs/", views_jobs.my_jobs, name="my_jobs"),
+    path("jobs/<str:pk>/", views_jobs.job_detail, name="job_detail"),
+    path("jobs/<str:pk>/cancel", views_jobs.job_cancel_view, name="job_cancel"),
+    path("tenants/<slug:slug>/jobs/", views_jobs.tenant_jobs, name="tenant_jobs"),
     path("calendar/", views.calendar_feed_settings, name="calendar_feed_settings"),
     path("calendar/<str:token>.ics", views.calendar_feed, name="calendar_feed"),
     path("rounds/", include("booking.urls_rounds")),
