@@ -16,6 +16,7 @@ from booking.api.schemas import (
     JobFilterIn,
     JobIn,
     JobOut,
+    JobOutputOut,
     Page,
     as_json,
     paginate,
@@ -115,6 +116,25 @@ def job_list(request: HttpRequest, filters: Query[JobFilterIn]):
 def job_detail(request: HttpRequest, job_id: Id):
     """One job with its Slurm state and the GPU-hours charged."""
     return _job_for(request.auth, job_id)
+
+
+@router.get(
+    "/jobs/{job_id}/output",
+    auth=READ,
+    response=responses({200: JobOutputOut}, without=(409,)),
+)
+def job_output_view(request: HttpRequest, job_id: Id):
+    """The end of the job's standard output (its last 64 KiB), when this server can read it."""
+    from booking.selectors import job_output_tail
+
+    job = _job_for(request.auth, job_id)
+    tail = job_output_tail(job=job)
+    return {
+        "job_id": job.pk,
+        "readable": tail.readable,
+        "output": tail.text,
+        "truncated": tail.truncated,
+    }
 
 
 # 503: Slurm could not be reached to cancel a job it runs (nothing changed), or no cluster is

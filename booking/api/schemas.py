@@ -445,6 +445,19 @@ class JobOut(Schema):
         return obj.pool.slug if obj.pool_id else None
 
 
+class JobOutputOut(Schema):
+    job_id: int
+    readable: bool = Field(
+        description="Whether this server can read the job's output file (it shares the "
+        "cluster's job directory and Slurm has given the job an id)."
+    )
+    output: str | None = Field(
+        description="The end of the job's standard output (at most 64 KiB, decoded as UTF-8); "
+        "null when not readable."
+    )
+    truncated: bool = Field(description="Earlier output was left out.")
+
+
 class JobFilterIn(PageIn):
     state: list[JobStateName] | None = Field(None, description="Any of these states.")
 

@@ -126,3 +126,99 @@ def test_submit_without_a_configured_cluster_is_503_not_500(park, settings, monk
     api = Api(make_token(park.alice, park.acme))
     assert_error(api.post("/jobs", job()), 503, "unavailable")
     assert not ComputeJob.objects.exists()
+
+
+# ---- output ---------------------------------------------------------------------------------
+
+
+def ran(api, workdir, data: bytes | None, slurm_job_id=4242) -> ComputeJob:
+    """A job of the token's user that Slurm ran, with ``data`` as its output file (if any)."""
+    created = api.post("/jobs", job()).json()
+    ComputeJob.objects.filter(pk=created["id"]).update(
+        state=JobState.COMPLETED, slurm_job_id=slurm_job_id, exit_code=0
+    )
+    stored = ComputeJob.objects.get(pk=created["id"])
+    if data is not None:
+        (workdir / f"{stored.slurm_name}-{slurm_job_id}.out").write_bytes(data)
+    return stored
+
+
+@pytest.fixture
+def workdir(settings, tmp_path):
+    settings.SLURM_JOB_WORKDIR = str(tmp_path)
+    return tmp_path
+
+
+def test_output_returns_the_tail_of_the_jobs_output(alice_api, workdir):
+    stored = ran(alice_api, workdir, b"step 1\nstep 2 \xe2\x9c\x93\n")
+    response = alice_api.get(f"/jobs/{stored.pk}/output")
+    assert response.status_code == 200, response.content
+    assert response.json() == {
+        "job_id": stored.pk,
+        "readable": True,
+        "output": "step 1\nstep 2 ✓\n",
+        "truncated": False,
+    }
+
+
+def test_output_longer_than_64_kib_is_cut_to_its_end(alice_api, workdir):
+    # The 64 KiB cut falls inside a three-byte character: the answer starts at the next one.
+    data = b"HEAD\n" + "✓".encode() * 30_000 + b"\nTAIL\n"
+    stored = ran(alice_api, workdir, data)
+    body = alice_api.get(f"/jobs/{stored.pk}/output").json()
+    assert body["readable"] is True and body["truncated"] is True
+    assert body["output"].endswith("\nTAIL\n") and "HEAD" not in body["output"]
+    assert "\ufffd" not in body["output"]
+    assert len(body["output"].encode()) <= 64 * 1024
+
+
+def test_output_not_readable_here_is_null(alice_api, workdir):
+    queued = alice_api.post("/jobs", job()).json()  # no Slurm id yet
+    assert alice_api.get(f"/jobs/{queued['id']}/output").json() == {
+        "job_id": queued["id"],
+        "readable": False,
+        "output": None,
+        "truncated": False,
+    }
+    stored = ran(alice_api, workdir, None)  # ran, but its file is not on this host
+    body = alice_api.get(f"/jobs/{stored.pk}/output").json()
+    assert body["readable"] is False and body["output"] is None
+
+
+def test_charlie_gets_404_for_alices_output(alice_api, charlie_api, workdir):
+    stored = ran(alice_api, workdir, b"alice's secret results\n")
+    assert_error(charlie_api.get(f"/jobs/{stored.pk}/output"), 404, "not_found")
+
+
+def test_a_manager_reads_a_members_output_a_member_not_another_members(
+    park, alice_api, bob_api, workdir
+):
+    stored = ran(alice_api, workdir, b"alice run\n")
+    assert bob_api.get(f"/jobs/{stored.pk}/output").json()["output"] == "alice run\n"
+    bobs = ran(bob_api, workdir, b"bob run\n", slurm_job_id=4243)
+    assert_error(alice_api.get(f"/jobs/{bobs.pk}/output"), 404, "not_found")
+
+
+def test_output_of_an_unknown_or_malformed_id_is_404_or_422(alice_api):
+    assert_error(alice_api.get("/jobs/999/output"), 404, "not_found")
+    assert_error(alice_api.get("/jobs/abc/output"), 422, "validation_error", "job_id")
+    assert_error(alice_api.get("/jobs/0/output"), 422, "validation_error", "job_id")
+
+
+def test_output_needs_the_read_scope_and_a_live_token(park, alice_api, workdir):
+    from django.utils import timezone
+
+    from booking.models import ApiToken
+
+    stored = ran(alice_api, workdir, b"done\n")
+    jobs_only = Api(make_token(park.alice, park.acme, scopes=["jobs"], name="jobs only"))
+    assert_error(jobs_only.get(f"/jobs/{stored.pk}/output"), 403, "insufficient_scope")
+    ApiToken.objects.update(expires_at=timezone.now())
+    assert_error(alice_api.get(f"/jobs/{stored.pk}/output"), 401, "invalid_token")
+    assert_error(Api(None).get(f"/jobs/{stored.pk}/output"), 401)
+
+
+def test_output_is_declared_in_the_openapi_document(alice_api):
+    operation = alice_api.get("/openapi.json").json()["paths"]["/api/v1/jobs/{job_id}/output"]
+    declared = set(operation["get"]["responses"])
+    assert {"200", "401", "403", "404", "422", "429"} <= declared and "409" not in declared
