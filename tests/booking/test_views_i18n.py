@@ -14,7 +14,7 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from booking.models import Booking, BookingStatus
+from booking.models import Booking, BookingStatus, ComputeJob, JobState
 from booking.services.bookings import booking_create_instant
 
 LOCALE = Path(__file__).resolve().parents[2] / "locale"
@@ -51,6 +51,12 @@ MAIN_UI = [
     "days ahead",
     "Planner's reason",
     "Booked by",
+    "Compute jobs",
+    "Time limit",
+    "Exit code",
+    "Output",
+    "Submitted",
+    "not readable from this server",
 ]
 
 
@@ -102,6 +108,22 @@ def pages(park):
         reason_code="no_feasible_start",
         reason_text="Refused: no start in the requested window fits.",
     )
+    job = ComputeJob.objects.create(
+        tenant=park.acme,
+        user=park.alice,
+        name="train",
+        script="#!/bin/bash\nfalse\n",
+        partition="gpu",
+        gpus=1,
+        time_limit_minutes=90,
+        state=JobState.FAILED,
+        slurm_job_id=4711,
+        submitted_at=at(-1, 9),
+        started_at=at(-1, 9),
+        ended_at=at(-1, 10),
+        exit_code=3,
+        reason="The script exited with code 3.",
+    )
     week = at(2, 0).date().isoformat()
     return {
         "home": reverse("home"),
@@ -112,6 +134,8 @@ def pages(park):
         "booking": reverse("booking_detail", args=[booking.pk]),
         "refused request": reverse("booking_detail", args=[refused.pk]),
         "calendar feed": reverse("calendar_feed_settings"),
+        "compute jobs": reverse("my_jobs"),
+        "job": reverse("job_detail", args=[job.pk]),
     }
 
 
@@ -142,6 +166,12 @@ def test_dates_are_in_the_chinese_form(alice_zh, pages):
 def test_the_planners_reason_is_shown_in_the_readers_language(alice_zh, pages):
     text = visible_text(alice_zh.get(pages["refused request"]))
     assert "已拒絕" in text and "Refused: no start" not in text
+
+
+def test_a_jobs_reason_and_time_limit_are_shown_in_the_readers_language(alice_zh, pages):
+    text = visible_text(alice_zh.get(pages["job"]))
+    assert "腳本以代碼 3 結束。" in text and "exited with code" not in text
+    assert "1 小時 30 分鐘" in text and "無法從此伺服器讀取輸出檔案" in text
 
 
 def test_live_validation_speaks_chinese(alice_zh, park):
