@@ -115,6 +115,18 @@ def test_a_job_runs_and_its_real_gpu_hours_are_charged(cluster):
     assert job_output(user=park.bob, pk=job.pk) == output  # bob manages acme
 
 
+def test_the_jobs_page_shows_a_finished_jobs_output(cluster, client):
+    from django.urls import reverse
+
+    park = cluster
+    job = follow_until_ended(job_send(job_id=submit(park, gpus=1).pk))
+    assert job.state == JobState.COMPLETED
+    client.force_login(park.alice)
+    page = client.get(reverse("job_detail", args=[job.pk])).content.decode()
+    assert f"park job {job.pk} on 0" in page and "not readable from this server" not in page
+    assert str(job.slurm_job_id) in page and "Cancel this job" not in page
+
+
 def test_a_job_runs_as_the_members_cluster_user_in_the_tenants_account(cluster, slurm):
     park = cluster
     job = job_send(job_id=submit(park).pk)
