@@ -48,7 +48,7 @@ def _reason_pattern(msgid: str) -> re.Pattern:
     pattern = "".join(
         re.escape(part) if i % 2 == 0 else f"(?P<{part}>.+?)" for i, part in enumerate(parts)
     )
-    return re.compile(rf"^{pattern}(?P<rest>.*)$", re.S)
+    return re.compile(rf"^{pattern}$", re.S)
 
 
 _REASON_PATTERNS = [(msgid, _reason_pattern(msgid)) for msgid in _REASONS]
@@ -60,9 +60,7 @@ def job_reason(reason: str) -> str:
     for msgid, pattern in _REASON_PATTERNS:
         match = pattern.match(reason)
         if match:
-            values = match.groupdict()
-            rest = values.pop("rest")
-            return _(msgid) % values + rest
+            return _(msgid) % match.groupdict()
     return reason
 
 

@@ -422,3 +422,17 @@ def test_cancel_goes_back_only_to_a_page_of_this_site(alice, park, slurm):
     other = make_job(park)
     response = alice.post(cancel(other), {"next": reverse("my_jobs")})
     assert response.url == reverse("my_jobs")
+
+
+def test_stored_reasons_are_shown_in_the_readers_language():
+    from django.utils import translation
+
+    from booking.views_jobs import job_reason
+
+    refused = "Slurm refused the job: Invalid account (Slurm error 2045)"
+    with translation.override("zh-hans"):
+        assert job_reason("The script exited with code 137.") == "脚本以退出码 137 结束。"
+        assert job_reason(refused) == "Slurm 拒绝了此作业：Invalid account (Slurm error 2045)"
+        assert job_reason("JobHeldAdmin: held by the operator") == (
+            "JobHeldAdmin: held by the operator"
+        )
