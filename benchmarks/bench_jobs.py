@@ -239,31 +239,44 @@ def main(argv: list[str] | None = None) -> int:
         accounting = slurm_env.get("SLURM_DEV_ACCOUNTING") == "1"
         user, tenant, secret = build(slurm_env, client, accounting=accounting)
 
-        with open(log_path, "w") as log:
-            consumer = subprocess.Popen(
-                [
-                    sys.executable,
-                    str(ROOT / "manage.py"),
-                    "run_huey",
-                    "--workers",
-                    str(args.workers),
-                    "--worker-type",
-                    "process",
-                    "--no-periodic",
-                    "--delay",
-                    "0.02",
-                    "--max-delay",
-                    "0.2",
-                ],
-                cwd=ROOT,
-                env=consumer_env(connection, args.workers),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        time.sleep(2)  # let the consumer start its workers
-        if consumer.poll() is not None:
-            raise SystemExit(f"huey consumer exited; see {log_path}")
+        def start_consumer() -> subprocess.Popen:
+            with open(log_path, "a") as log:
+                process = subprocess.Popen(
+                    [
+                        sys.executable,
+                        str(ROOT / "manage.py"),
+                        "run_huey",
+                        "--workers",
+                        str(args.workers),
+                        "--worker-type",
+                        "process",
+                        "--no-periodic",
+                        "--delay",
+                        "0.02",
+                        "--max-delay",
+                        "0.2",
+                    ],
+                    cwd=ROOT,
+                    env=consumer_env(connection, args.workers),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            time.sleep(2)  # let the consumer start its workers
+            if process.poll() is not None:
+                raise SystemExit(f"huey consumer exited; see {log_path}")
+            return process
+
+        def stop_consumer(process: subprocess.Popen) -> None:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+
+        log_path.write_text("")
+        consumer = start_consumer()
 
         http = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
         request_times = []
@@ -334,13 +347,36 @@ def main(argv: list[str] | None = None) -> int:
             )
         for job in ComputeJob.objects.filter(pk__in=ids, state__in=live_states):
             jobs.job_cancel(user=user, job=job)
+
+        # The submission path alone: a backlog of stored jobs (the consumer stopped, as after an
+        # outage) drained by the workers - each job through job_send's exactly-once rules (the
+        # reconcile look-up, the submission, the row update) - against the raw ceiling.
+        stop_consumer(consumer)
+        for _ in range(count):
+            jobs.job_submit(user=user, tenant=tenant, **{**PAYLOAD, "name": "backlog"})
+        backlog = list(
+            ComputeJob.objects.filter(tenant=tenant, name="backlog").values_list("pk", flat=True)
+        )
+        consumer = start_consumer()
+        deadline = time.monotonic() + 300
+        while ComputeJob.objects.filter(pk__in=backlog, slurm_job_id__isnull=True).exists():
+            if time.monotonic() > deadline:
+                raise SystemExit(f"backlog still unsent after 300 s; see {log_path}")
+            time.sleep(0.05)
+        sent = sorted(
+            ComputeJob.objects.filter(pk__in=backlog).values_list("submitted_at", flat=True)
+        )
+        drain = (len(sent) - 1) / max((sent[-1] - sent[0]).total_seconds(), 1e-6)
+        print(
+            f"backlog  {len(sent)} stored jobs drained into Slurm at {drain:6.1f} jobs/s = "
+            f"{100 * drain / one:.0f}% of the 1-client ceiling, "
+            f"{100 * drain / many:.0f}% of the {args.workers}-client ceiling"
+        )
+        for job in ComputeJob.objects.filter(pk__in=backlog, state__in=live_states):
+            jobs.job_cancel(user=user, job=job)
     finally:
-        if consumer is not None and consumer.poll() is None:
-            consumer.send_signal(signal.SIGINT)
-            try:
-                consumer.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                consumer.kill()
+        if consumer is not None:
+            stop_consumer(consumer)
         client.close()
         connection.close()
         connection.creation.destroy_test_db(old_name, verbosity=0)

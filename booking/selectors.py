@@ -237,6 +237,15 @@ def resource_get(*, slug: str) -> Resource:
     return resource
 
 
+def resource_get_brief(*, slug: str) -> Resource:
+    """``resource_get`` without the kind's attributes and related rows (a lean query for hot
+    paths such as availability, which need only the id, kind and capacity)."""
+    resource = Resource.objects.only("id", "slug", "kind", "capacity").filter(slug=slug).first()
+    if resource is None:
+        raise NotFound("resource")
+    return resource
+
+
 @dataclass(frozen=True)
 class CalendarBlock:
     """One block in a day column: ``kind`` is own / busy / maintenance / closed."""
@@ -357,9 +366,9 @@ def resource_week(*, user, resource: Resource, week_start: dt.date) -> ResourceW
     ).values_list("start", "end", "reason"):
         items.append(("maintenance", m_start, m_end, reason, 0, None))
     weekly = list(
-        WeeklyHours.objects.filter(resource=resource, purpose=hours_purpose(resource)).values_list(
-            "weekday", "opens", "closes"
-        )
+        WeeklyHours.objects.filter(resource=resource, purpose=hours_purpose(resource))
+        .order_by()  # no default ordering: it would join the resource table for nothing
+        .values_list("weekday", "opens", "closes")
     )
     opened = open_intervals(weekly=weekly, start=start, end=end)
     if opened is not None:
@@ -406,23 +415,25 @@ def availability(
     if end <= start or units < 1 or units > resource.capacity:
         return []
     weekly = list(
-        WeeklyHours.objects.filter(resource=resource, purpose=hours_purpose(resource)).values_list(
-            "weekday", "opens", "closes"
-        )
+        WeeklyHours.objects.filter(resource=resource, purpose=hours_purpose(resource))
+        .order_by()
+        .values_list("weekday", "opens", "closes")
     )
     opened = open_intervals(weekly=weekly, start=start, end=end)
     if opened is None:
         opened = [(start, end)]
     opened = [(max(a, start), min(b, end)) for a, b in opened]
     blocked = list(
-        MaintenanceWindow.objects.filter(
-            resource=resource, start__lt=end, end__gt=start
-        ).values_list("start", "end")
+        MaintenanceWindow.objects.filter(resource=resource, start__lt=end, end__gt=start)
+        .order_by()
+        .values_list("start", "end")
     )
     booked = list(
         Booking.objects.filter(
             resource=resource, status__in=HOLDING_STATUSES, start__lt=end, end__gt=start
-        ).values_list("start", "end", "units")
+        )
+        .order_by()
+        .values_list("start", "end", "units")
     )
     # Sweep over every instant where something changes; a segment is free when it is open,
     # not under maintenance and has enough capacity left.
@@ -520,9 +531,11 @@ def catalogue(
         )
         # Opening hours and shifts are weekly patterns: checked here for the candidates only.
         weekly: dict[tuple[int, str], list] = {}
-        for rid, purpose, day, opens, closes in WeeklyHours.objects.filter(
-            resource__in=qs.values("pk")
-        ).values_list("resource_id", "purpose", "weekday", "opens", "closes"):
+        for rid, purpose, day, opens, closes in (
+            WeeklyHours.objects.filter(resource__in=qs.values("pk"))
+            .order_by()
+            .values_list("resource_id", "purpose", "weekday", "opens", "closes")
+        ):
             weekly.setdefault((rid, purpose), []).append((day, opens, closes))
         closed = []
         for rid, kind in qs.values_list("pk", "kind"):

@@ -96,7 +96,7 @@ def resource_availability(request: HttpRequest, slug: Slug, window: Query[Window
     """Free intervals of a resource in [start, end) with room for ``units``: inside opening
     hours or shifts, outside maintenance. Booking rules (notice, length) apply when booking."""
     _check_window(window.start, window.end, start_field="start", end_field="end")
-    resource = selectors.resource_get(slug=slug)
+    resource = selectors.resource_get_brief(slug=slug)
     slots = selectors.availability(
         resource=resource, start=window.start, end=window.end, units=window.units
     )

@@ -290,9 +290,9 @@ def booking_check(
 
     purpose = hours_purpose(resource)
     weekly = list(
-        WeeklyHours.objects.filter(resource=resource, purpose=purpose).values_list(
-            "weekday", "opens", "closes"
-        )
+        WeeklyHours.objects.filter(resource=resource, purpose=purpose)
+        .order_by()  # the model's ordering would join the resource table for nothing
+        .values_list("weekday", "opens", "closes")
     )
     intervals = open_intervals(weekly=weekly, start=start, end=end)
     if intervals is not None and not _covered(intervals, start, end):
