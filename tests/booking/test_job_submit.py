@@ -330,3 +330,85 @@ def test_the_follower_task_makes_one_pass_when_nothing_is_live(park, settings):
 
     settings.SLURM_REST_URL = ""
     assert jobs_follow_task.call_local() == 1
+
+
+class FollowSlurm(FakeSlurm):
+    """slurmctld's table forgot the job; accounting (slurmdbd) may still know it."""
+
+    def __init__(self, accounting=None):
+        super().__init__()
+        self.accounting = accounting or {}
+        self.asked = []
+
+    def accounting_job(self, job_id, *, name=None, user=None):
+        self.asked.append((job_id, name))
+        return self.accounting.get(job_id)
+
+
+def running_job(park, *, slurm_id=4242, started_ago=dt.timedelta(minutes=30)):
+    job = submit(park, FakeSlurm())
+    now = timezone.now()
+    ComputeJob.objects.filter(pk=job.pk).update(
+        state=JobState.RUNNING,
+        slurm_job_id=slurm_id,
+        submitted_at=now - started_ago - dt.timedelta(minutes=1),
+        started_at=now - started_ago,
+    )
+    job.refresh_from_db()
+    return job
+
+
+def test_a_job_gone_from_slurms_table_is_ended_from_accounting(park):
+    from booking.services.jobs import jobs_follow
+
+    job = running_job(park)
+    start = job.started_at
+    end = start + dt.timedelta(minutes=20)
+    slurm = FollowSlurm(
+        {
+            4242: JobInfo(
+                job_id=4242,
+                name=job.slurm_name,
+                comment=job_marker(job),
+                state=SlurmState.COMPLETED,
+                gpus=1,
+                start_time=start,
+                end_time=end,
+                exit_code=0,
+            )
+        }
+    )
+    report = jobs_follow(client=slurm)
+    job.refresh_from_db()
+    assert slurm.asked == [(4242, job.slurm_name)]  # by id and name: ids are reused
+    assert (report.ended, report.vanished) == (1, 0)
+    assert job.state == JobState.COMPLETED and job.ended_at == end and job.exit_code == 0
+    assert float(job.gpu_hours) == pytest.approx(20 / 60, abs=0.001)
+
+
+def test_a_job_nobody_knows_any_more_is_ended_not_left_running(park):
+    from booking.services.jobs import jobs_follow
+
+    job = running_job(park, started_ago=dt.timedelta(hours=3))  # time limit: 60 min
+    report = jobs_follow(client=FollowSlurm())
+    job.refresh_from_db()
+    assert (report.ended, report.vanished) == (1, 1)
+    assert job.state == JobState.FAILED and job.ended_at is not None
+    assert "no longer knows" in job.reason
+    # Charged for at most its time limit: 1 GPU × 1 h.
+    assert float(job.gpu_hours) == pytest.approx(1.0)
+    # A second pass changes nothing.
+    assert jobs_follow(client=FollowSlurm()).followed == 0
+
+
+def test_a_just_submitted_job_missing_from_the_table_is_given_time(park):
+    from booking.services.jobs import jobs_follow
+
+    job = submit(park, FakeSlurm())
+    ComputeJob.objects.filter(pk=job.pk).update(
+        state=JobState.PENDING, slurm_job_id=77, submitted_at=timezone.now()
+    )
+    report = jobs_follow(client=FollowSlurm())
+    job.refresh_from_db()
+    assert (report.ended, report.vanished) == (0, 0)
+    assert job.state == JobState.PENDING
