@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
@@ -373,14 +374,16 @@ def demo_park_build(*, seed: int = 7, today: dt.date | None = None) -> DemoLogin
     used_names: set[str] = set()
     for index, (name, tier, park, weight) in enumerate(TENANTS):
         slug = slugify(name)[:60]
-        tenant = Tenant.objects.create(
+        tenant = Tenant(
             name=name,
             slug=slug,
             tier=tier,
             home_park=park,
-            weight=weight,
+            weight=Decimal(str(weight)),
             slurm_account=slug.replace("-", "_")[:40],
         )
+        tenant.full_clean()  # a bad row is refused with the field's rule, not a database error
+        tenant.save()
         for role_index in range(rng.randint(2, 4)):
             while True:
                 given, family = rng.choice(GIVEN), rng.choice(FAMILY)

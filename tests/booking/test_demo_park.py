@@ -1,4 +1,6 @@
+import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from booking.demo import demo_park_build
 from booking.models import AllocationRound, Membership, Quota, QuotaChange, Tenant
@@ -40,3 +42,37 @@ def test_demo_command_is_idempotent(db, capsys):
     call_command("demo_park")
     assert Tenant.objects.count() == first
     assert "exists already" in capsys.readouterr().out
+
+
+def test_demo_loader_refuses_nonsense_and_saves_nothing(db, monkeypatch):
+    import booking.demo as demo
+    from resources.models import Location
+
+    monkeypatch.setattr(
+        demo, "TENANTS", [*demo.TENANTS[:3], ("Broken Weights Ltd", "startup", "hk", 0)]
+    )
+    with pytest.raises(CommandError) as caught:
+        call_command("demo_park")
+    assert "weight" in str(caught.value) and "nothing saved" in str(caught.value)
+    assert not Tenant.objects.exists()
+    assert not Location.objects.exists()
+
+
+def test_demo_loader_refuses_a_changeover_to_an_unknown_recipe(db, monkeypatch):
+    import booking.demo as demo
+    from resources.models import Location
+
+    real = demo.pilot_line_create
+
+    def with_a_typo(**kwargs):
+        matrix = kwargs.get("changeovers") or {}
+        if matrix:
+            first = next(iter(matrix))
+            kwargs["changeovers"] = {**matrix, first: {**matrix[first], "no-such-recipe": 30}}
+        return real(**kwargs)
+
+    monkeypatch.setattr(demo, "pilot_line_create", with_a_typo)
+    with pytest.raises(CommandError) as caught:
+        call_command("demo_park")
+    assert "no-such-recipe" in str(caught.value)
+    assert not Location.objects.exists()

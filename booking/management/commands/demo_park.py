@@ -1,4 +1,5 @@
-from django.core.management.base import BaseCommand
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
 
 from booking.demo import DEMO_PASSWORD, demo_exists, demo_park_build
 
@@ -14,7 +15,14 @@ class Command(BaseCommand):
             self.stdout.write("The demo park exists already; nothing changed.")
             self.stdout.write(f"Demo logins (password {DEMO_PASSWORD}): operator, manager, member")
             return
-        logins = demo_park_build(seed=seed)
+        try:
+            logins = demo_park_build(seed=seed)
+        except ValidationError as error:  # built in one transaction: nothing was saved
+            details = "; ".join(
+                f"{field}: {' '.join(messages)}"
+                for field, messages in getattr(error, "message_dict", {"": error.messages}).items()
+            )
+            raise CommandError(f"The demo park was not built (nothing saved): {details}") from None
         self.stdout.write(self.style.SUCCESS("Demo park built."))
         self.stdout.write(f"  operator (admin):         {logins.operator} / {logins.password}")
         self.stdout.write(
