@@ -198,11 +198,7 @@ def booking_get(*, user, pk) -> Booking:
     """One booking the user may see in full (own, or of a tenant they manage); else 404.
 
     A malformed or tampered id answers the same 404 as another tenant's booking."""
-    try:
-        pk = int(pk)
-    except (TypeError, ValueError):
-        raise NotFound("booking") from None
-    q = Q(pk=pk)
+    q = Q(pk=_plain_pk(pk, what="booking"))
     if not user.is_superuser:
         q &= bookings_visible_q(user=user)
     booking = (
@@ -607,19 +603,23 @@ def jobs_for_tenant(*, user, tenant: Tenant):
     )
 
 
-def _job_pk(pk) -> int:
-    """A job id from a URL or a caller: a positive integer in the database's range, written in
+def _plain_pk(pk, *, what: str) -> int:
+    """An id from a URL or a caller: a positive integer in the database's range, written in
     plain digits (``int()`` alone would also take " 7" or "1_0"); else 404."""
     if isinstance(pk, str):
         if not pk.isascii() or not pk.isdigit():
-            raise NotFound("job")
+            raise NotFound(what)
     try:
         value = int(pk)
     except (TypeError, ValueError):
-        raise NotFound("job") from None
+        raise NotFound(what) from None
     if not 1 <= value <= _MAX_PK:
-        raise NotFound("job")
+        raise NotFound(what)
     return value
+
+
+def _job_pk(pk) -> int:
+    return _plain_pk(pk, what="job")
 
 
 def job_get(*, user, pk) -> ComputeJob:

@@ -319,6 +319,17 @@ def test_booking_detail_of_another_tenant_answers_404(charlie, park):
     assert charlie.get(reverse("booking_detail", args=["1 OR 1=1"])).status_code == 404
 
 
+@pytest.mark.parametrize("spelled", [" {pk}", "+{pk}", "{pk}\n", "{pk}.0", "0", str(2**70)])
+def test_a_booking_id_is_plain_digits_or_404(park, spelled):
+    from booking.errors import NotFound
+    from booking.selectors import booking_get
+
+    booking = book(park)
+    assert booking_get(user=park.alice, pk=str(booking.pk)) == booking
+    with pytest.raises(NotFound):  # int() alone would take " 5", "+5" and "5\n"
+        booking_get(user=park.alice, pk=spelled.format(pk=booking.pk))
+
+
 def test_cancel_of_another_tenants_booking_answers_404_and_changes_nothing(charlie, park):
     booking = book(park)
     assert charlie.post(reverse("booking_cancel", args=[booking.pk])).status_code == 404
