@@ -93,6 +93,10 @@ class Prepared:
     changeover_mode: dict[str, str] = field(default_factory=dict)
     worst_changeover_in: dict[tuple[str, str], int] = field(default_factory=dict)
     free: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    # Per tenant and class, the requests whose total is the demand (the tenant alone in the
+    # round, the best subset under its quota): the planners try these first, so a quota is not
+    # used up by a request that keeps the tenant from ever reaching its demand.
+    demand_set: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
     cache: dict = field(default_factory=dict)
 
     def resource_rows(self) -> dict[str, int]:
@@ -123,11 +127,10 @@ class Prepared:
         return request_id not in self.static_reason
 
     def changeover_gap(self, resource: Resource, before: str | None, after: str | None) -> int:
-        """Gap the planners keep between consecutive runs (exact or worst-case reserve)."""
+        """Gap the planners keep between consecutive runs: the exact changeover (a worst-case
+        reserve here wasted about a third of the line hours of a busy week)."""
         if resource.kind != PILOT_LINE or not resource.changeovers:
             return 0
-        if self.changeover_mode.get(resource.id) == "reserve":
-            return self.worst_changeover_in.get((resource.id, after), 0)
         return resource.changeover(before, after)
 
 
@@ -272,15 +275,23 @@ def _drop_impossible_chains(prep: Prepared) -> None:
                 prep.static_reason[m.id] = ("chain_unplaceable", {"chain": cid})
 
 
-def _best_subset_sum(values: list[int], cap: int) -> int:
-    """Largest total of a subset of ``values`` not above ``cap`` (bitset dynamic programme)."""
+def _best_subset(items: list[tuple[int, str]], cap: int) -> tuple[int, list[str]]:
+    """A subset of ``(value, id)`` items with the largest total not above ``cap``; among those,
+    earlier items are preferred. Returns the total and the chosen ids."""
+    values = [v for v, _ in items]
     if sum(values) <= cap:
-        return sum(values)
-    reach = 1
+        return sum(values), [i for _, i in items]
     mask = (1 << (cap + 1)) - 1
-    for v in values:
-        reach = (reach | (reach << v)) & mask
-    return reach.bit_length() - 1
+    suffix = [1] * (len(items) + 1)  # sums reachable with items[i:]
+    for i in range(len(items) - 1, -1, -1):
+        suffix[i] = (suffix[i + 1] | (suffix[i + 1] << values[i])) & mask
+    target = suffix[0].bit_length() - 1
+    total, chosen = target, []
+    for i, (v, qid) in enumerate(items):
+        if v <= target and (suffix[i + 1] >> (target - v)) & 1:
+            chosen.append(qid)
+            target -= v
+    return total, chosen
 
 
 def attainable_demand(prep: Prepared) -> dict[tuple[str, str], int]:
@@ -312,16 +323,19 @@ def attainable_demand(prep: Prepared) -> dict[tuple[str, str], int]:
     for t, tunits in units.items():
         tunits.sort(key=lambda u: (-u[0].priority, u[0].deadline, u[0].earliest, order[u[0].id]))
         tl = Timeline(prep)
-        placed: dict[str, list[int]] = {}
+        placed: dict[str, list[tuple[int, str]]] = {}
         for unit in tunits:
             if tl.place_unit(unit, quotas=False):
                 for q in unit:
-                    placed.setdefault(prep.klass[q.id], []).append(q.usage)
-        for c, usages in placed.items():
+                    placed.setdefault(prep.klass[q.id], []).append((q.usage, q.id))
+        for c, items in placed.items():
             quota = tenants[t].quota(c)
-            total = sum(usages) if quota is None else _best_subset_sum(usages, quota)
+            total, chosen = _best_subset(
+                items, sum(v for v, _ in items) if quota is None else quota
+            )
             if total > 0:
                 out[(t, c)] = total
+                prep.demand_set[(t, c)] = frozenset(chosen)
     return out
 
 

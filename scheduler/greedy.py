@@ -37,6 +37,11 @@ def units_of(prep: Prepared) -> list[list[Request]]:
     return units
 
 
+def in_demand_set(prep: Prepared, unit: list[Request]) -> bool:
+    """Whether every request of the unit counts towards its tenant's demand."""
+    return all(q.id in prep.demand_set.get((q.tenant, prep.klass[q.id]), ()) for q in unit)
+
+
 def greedy_placements(
     prep: Prepared, timeline: Timeline | None = None, only: set[str] | None = None
 ) -> Timeline:
@@ -49,16 +54,33 @@ def greedy_placements(
         head = unit[0]
         if head.id in tl.placed or (only is not None and head.id not in only):
             continue
-        queues.setdefault((head.tenant, prep.klass[head.id]), []).append(unit)
+        # A chain waits in the queue of every tenant/class pair it serves (a line run chained
+        # to a metrology slot counts for both classes); the first pair served places it.
+        keys = [(head.tenant, prep.klass[head.id])]
+        keys += [k for q in unit[1:] if (k := (q.tenant, prep.klass[q.id])) not in keys]
+        for key in keys:
+            if key in prep.entitlement or key == keys[0]:
+                queues.setdefault(key, []).append(unit)
     for units in queues.values():
-        # Most important first; then the tightest deadline; then request order.
-        units.sort(key=lambda u: (-u[0].priority, u[0].deadline, u[0].earliest, order[u[0].id]))
+        # The requests that make up the demand first (under a quota, a request outside that
+        # set could use up the quota and keep the tenant below its demand for good); then most
+        # important first; then the tightest deadline; then request order.
+        units.sort(
+            key=lambda u: (
+                not in_demand_set(prep, u),
+                -u[0].priority,
+                u[0].deadline,
+                u[0].earliest,
+                order[u[0].id],
+            )
+        )
         units.reverse()  # pop() from the end
     tenant_rank = {t.id: i for i, t in enumerate(prep.problem.tenants)}
 
     def ratio(key: tuple[str, str]) -> float:
         return tl.usage.get(key, 0) / prep.entitlement[key]
 
+    tried: set[str] = set()
     heap = [(ratio(k), tenant_rank[k[0]], k[1], k) for k in queues]
     heapq.heapify(heap)
     while heap:
@@ -68,7 +90,13 @@ def greedy_placements(
             heapq.heappush(heap, (now, rank, c, key))
             continue
         queue = queues[key]
-        tl.place_unit(queue.pop())
+        while queue and queue[-1][0].id in tried:
+            queue.pop()
+        if not queue:
+            continue
+        unit = queue.pop()
+        tried.add(unit[0].id)
+        tl.place_unit(unit)
         if queue:
             heapq.heappush(heap, (ratio(key), rank, c, key))
     return tl
