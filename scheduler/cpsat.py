@@ -21,7 +21,7 @@ from fractions import Fraction
 from ortools.sat.python import cp_model
 from ortools.util.python.sorted_interval_list import Domain
 
-from scheduler.analysis import Prepared, Ranges
+from scheduler.analysis import EXACT_CHANGEOVER_LIMIT, Prepared, Ranges
 from scheduler.fairness import floor_cap
 from scheduler.greedy import greedy_placements
 from scheduler.plan import Plan
@@ -121,17 +121,14 @@ def _by_resource(v: Vars) -> dict[str, list[str]]:
 
 
 def add_capacity(model: cp_model.CpModel, prep: Prepared, v: Vars) -> None:
-    """GPU nodes: cumulative over GPUs. Lines and instruments: no overlap (lines that reserve
-    changeovers get their no-overlap in :func:`add_changeovers`)."""
+    """GPU nodes: cumulative over GPUs. Lines and instruments: no overlap (changeovers between
+    runs on a line are added by :func:`add_changeovers`)."""
     reqs = prep.problem.request_by_id
     for rid, qids in _by_resource(v).items():
         r = prep.problem.resource_by_id[rid]
         ivs = [v.iv[q, rid] for q in qids]
         demands = [reqs[q].units for q in qids]
-        fixed = v.fixed.get(rid, [])
-        if r.kind == PILOT_LINE and _line_mode(prep, v, rid) == "reserve":
-            continue
-        for s, e, units, _recipe in fixed:
+        for s, e, units, _recipe in v.fixed.get(rid, []):
             ivs.append(model.NewFixedSizeIntervalVar(s, e - s, f"fixed[{rid},{s}]"))
             demands.append(units)
         if r.kind == GPU_NODE and r.capacity > 1:
@@ -141,41 +138,70 @@ def add_capacity(model: cp_model.CpModel, prep: Prepared, v: Vars) -> None:
             model.AddNoOverlap(ivs)
 
 
-def _line_mode(prep: Prepared, v: Vars, rid: str) -> str | None:
-    """Lines with fixed runs around a re-planned block always reserve changeovers."""
-    if v.relax_changeovers:
+def _line_mode(prep: Prepared, v: Vars, rid: str, planned: int) -> str | None:
+    """How changeovers among the ``planned`` runs on a line are modelled: an exact circuit up
+    to ``EXACT_CHANGEOVER_LIMIT`` runs, else a worst-case reserve (safe, wasteful; the planner
+    keeps such lines out of its models, see :func:`exact_subset`)."""
+    r = prep.problem.resource_by_id[rid]
+    if v.relax_changeovers or r.kind != PILOT_LINE or not r.changeovers:
         return None
-    mode = prep.changeover_mode.get(rid)
-    if v.fixed.get(rid) and prep.problem.resource_by_id[rid].changeovers:
-        return "reserve"
-    return mode
+    return "exact" if planned <= EXACT_CHANGEOVER_LIMIT else "reserve"
+
+
+def _intersect_ranges(a: Ranges, b: Ranges) -> Ranges:
+    out: Ranges = []
+    i = j = 0
+    while i < len(a) and j < len(b):
+        lo, hi = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+        if lo <= hi:
+            out.append((lo, hi))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def _between_fixed(r, q, fixed: list[tuple[int, int, int, str | None]]) -> Ranges:
+    """Starts of run ``q`` on line ``r`` that keep the exact changeovers to the fixed runs."""
+    out: Ranges = []
+    lo = -(10**9)
+    for fs, fe, _units, recipe in sorted(fixed):
+        hi = fs - r.changeover(q.recipe, recipe) - q.duration
+        if lo <= hi:
+            out.append((lo, hi))
+        lo = fe + r.changeover(recipe, q.recipe)
+    out.append((lo, 10**9))
+    return out
 
 
 def add_changeovers(model: cp_model.CpModel, prep: Prepared, v: Vars) -> None:
-    """Sequence-dependent changeovers on pilot lines.
+    """Sequence-dependent changeovers on pilot lines, exact.
 
-    Up to ``EXACT_CHANGEOVER_LIMIT`` candidate runs: an exact circuit over the runs, each arc
-    forcing the changeover between the two recipes. Beyond: every run reserves the worst
-    changeover into its recipe just before it (safe, slightly wasteful, scales)."""
+    Against runs that stay fixed (a re-planned block): each planned run may only start where
+    the changeovers to the fixed runs before and after it fit. Among the planned runs: up to
+    ``EXACT_CHANGEOVER_LIMIT`` of them, a circuit over the runs, each arc forcing the changeover
+    between the two recipes. Beyond: every run reserves the worst changeover into its recipe
+    just before it (safe, wasteful; :func:`exact_subset` keeps such lines out of models)."""
     reqs = prep.problem.request_by_id
     for rid, qids in _by_resource(v).items():
         r = prep.problem.resource_by_id[rid]
-        mode = _line_mode(prep, v, rid)
-        if r.kind != PILOT_LINE or mode is None:
+        mode = _line_mode(prep, v, rid, len(qids))
+        if mode is None:
             continue
+        fixed = v.fixed.get(rid, [])
+        if fixed:
+            for qid in qids:
+                allowed = prep.starts[qid][rid]
+                ranges = _intersect_ranges(allowed, _between_fixed(r, reqs[qid], fixed))
+                if not ranges:
+                    model.Add(v.x[qid, rid] == 0)
+                elif ranges != allowed:
+                    model.AddLinearExpressionInDomain(v.s[qid], _domain(ranges)).OnlyEnforceIf(
+                        v.x[qid, rid]
+                    )
         if mode == "reserve":
             ext = []
-            # A fixed run reserves its worst incoming changeover too, but never more than the
-            # gap after the fixed run before it (fixed runs need not respect each other here).
-            prev_end = None
-            for fs, fe, _units, recipe in sorted(v.fixed.get(rid, [])):
-                pre = prep.worst_changeover_in.get((rid, recipe), 0)
-                if prev_end is not None:
-                    pre = min(pre, fs - prev_end)
-                ext.append(
-                    model.NewFixedSizeIntervalVar(fs - pre, fe - fs + pre, f"fx[{rid},{fs}]")
-                )
-                prev_end = fe
             for qid in qids:
                 q = reqs[qid]
                 pre = prep.worst_changeover_in.get((rid, q.recipe), 0)
@@ -186,6 +212,8 @@ def add_changeovers(model: cp_model.CpModel, prep: Prepared, v: Vars) -> None:
                 )
             if len(ext) > 1:
                 model.AddNoOverlap(ext)
+            continue
+        if len(qids) < 2:
             continue
         arcs_lits: list[tuple[int, int, cp_model.IntVar]] = []
         arcs: dict[tuple[int, int], cp_model.IntVar] = {}
@@ -392,6 +420,16 @@ def hint_from_timeline(
             model.AddHint(y, min(top, z * num))
 
 
+def model_level(prep: Prepared, usage: dict, terms: dict) -> int:
+    """The fair level (scaled) that ``usage`` reaches in the model over the pairs of ``terms``."""
+    z = math.ceil(floor_cap(prep) * Z_SCALE) + 1
+    for key, (_y, top, num, den) in terms.items():
+        have = usage.get(key, 0) * Z_SCALE * den
+        if have < top:
+            z = min(z, have // num)
+    return z
+
+
 def hint_from_solution(model: cp_model.CpModel, v: Vars, solver: cp_model.CpSolver) -> None:
     model.ClearHints()
     for var in v.all:
@@ -424,6 +462,47 @@ def _solver(seconds: float, workers: int, seed: int, size: int) -> cp_model.CpSo
     return solver
 
 
+def exact_subset(
+    prep: Prepared, only: set[str] | None, order: list[str] | None = None
+) -> set[str] | None:
+    """The requests of ``only`` (default: all) that one exact model can re-plan.
+
+    A circuit per line is exact but grows with the square of its runs, and a worst-case reserve
+    is not exact. So no line may carry more than ``EXACT_CHANGEOVER_LIMIT`` planned runs: the
+    requests beyond it (all of them, or the last ones in ``order``) stay where they are, whole
+    chains together. Returns ``None`` when nothing had to be left out of a whole-round model."""
+    res = prep.problem.resource_by_id
+    reqs = prep.problem.request_by_id
+    ids = (
+        {q.id for q in prep.problem.requests if prep.eligible(q.id)}
+        if only is None
+        else {q for q in only if prep.eligible(q)}
+    )
+    count: dict[str, list[str]] = {}
+    for qid in ids:
+        for rid in prep.starts[qid]:
+            r = res[rid]
+            if r.kind == PILOT_LINE and r.changeovers:
+                count.setdefault(rid, []).append(qid)
+    over = {rid for rid, qs in count.items() if len(qs) > EXACT_CHANGEOVER_LIMIT}
+    if not over:
+        return only
+    rank = {q: i for i, q in enumerate(order or ())}
+    drop: set[str] = set()
+    for rid in sorted(over):
+        qs = sorted(
+            (q for q in count[rid] if q not in drop), key=lambda q: (rank.get(q, len(rank)), q)
+        )
+        keep = EXACT_CHANGEOVER_LIMIT if order else 0
+        # (a request kept here may still be dropped for another of its lines)
+        drop.update(qs[keep:])
+    for qid in list(drop):
+        chain = reqs[qid].chain
+        if chain is not None:
+            drop.update(m.id for m in prep.chains.get(chain, ()))
+    return ids - drop
+
+
 def solve_prepared(
     prep: Prepared,
     *,
@@ -435,16 +514,47 @@ def solve_prepared(
     only: set[str] | None = None,
     stage3: bool = True,
     max_levels: int = 3,
+    order: list[str] | None = None,
 ) -> tuple[Timeline, dict]:
     """Solve the staged model; returns the whole plan's placements and the solve facts.
 
     ``current``: a complete feasible plan (default: the greedy fair plan), used as hint and as
     the answer if CP-SAT finds nothing. ``only``: re-plan just these requests, everything else in
-    ``current`` stays where it is (decomposition)."""
+    ``current`` stays where it is (decomposition). Lines with too many runs for an exact model
+    are left as they are (:func:`exact_subset`; ``order``: which requests to keep first).
+    A bound on the floor is reported only when the model was the whole round."""
     t0 = time.perf_counter() if started is None else started
     # Keep a little time for writing the reasons and figures of the plan.
     deadline = t0 + time_limit * 0.97 - 0.1
     current = current if current is not None else greedy_placements(prep)
+    fill_only = only
+    if order is None:
+        # The worst-served pairs' requests first (those not granted yet before the others).
+        reqs = prep.problem.request_by_id
+
+        def share(qid: str) -> float:
+            q = reqs[qid]
+            key = (q.tenant, prep.klass[qid])
+            have = current.usage.get(key, 0)
+            if key not in prep.entitlement or have >= prep.demand.get(key, 0):
+                return math.inf
+            return have / prep.entitlement[key]
+
+        # A tenant's requests rank with its worst-served pair: a chain links its classes, and
+        # a quota may need one of its requests out for another in (possibly of another class).
+        tenant_worst: dict[str, float] = {}
+        for q in prep.problem.requests:
+            if prep.eligible(q.id):
+                tenant_worst[q.tenant] = min(tenant_worst.get(q.tenant, math.inf), share(q.id))
+
+        def rank(qid: str) -> tuple:
+            return (tenant_worst[reqs[qid].tenant], share(qid), qid in current.placed, qid)
+
+        pool = only if only is not None else [q.id for q in prep.problem.requests]
+        order = sorted((q for q in pool if prep.eligible(q)), key=rank)
+    planned = exact_subset(prep, only, order)
+    complete = planned is None  # the whole round in one exact model: its bounds are proven
+    only = planned
     if only is None:
         base, outside, fixed = Timeline(prep), {}, None
     else:
@@ -469,7 +579,7 @@ def solve_prepared(
             if solver.Value(g):
                 rids = tuple(rid for rid in prep.starts[qid] if solver.Value(v.x[qid, rid]))
                 tl.place(prep.problem.request_by_id[qid], rids, solver.Value(v.s[qid]))
-        return greedy_placements(prep, tl, only=only)
+        return greedy_placements(prep, tl, only=fill_only)
 
     def run(name: str, share: float):
         left = deadline - time.perf_counter()
@@ -485,12 +595,7 @@ def solve_prepared(
         return solver, code
 
     def level_of(tl: Timeline, terms: dict) -> int:
-        z = math.ceil(floor_cap(prep) * Z_SCALE) + 1
-        for key, (_y, top, num, den) in terms.items():
-            have = tl.usage.get(key, 0) * Z_SCALE * den
-            if have < top:
-                z = min(z, have // num)
-        return z
+        return model_level(prep, tl.usage, terms)
 
     ok = (cp_model.OPTIMAL, cp_model.FEASIBLE)
     best = current  # the best complete plan so far (a hint is always complete and feasible)
@@ -509,7 +614,8 @@ def solve_prepared(
     solver, code = run("floor", f1)
     if code in ok:
         best, found = solution(solver), True
-        facts["bounds"]["floor"] = (solver.BestObjectiveBound() + 1) / Z_SCALE
+        if complete:
+            facts["bounds"]["floor"] = (solver.BestObjectiveBound() + 1) / Z_SCALE
     proven.append(code == cp_model.OPTIMAL)
     z1 = level_of(best, v.fair_terms)
     facts["objectives"]["floor_model"] = z1 / Z_SCALE

@@ -117,16 +117,24 @@ def plan_parts(
     )
     parts = exact_parts(prep)
     facts: dict = {"stages": [], "objectives": {}, "bounds": {}, "status": "optimal", "parts": 0}
+    bound_at = deadline - BOUND_SHARE * time_limit
     if n_eligible <= block_max:
         # Small enough for one model: CP-SAT shares its time over the parts better itself.
-        return solve_prepared(
+        current, facts = solve_prepared(
             prep,
-            time_limit=time_limit,
+            time_limit=(bound_at + 0.1 - started) / 0.97,
             workers=workers,
             seed=seed,
             started=started,
             current=current,
         )
+        if "floor" not in facts["bounds"]:
+            bound = relaxed_bound(
+                prep, current, None, deadline=deadline, workers=workers, seed=seed
+            )
+            if bound is not None:
+                facts["bounds"]["floor"] = bound
+        return current, facts
     jobs: list[tuple[int, set[str], bool]] = []
     for i, part in enumerate(parts):
         ids = {q.id for u in part for q in u}
@@ -153,7 +161,6 @@ def plan_parts(
     bounds: list[float] = []
     statuses: list[str] = []
     total = sum(len(ids) for _, ids, _ in jobs)
-    bound_at = deadline - BOUND_SHARE * time_limit
     for n, (_part, ids, whole) in enumerate(jobs):
         left = bound_at - time.perf_counter()
         if left <= 0.2:
@@ -174,10 +181,17 @@ def plan_parts(
         for st in sub["stages"]:
             facts["stages"].append({"part": n, "whole": whole, **st})
         statuses.append(sub["status"])
-        if whole and "floor" in sub["bounds"]:
-            bounds.append(sub["bounds"]["floor"])
-    if deadline - time.perf_counter() > 0.3:
-        bound = neighbourhood_bound(prep, current, deadline=deadline, workers=workers, seed=seed)
+    # Proven bounds: each part's relaxation (changeovers dropped), which the plan's own floor
+    # makes quick to solve; a part in blocks gets the neighbourhood bound instead.
+    whole_parts = [{q.id for u in part for q in u} for part in parts]
+    for n, ids in enumerate(whole_parts):
+        left = deadline - time.perf_counter()
+        if left <= 0.1:
+            break
+        per = left / (len(whole_parts) - n)
+        bound = relaxed_bound(
+            prep, current, ids, deadline=time.perf_counter() + per, workers=workers, seed=seed
+        )
         if bound is not None:
             bounds.append(bound)
     if statuses and all(st == "greedy_fallback" for st in statuses):
@@ -235,10 +249,27 @@ def floor_lns(
         key = min(open_pairs, key=lambda k: (share(k), k))
         mine = [q for q in waiting[key] if q.id not in current.placed]
         hood: set[str] = set()
-        for q in waiting[key]:  # its granted requests too: a quota may need a swap
-            hood.update(m.id for m in chain_of.get(q.id, [q]))
+        seq: list[str] = []  # the pair's waiting requests first: they stay in an exact model
+        for q in sorted(waiting[key], key=lambda q: q.id in current.placed):
+            # its granted requests too: a quota may need a swap
+            for m in chain_of.get(q.id, [q]):
+                if m.id not in hood:
+                    hood.add(m.id)
+                    seq.append(m.id)
+        # A chain also counts in its other classes, against the tenant's quotas there: the
+        # tenant's requests in those classes come along (one may have to make way).
+        linked = {(key[0], prep.klass[m.id]) for q in mine for m in chain_of.get(q.id, ())} - {key}
+        for k in sorted(linked):
+            for q in waiting.get(k, ()):
+                for m in chain_of.get(q.id, [q]):
+                    if m.id not in hood:
+                        hood.add(m.id)
+                        seq.append(m.id)
         near: list[tuple[int, str]] = []
-        for q in mine:
+        # Room for a chain is needed on every step's resources (a metrology slot is no use
+        # without its line run).
+        steps = list({m.id: m for q in mine for m in chain_of.get(q.id, [q])}.values())
+        for q in steps:
             cands = sorted(
                 prep.starts[q.id],
                 key=lambda r, q=q: (current.used[r][q.earliest : q.deadline].sum(), r),
@@ -255,7 +286,10 @@ def floor_lns(
         for _d, oid in sorted(near):
             if len(hood) >= size:
                 break
-            hood.update(m.id for m in chain_of.get(oid, [reqs[oid]]))
+            for m in chain_of.get(oid, [reqs[oid]]):
+                if m.id not in hood:
+                    hood.add(m.id)
+                    seq.append(m.id)
         before = share(key)
         left = deadline - time.perf_counter()
         tries[key] = tries.get(key, 0) + 1
@@ -268,6 +302,7 @@ def floor_lns(
             only=hood,
             stage3=False,
             max_levels=1,
+            order=seq,
         )
         current = new
         if share(key, current.usage) <= before + 1e-12:
@@ -275,6 +310,38 @@ def floor_lns(
             if facts["status"] == "optimal" or tries[key] >= 2:
                 stuck.add(key)
     return current
+
+
+def relaxed_bound(
+    prep: Prepared,
+    current: Timeline,
+    ids: set[str] | None,
+    *,
+    deadline: float,
+    workers: int,
+    seed: int,
+) -> float | None:
+    """A proven upper bound on the floor of the requests ``ids`` (a whole independent part, or
+    the round when ``None``): the part's model without changeovers (every plan of the part is a
+    plan of it), told that the fair level is at least the one ``current`` reaches (true of its
+    optimum, and it lets the solver fix the tenants that must be served in full)."""
+    from ortools.sat.python import cp_model
+
+    from scheduler.cpsat import Z_SCALE, _solver, build, hint_from_timeline, model_level
+
+    if deadline - time.perf_counter() < 0.05:
+        return None
+    model, v = build(prep, {}, ids, None, relax_changeovers=True)
+    if not v.g:
+        return None
+    model.Add(v.z >= model_level(prep, current.usage, v.fair_terms))
+    model.Maximize(v.z)
+    hint_from_timeline(model, prep, v, current)
+    solver = _solver(deadline - time.perf_counter(), workers, seed, len(v.g))
+    code = solver.Solve(model)
+    if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None  # without a solution CP-SAT reports no meaningful bound
+    return (solver.BestObjectiveBound() + 1) / Z_SCALE
 
 
 def neighbourhood_bound(
