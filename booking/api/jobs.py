@@ -85,8 +85,8 @@ def job_create(
     caller: Caller = request.auth
 
     def work() -> Answer:
-        job = _submit(caller, payload)
-        return Answer(201, as_json(JobOut, _job_for(caller, job.pk)))
+        job = _submit(caller, payload)  # carries its tenant, user, pool and booking already
+        return Answer(201, as_json(JobOut, job))
 
     answer = idempotent_call(
         user=caller.user,

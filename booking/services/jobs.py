@@ -242,8 +242,13 @@ def job_submit(
             state=JobState.QUEUED,
         )
         # Field rules here; the check constraints are the database's (validating them in Python
-        # would cost a query each on the hot path).
-        job.full_clean(validate_unique=False, validate_constraints=False)
+        # would cost a query each on the hot path), and so are the foreign keys: the related
+        # rows were loaded and checked above.
+        job.full_clean(
+            exclude=["tenant", "user", "booking", "pool"],
+            validate_unique=False,
+            validate_constraints=False,
+        )
         job.save()
         job_id = job.pk
         transaction.on_commit(lambda: _start_send_task(job_id))
