@@ -15,8 +15,9 @@ from scheduler.problem import GPU_NODE, PILOT_LINE, Problem, Request, Resource, 
 
 Ranges = list[tuple[int, int]]  # inclusive start ranges [lo, hi]
 
-# Exact sequence-dependent changeovers (a circuit per line) are used up to this many candidate
-# runs on one line; beyond it each run reserves the worst changeover into its recipe.
+# A CP-SAT model sequences at most this many runs on one line (an exact circuit); the runs of a
+# busier line beyond it stay where the current plan has them (scheduler.cpsat.exact_subset).
+# ``Prepared.changeover_mode`` records which lines are that busy in the whole round.
 EXACT_CHANGEOVER_LIMIT = 40
 
 

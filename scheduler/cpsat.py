@@ -9,6 +9,11 @@ The solve is lexicographic (see ``scheduler.fairness.FAIRNESS_CONTRACT``):
 stage 1 maximises the fair level z; stage 2 fixes z and maximises granted usage; stage 3 (when
 time is left) fixes both and maximises priority and earliness. Each stage is hinted with the
 previous stage's solution, the first one with the complete greedy fair plan.
+
+Changeovers are always exact: a model re-plans at most ``EXACT_CHANGEOVER_LIMIT`` runs per line
+(worst-served tenants first) and the other runs stay fixed (:func:`exact_subset`). A floor bound
+is reported only from a model of the whole round; otherwise it comes from a relaxation
+(:func:`scheduler.decompose.relaxed_bound`).
 """
 
 from __future__ import annotations
@@ -666,6 +671,8 @@ def solve_prepared(
                 best = solution(solver)
                 facts["objectives"]["preference"] = solver.ObjectiveValue()
     facts["status"] = "optimal" if all(proven) else ("feasible" if found else "greedy_fallback")
+    if fill_only is None and not complete and facts["status"] == "optimal":
+        facts["status"] = "feasible"  # optimal only with the busy lines' runs held fixed
     return best, facts
 
 
