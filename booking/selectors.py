@@ -177,15 +177,19 @@ def bookings_for_user(*, user, statuses=None):
     return qs.order_by(F("start").desc(nulls_first=True), "-created_at", "-id")
 
 
+def _require_manager(*, user, tenant: Tenant) -> None:
+    """Tenant-wide views are for the tenant's managers (and operators); anyone else: 404."""
+    if user.is_superuser:
+        return
+    if not Membership.objects.filter(
+        user=user, tenant=tenant, role=Membership.Role.MANAGER
+    ).exists():
+        raise NotFound("tenant")
+
+
 def bookings_for_tenant(*, user, tenant: Tenant, statuses=None):
     """All bookings of ``tenant``, for its managers (and operators); anyone else gets 404."""
-    if (
-        not user.is_superuser
-        and not Membership.objects.filter(
-            user=user, tenant=tenant, role=Membership.Role.MANAGER
-        ).exists()
-    ):
-        raise NotFound("tenant")
+    _require_manager(user=user, tenant=tenant)
     qs = (
         Booking.objects.filter(tenant=tenant).select_related(*_BOOKING_RELATED).defer("round__plan")
     )
@@ -589,13 +593,7 @@ def jobs_for_user(*, user):
 def jobs_for_tenant(*, user, tenant: Tenant):
     """All compute jobs of ``tenant``, newest first, for its managers (and operators); anyone
     else gets 404."""
-    if (
-        not user.is_superuser
-        and not Membership.objects.filter(
-            user=user, tenant=tenant, role=Membership.Role.MANAGER
-        ).exists()
-    ):
-        raise NotFound("tenant")
+    _require_manager(user=user, tenant=tenant)
     return (
         ComputeJob.objects.filter(tenant=tenant)
         .select_related(*_JOB_RELATED)
