@@ -618,7 +618,12 @@ def solve_prepared(
     stage1_end = time.perf_counter() + (deadline - time.perf_counter()) * fl
     solver, code = run("floor", f1)
     if code in ok:
-        best, found = solution(solver), True
+        found = True
+        # A solve cut short (a busy machine, the hint not loaded yet) may return a plan less
+        # fair than its hint: the floor never goes down.
+        new = solution(solver)
+        if level_of(new, v.fair_terms) >= level_of(best, v.fair_terms):
+            best = new
         if complete:
             facts["bounds"]["floor"] = (solver.BestObjectiveBound() + 1) / Z_SCALE
     proven.append(code == cp_model.OPTIMAL)
