@@ -6,6 +6,7 @@ import time
 
 from scheduler.analysis import prepare
 from scheduler.cpsat import solve_cpsat
+from scheduler.fairness import floor_cap
 from scheduler.greedy import first_come_first_served, greedy_fair
 from scheduler.plan import Plan
 from scheduler.problem import Problem
@@ -36,6 +37,11 @@ def solve(
         return first_come_first_served(problem, prep=prep)
     if planner != "cpsat":
         raise ValueError(f"unknown planner {planner!r} (cpsat, greedy or fcfs)")
-    return solve_cpsat(
+    plan = solve_cpsat(
         prep, time_limit=time_limit, workers=workers, seed=seed, started=t0, block_max=block_max
     )
+    # No fair level exceeds the one at which every tenant's demand is met: a solver's bound above
+    # it says nothing more, so it is reported as that cap (the gap then shows nothing was proven).
+    if "floor" in plan.bounds:
+        plan.bounds["floor"] = min(plan.bounds["floor"], floor_cap(prep))
+    return plan
