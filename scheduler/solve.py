@@ -40,8 +40,13 @@ def solve(
     plan = solve_cpsat(
         prep, time_limit=time_limit, workers=workers, seed=seed, started=t0, block_max=block_max
     )
-    # No fair level exceeds the one at which every tenant's demand is met: a solver's bound above
-    # it says nothing more, so it is reported as that cap (the gap then shows nothing was proven).
+    # No fair level exceeds the one at which every tenant's demand is met: a solver's bound at or
+    # above it proves nothing (unless the plan reaches it), so none is reported then.
     if "floor" in plan.bounds:
-        plan.bounds["floor"] = min(plan.bounds["floor"], floor_cap(prep))
+        cap = floor_cap(prep)
+        bound = min(plan.bounds["floor"], cap)
+        if bound >= cap - 1e-9 and plan.figures.get("floor", 0.0) < cap - 1e-9:
+            del plan.bounds["floor"]
+        else:
+            plan.bounds["floor"] = bound
     return plan
