@@ -37,6 +37,7 @@ class WhatIfForm(forms.Form):
         self.classes = classes
         self.rows = []
         labels = dict(ResourceKind.choices)
+        self.class_labels = [labels.get(cls, cls) for cls in classes]
         for tenant in tenants:
             weight_name = f"w_{tenant.slug}"
             self.fields[weight_name] = forms.DecimalField(
