@@ -27,7 +27,7 @@ from ortools.sat.python import cp_model
 from ortools.util.python.sorted_interval_list import Domain
 
 from scheduler.analysis import EXACT_CHANGEOVER_LIMIT, Prepared, Ranges
-from scheduler.fairness import floor_cap
+from scheduler.fairness import fair_level, floor_cap
 from scheduler.greedy import greedy_placements
 from scheduler.plan import Plan
 from scheduler.problem import GPU_NODE, PILOT_LINE
@@ -37,6 +37,8 @@ from scheduler.timeline import Timeline
 Z_SCALE = 10_000  # the fair level z is an integer number of 1/10,000ths
 STAGE1_SHARE = 0.3  # of the time left, for the floor
 STAGE1_LEVELS_SHARE = 0.5  # of the time left, for the floor and the further leximin levels
+# Of the time left, at most, for the floor stage of a large model holding the round's floor.
+BIG_FLOOR_SHARE = 0.4
 
 
 @dataclass
@@ -520,14 +522,19 @@ def solve_prepared(
     stage3: bool = True,
     max_levels: int = 3,
     order: list[str] | None = None,
+    floor_only: bool = False,
+    floor_proven: bool = False,
 ) -> tuple[Timeline, dict]:
     """Solve the staged model; returns the whole plan's placements and the solve facts.
 
     ``current``: a complete feasible plan (default: the greedy fair plan), used as hint and as
     the answer if CP-SAT finds nothing. ``only``: re-plan just these requests, everything else in
     ``current`` stays where it is (decomposition). Lines with too many runs for an exact model
-    are left as they are (:func:`exact_subset`; ``order``: which requests to keep first).
-    A bound on the floor is reported only when the model was the whole round."""
+    are left as they are (:func:`exact_subset`; ``order``: which requests to keep first, an
+    empty one keeps all their runs fixed). ``floor_only``: just the floor stage, with all the
+    time. ``floor_proven``: the round's floor in ``current`` meets a proven bound (the floor
+    stage is skipped when this model holds it). A bound on the floor is reported only when the
+    model was the whole round."""
     t0 = time.perf_counter() if started is None else started
     # Keep a little time for writing the reasons and figures of the plan.
     deadline = t0 + time_limit * 0.97 - 0.1
@@ -571,7 +578,6 @@ def solve_prepared(
         outside, fixed = dict(base.usage), base
     model, v = build(prep, outside, only, fixed)
     hint_from_timeline(model, prep, v, current, outside)
-    big = len(v.g) >= 1500
     facts: dict = {"stages": [], "objectives": {}, "bounds": {}, "status": "greedy_fallback"}
     if not v.g:
         facts["status"] = "optimal"
@@ -610,25 +616,46 @@ def solve_prepared(
     # Stage 1: fairness floor, then (time permitting) further leximin levels: the pairs sitting
     # at the floor keep at least what they have and the next level is raised for the others.
     model.Maximize(v.z)
+    # The hint reaches its own level, so the optimum does too: saying so lets the solver fix the
+    # pairs that must be served in full at once (the hint stays a solution).
+    model.Add(v.z >= level_of(best, v.fair_terms))
     if len(v.g) > 1000:
         # Large parts: the improved hint already carries most of the floor; leave the bulk of
         # the time to granting more hours.
         stage3, max_levels = False, min(max_levels, 2)
-    f1, fl = (STAGE1_SHARE, STAGE1_LEVELS_SHARE) if not big else (0.25, 0.35)
+    f1, fl = (STAGE1_SHARE, STAGE1_LEVELS_SHARE) if len(v.g) <= 1000 else (0.25, 0.35)
+    if (
+        len(v.g) > 1000
+        and level_of(best, v.fair_terms) <= fair_level(prep, best.usage) * Z_SCALE + 1
+    ):
+        # This model holds the round's worst-served pair: its floor stage is the round's floor
+        # and usually ends, proven optimal, a little before its usual share; a slow run gets
+        # more time (the later stages get less only then).
+        f1 = BIG_FLOOR_SHARE
+    if floor_only:
+        f1 = 0.97
     stage1_end = time.perf_counter() + (deadline - time.perf_counter()) * fl
-    solver, code = run("floor", f1)
-    if code in ok:
-        found = True
-        # A solve cut short (a busy machine, the hint not loaded yet) may return a plan less
-        # fair than its hint: the floor never goes down.
-        new = solution(solver)
-        if level_of(new, v.fair_terms) >= level_of(best, v.fair_terms):
-            best = new
-        if complete:
-            facts["bounds"]["floor"] = (solver.BestObjectiveBound() + 1) / Z_SCALE
-    proven.append(code == cp_model.OPTIMAL)
+    if floor_proven and level_of(best, v.fair_terms) <= fair_level(prep, best.usage) * Z_SCALE + 1:
+        # The plan's floor already meets a proven bound and this model holds it: nothing to do.
+        facts["stages"].append({"stage": "floor", "status": "optimal", "seconds": 0.0})
+        proven.append(True)
+    else:
+        solver, code = run("floor", f1)
+        if code in ok:
+            found = True
+            # A solve cut short (a busy machine, the hint not loaded yet) may return a plan less
+            # fair than its hint: the floor never goes down.
+            new = solution(solver)
+            if level_of(new, v.fair_terms) >= level_of(best, v.fair_terms):
+                best = new
+            if complete:
+                facts["bounds"]["floor"] = (solver.BestObjectiveBound() + 1) / Z_SCALE
+        proven.append(code == cp_model.OPTIMAL)
     z1 = level_of(best, v.fair_terms)
     facts["objectives"]["floor_model"] = z1 / Z_SCALE
+    if floor_only:
+        facts["status"] = "optimal" if proven[0] else ("feasible" if found else "greedy_fallback")
+        return best, facts
     model.Add(v.z >= z1)
     levels = [z1]
     while len(levels) < max_levels and stage1_end - time.perf_counter() > 0.05 * time_limit:
