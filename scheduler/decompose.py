@@ -16,9 +16,11 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 from scheduler.analysis import Prepared
+from scheduler.fairness import fair_level
 from scheduler.greedy import greedy_placements, improve_floor, units_of
 from scheduler.problem import Request
 from scheduler.timeline import Timeline
@@ -32,6 +34,13 @@ LNS_SHARE = 0.4  # of the time limit, for raising the floor neighbourhood by nei
 # bound needs a little more time than a part's (measured on the 2,000-request benchmark).
 SINGLE_LNS_SHARE = 0.2
 SINGLE_BOUND_SHARE = 0.12
+# How far a floor neighbourhood is widened before its pair is given up: rings of requests that
+# could make way (a full instrument day may have to shift by one slot).
+WIDEST = 3
+# A model holding the round's floor with more requests than this first raises the floor with
+# the busy lines held (at most this share of its time).
+LIGHT_FLOOR_ABOVE = 1000
+LIGHT_FLOOR_SHARE = 0.2
 
 
 class _Sets:
@@ -129,20 +138,38 @@ def plan_parts(
     bound_at = deadline - (SINGLE_BOUND_SHARE if single else BOUND_SHARE) * time_limit
     if single:
         # Small enough for one model: CP-SAT shares its time over the parts better itself.
+        current, light = _light_floor(
+            prep, current, None, time_limit=time_limit, workers=workers, seed=seed
+        )
+        # A bound proven now that the floor meets saves the floor stage and the bound at the
+        # end: the time goes to the next levels and to granted hours instead.
+        early = relaxed_bound(
+            prep,
+            current,
+            None,
+            deadline=time.perf_counter() + SINGLE_BOUND_SHARE * time_limit,
+            workers=workers,
+            seed=seed,
+        )
+        known = early is not None and meets(prep, current, early)
         current, facts = solve_prepared(
             prep,
-            time_limit=(bound_at + 0.1 - started) / 0.97,
+            time_limit=((deadline if known else bound_at) + 0.1 - started) / 0.97,
             workers=workers,
             seed=seed,
             started=started,
             current=current,
+            floor_proven=known,
         )
-        if "floor" not in facts["bounds"]:
+        facts["stages"] = light + facts["stages"]
+        if early is not None:
+            facts["bounds"]["floor"] = min(early, facts["bounds"].get("floor", early))
+        if not known and not meets(prep, current, facts["bounds"].get("floor")):
             bound = relaxed_bound(
                 prep, current, None, deadline=deadline, workers=workers, seed=seed
             )
             if bound is not None:
-                facts["bounds"]["floor"] = bound
+                facts["bounds"]["floor"] = min(bound, facts["bounds"].get("floor", bound))
         return current, facts
     jobs: list[tuple[int, set[str], bool]] = []
     for i, part in enumerate(parts):
@@ -170,7 +197,36 @@ def plan_parts(
     bounds: list[float] = []
     statuses: list[str] = []
     total = sum(len(ids) for _, ids, _ in jobs)
+    early: float | None = None  # a proven bound that the floor meets, once there is one
     for n, (_part, ids, whole) in enumerate(jobs):
+        if bound_at - time.perf_counter() <= 0.2:
+            facts["status"] = "feasible"
+            break
+        light: list[dict] = []
+        if whole and early is None and holds_floor(prep, current, ids):
+            left = bound_at - time.perf_counter()
+            current, light = _light_floor(
+                prep,
+                current,
+                ids,
+                time_limit=left * len(ids) / max(1, total),
+                workers=workers,
+                seed=seed,
+            )
+            # The floor's part: its bound now, and if the floor meets it, the parts' solves
+            # skip the floor stage and the bounds at the end (their time goes to hours).
+            bound = relaxed_bound(
+                prep,
+                current,
+                ids,
+                deadline=time.perf_counter() + BOUND_SHARE * time_limit,
+                workers=workers,
+                seed=seed,
+            )
+            if bound is not None:
+                bounds.append(bound)
+                if meets(prep, current, bound):
+                    early, bound_at = bound, deadline
         left = bound_at - time.perf_counter()
         if left <= 0.2:
             facts["status"] = "feasible"
@@ -186,16 +242,18 @@ def plan_parts(
             current=current,
             only=ids,
             stage3=whole,
+            floor_proven=early is not None,
         )
-        for st in sub["stages"]:
+        for st in light + sub["stages"]:
             facts["stages"].append({"part": n, "whole": whole, **st})
         statuses.append(sub["status"])
     # Proven bounds: each part's relaxation (changeovers dropped), which the plan's own floor
-    # makes quick to solve; a part in blocks gets the neighbourhood bound instead.
+    # makes quick to solve; a part in blocks gets the neighbourhood bound instead. Any part's
+    # bound bounds the round's floor, so once the floor meets one, the others are not needed.
     whole_parts = [{q.id for u in part for q in u} for part in parts]
     for n, ids in enumerate(whole_parts):
         left = deadline - time.perf_counter()
-        if left <= 0.1:
+        if left <= 0.1 or any(meets(prep, current, b) for b in bounds):
             break
         per = left / (len(whole_parts) - n)
         bound = relaxed_bound(
@@ -211,6 +269,70 @@ def plan_parts(
         # A part solved whole bounds the round's floor (the floor is the parts' minimum).
         facts["bounds"]["floor"] = min(bounds)
     return current, facts
+
+
+def meets(prep: Prepared, tl: Timeline, bound: float | None) -> bool:
+    """Does the plan's floor reach the proven ``bound`` (as reported: level + 1 step)?"""
+    from scheduler.cpsat import Z_SCALE
+
+    if bound is None:
+        return False
+    return math.floor(fair_level(prep, tl.usage) * Z_SCALE + 1e-6) >= round(bound * Z_SCALE) - 1
+
+
+def holds_floor(prep: Prepared, tl: Timeline, ids: set[str] | None) -> bool:
+    """Is one of the round's worst-served pairs (below their demand) among ``ids``?"""
+    reqs = prep.problem.request_by_id
+    pool = (q.id for q in prep.problem.requests) if ids is None else ids
+    keys = {(reqs[q].tenant, prep.klass[q]) for q in pool if prep.eligible(q)}
+    floor = fair_level(prep, tl.usage)
+    return any(
+        k in prep.entitlement
+        and tl.usage.get(k, 0) < prep.demand[k]
+        and tl.usage.get(k, 0) / prep.entitlement[k] <= floor + 1e-9
+        for k in keys
+    )
+
+
+def _light_floor(
+    prep: Prepared,
+    current: Timeline,
+    ids: set[str] | None,
+    *,
+    time_limit: float,
+    workers: int,
+    seed: int,
+) -> tuple[Timeline, list[dict]]:
+    """Raise the floor of a large model (the requests ``ids``, or the whole round) that holds the
+    round's worst-served pair with the busy lines' runs held where they are: that model is
+    several times quicker to solve to optimality, and the full model then starts from its
+    level (it usually only has to prove it). Returns the plan and the stage facts."""
+    from scheduler.cpsat import exact_subset, solve_prepared
+
+    pool = [
+        q.id for q in prep.problem.requests if prep.eligible(q.id) and (ids is None or q.id in ids)
+    ]
+    if len(pool) <= LIGHT_FLOOR_ABOVE:
+        return current, []
+    held = exact_subset(prep, set(pool), [])
+    if held is None or len(held) == len(pool):
+        return current, []  # no busy lines: the full model is no slower
+    if not holds_floor(prep, current, held):
+        return current, []  # the floor is on a busy line: this model cannot raise it
+    if not holds_floor(prep, current, ids):
+        return current, []  # the round's floor is elsewhere
+    new, facts = solve_prepared(
+        prep,
+        time_limit=LIGHT_FLOOR_SHARE * time_limit,
+        workers=workers,
+        seed=seed,
+        current=current,
+        only=ids,
+        order=[],
+        floor_only=True,
+    )
+    stages = [{**st, "stage": "floor_light"} for st in facts["stages"]]
+    return new, stages
 
 
 def floor_lns(
@@ -240,6 +362,7 @@ def floor_lns(
             waiting.setdefault((q.tenant, prep.klass[q.id]), []).append(q)
     stuck: set[tuple[str, str]] = set()
     tries: dict[tuple[str, str], int] = {}
+    width: dict[tuple[str, str], int] = {}
     while deadline - time.perf_counter() > 0.3:
         usage = dict(current.usage)
 
@@ -274,26 +397,12 @@ def floor_lns(
                     if m.id not in hood:
                         hood.add(m.id)
                         seq.append(m.id)
-        near: list[tuple[int, str]] = []
         # Room for a chain is needed on every step's resources (a metrology slot is no use
         # without its line run).
         steps = list({m.id: m for q in mine for m in chain_of.get(q.id, [q])}.values())
-        for q in steps:
-            cands = sorted(
-                prep.starts[q.id],
-                key=lambda r, q=q: (current.used[r][q.earliest : q.deadline].sum(), r),
-            )[:3]
-            for rid in cands:
-                margin = max(
-                    (t for *_x, t in prep.problem.resource_by_id[rid].changeovers), default=0
-                )
-                for oid, (rids, s) in current.placed.items():
-                    if rid in rids:
-                        e = s + reqs[oid].duration
-                        if s < q.deadline + margin and q.earliest - margin < e:
-                            near.append((abs(s - q.earliest), oid))
-        for _d, oid in sorted(near):
-            if len(hood) >= size:
+        wide = width.get(key, 1)
+        for oid in _around(prep, current, steps, wide, limit=size * wide, waiting=waiting):
+            if len(hood) >= size * wide:
                 break
             for m in chain_of.get(oid, [reqs[oid]]):
                 if m.id not in hood:
@@ -304,7 +413,7 @@ def floor_lns(
         tries[key] = tries.get(key, 0) + 1
         new, facts = solve_prepared(
             prep,
-            time_limit=min(step * tries[key], left),
+            time_limit=min(step * (tries[key] + width.get(key, 1) - 1), left),
             workers=workers,
             seed=seed,
             current=current,
@@ -315,10 +424,77 @@ def floor_lns(
         )
         current = new
         if share(key, current.usage) <= before + 1e-12:
-            # Proven stuck, or already given a longer second try.
+            # Proven stuck in this neighbourhood, or already given a longer second try: widen
+            # it (the requests that could make way for the ones around it), up to WIDEST.
             if facts["status"] == "optimal" or tries[key] >= 2:
-                stuck.add(key)
+                tries[key] = 0
+                width[key] = width.get(key, 1) + 1
+                if width[key] > WIDEST:
+                    stuck.add(key)
     return current
+
+
+def _around(
+    prep: Prepared,
+    current: Timeline,
+    steps: list[Request],
+    width: int,
+    *,
+    limit: int,
+    waiting: dict[tuple[str, str], list[Request]],
+) -> list[str]:
+    """Requests around ``steps`` in rings, closest first (about ``limit`` of them).
+
+    Ring 1: the requests placed on the steps' candidate resources (the three least busy ones at
+    width 1) overlapping their windows. Each further ring (up to ``width``): the requests placed
+    where the previous ring's requests could move, and a few waiting requests of the pairs the
+    previous ring's placed requests belong to (a pair that makes way may need making up for
+    elsewhere). Chains come whole."""
+    reqs = prep.problem.request_by_id
+    res = prep.problem.resource_by_id
+    chain_of = {q.id: m for m in prep.chains.values() if len(m) > 1 for q in m}
+    on: dict[str, list[tuple[int, int, str]]] = {}
+    for oid, (rids, s) in current.placed.items():
+        for rid in rids:
+            on.setdefault(rid, []).append((s, s + reqs[oid].duration, oid))
+    seen = {q.id for q in steps}
+    out: list[str] = []
+    ring = steps
+    for n in range(width):
+        if len(out) >= limit:
+            break
+        found: dict[str, int] = {}
+        for q in ring:
+            cands = list(prep.starts[q.id])
+            if width == 1:
+                cands = sorted(
+                    cands, key=lambda r, q=q: (current.used[r][q.earliest : q.deadline].sum(), r)
+                )[:3]
+            for rid in cands:
+                margin = max((t for *_x, t in res[rid].changeovers), default=0)
+                for s, e, oid in on.get(rid, ()):
+                    if oid not in seen and s < q.deadline + margin and q.earliest - margin < e:
+                        d = abs(s - q.earliest)
+                        if d < found.get(oid, d + 1):
+                            found[oid] = d
+            if n > 0 and q.id in current.placed:
+                key = (q.tenant, prep.klass[q.id])
+                mine = [w for w in waiting.get(key, ()) if w.id not in current.placed]
+                mine.sort(key=lambda w, q=q: (abs(w.earliest - q.earliest), w.id))
+                for w in mine[:3]:
+                    if w.id not in seen:
+                        d = abs(w.earliest - q.earliest)
+                        if d < found.get(w.id, d + 1):
+                            found[w.id] = d
+        ring_ids: list[str] = []
+        for oid in sorted(found, key=lambda oid: (found[oid], oid)):
+            for m in chain_of.get(oid, [reqs[oid]]):
+                if m.id not in seen:
+                    seen.add(m.id)
+                    ring_ids.append(m.id)
+        out += ring_ids
+        ring = [reqs[oid] for oid in ring_ids[:limit]]
+    return out
 
 
 def relaxed_bound(
