@@ -39,6 +39,7 @@ STAGE1_SHARE = 0.3  # of the time left, for the floor
 STAGE1_LEVELS_SHARE = 0.5  # of the time left, for the floor and the further leximin levels
 # Of the time left, at most, for the floor stage of a large model holding the round's floor.
 BIG_FLOOR_SHARE = 0.4
+LARGE_LEVELS_SHARE = 0.35  # of the time left, for the floor and the next level of a large model
 
 
 @dataclass
@@ -623,7 +624,7 @@ def solve_prepared(
         # Large parts: the improved hint already carries most of the floor; leave the bulk of
         # the time to granting more hours.
         stage3, max_levels = False, min(max_levels, 2)
-    f1, fl = (STAGE1_SHARE, STAGE1_LEVELS_SHARE) if len(v.g) <= 1000 else (0.25, 0.35)
+    f1, fl = (STAGE1_SHARE, STAGE1_LEVELS_SHARE) if len(v.g) <= 1000 else (0.25, LARGE_LEVELS_SHARE)
     if (
         len(v.g) > 1000
         and level_of(best, v.fair_terms) <= fair_level(prep, best.usage) * Z_SCALE + 1
@@ -690,10 +691,16 @@ def solve_prepared(
     solver, code = run("usage", 0.75 if stage3 else 0.97)
     proven.append(code == cp_model.OPTIMAL)
     if code in ok:
-        best, found = solution(solver), True
+        found = True
+        # Likewise a usage stage cut short may return fewer hours than its hint (which holds
+        # the same levels): the hint is kept then.
+        new = solution(solver)
+        took = sum(new.usage.values()) >= sum(best.usage.values())
+        if took:
+            best = new
         facts["bounds"]["granted_usage"] = solver.BestObjectiveBound()
         # Stage 3: priority and earliness with floor and usage held.
-        if stage3 and deadline - time.perf_counter() > 0.1 * time_limit:
+        if took and stage3 and deadline - time.perf_counter() > 0.1 * time_limit:
             model.Add(usage >= solver.Value(usage))
             model.Maximize(preference_expr(prep, v))
             hint_from_solution(model, v, solver)

@@ -40,7 +40,7 @@ WIDEST = 3
 # A model holding the round's floor with more requests than this first raises the floor with
 # the busy lines held (at most this share of its time).
 LIGHT_FLOOR_ABOVE = 1000
-LIGHT_FLOOR_SHARE = 0.2
+LIGHT_FLOOR_SHARE = 0.25
 
 
 class _Sets:
@@ -422,7 +422,11 @@ def floor_lns(
             max_levels=1,
             order=seq,
         )
-        current = new
+        if share(key, new.usage) > before + 1e-12 or (
+            fair_level(prep, new.usage) >= fair_level(prep, current.usage)
+            and sum(new.usage.values()) >= sum(current.usage.values())
+        ):
+            current = new  # (a solve cut short that only lost hours is not kept)
         if share(key, current.usage) <= before + 1e-12:
             # Proven stuck in this neighbourhood, or already given a longer second try: widen
             # it (the requests that could make way for the ones around it), up to WIDEST.
