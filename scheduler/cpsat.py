@@ -525,6 +525,7 @@ def solve_prepared(
     order: list[str] | None = None,
     floor_only: bool = False,
     floor_proven: bool = False,
+    hold_usage: bool = False,
 ) -> tuple[Timeline, dict]:
     """Solve the staged model; returns the whole plan's placements and the solve facts.
 
@@ -534,8 +535,9 @@ def solve_prepared(
     are left as they are (:func:`exact_subset`; ``order``: which requests to keep first, an
     empty one keeps all their runs fixed). ``floor_only``: just the floor stage, with all the
     time. ``floor_proven``: the round's floor in ``current`` meets a proven bound (the floor
-    stage is skipped when this model holds it). A bound on the floor is reported only when the
-    model was the whole round."""
+    stage is skipped when this model holds it). ``hold_usage``: no tenant and class gets fewer
+    hours than in ``current`` (every leximin level is kept). A bound on the floor is reported
+    only when the model was the whole round."""
     t0 = time.perf_counter() if started is None else started
     # Keep a little time for writing the reasons and figures of the plan.
     deadline = t0 + time_limit * 0.97 - 0.1
@@ -578,6 +580,9 @@ def solve_prepared(
                 base.remove(reqs[qid])
         outside, fixed = dict(base.usage), base
     model, v = build(prep, outside, only, fixed)
+    if hold_usage:
+        for key, granted in v.granted.items():
+            model.Add(granted >= current.usage.get(key, 0))
     hint_from_timeline(model, prep, v, current, outside)
     facts: dict = {"stages": [], "objectives": {}, "bounds": {}, "status": "greedy_fallback"}
     if not v.g:

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import math
+import random
 import time
 
 from scheduler.analysis import Prepared
@@ -41,6 +42,8 @@ WIDEST = 3
 # the busy lines held (at most this share of its time).
 LIGHT_FLOOR_ABOVE = 1000
 LIGHT_FLOOR_SHARE = 0.25
+# Of the time of a one-model round whose floor is proven early, for hours in neighbourhoods.
+SINGLE_HOURS_SHARE = 0.3
 
 
 class _Sets:
@@ -152,6 +155,16 @@ def plan_parts(
             seed=seed,
         )
         known = early is not None and meets(prep, current, early)
+        if known:
+            # The floor is proven: small neighbourhoods re-planned for hours (the floor held)
+            # give the whole model's later stages a fuller hint than its own search finds.
+            current = hours_lns(
+                prep,
+                current,
+                deadline=time.perf_counter() + SINGLE_HOURS_SHARE * time_limit,
+                workers=workers,
+                seed=seed,
+            )
         current, facts = solve_prepared(
             prep,
             time_limit=((deadline if known else bound_at) + 0.1 - started) / 0.97,
@@ -170,6 +183,9 @@ def plan_parts(
             )
             if bound is not None:
                 facts["bounds"]["floor"] = min(bound, facts["bounds"].get("floor", bound))
+        if deadline - time.perf_counter() > 0.5:
+            # A bound proven quicker than its reserve leaves time: more hours, the floor held.
+            current = hours_lns(prep, current, deadline=deadline, workers=workers, seed=seed)
         return current, facts
     jobs: list[tuple[int, set[str], bool]] = []
     for i, part in enumerate(parts):
@@ -435,6 +451,70 @@ def floor_lns(
                 width[key] = width.get(key, 1) + 1
                 if width[key] > WIDEST:
                     stuck.add(key)
+    return current
+
+
+def hours_lns(
+    prep: Prepared,
+    current: Timeline,
+    *,
+    deadline: float,
+    workers: int,
+    seed: int,
+    size: int = 200,
+    step: float = 0.8,
+) -> Timeline:
+    """Grant more hours by re-planning small neighbourhoods: a few waiting requests that could
+    use the same resource at about the same time, and the requests placed around them. Each is
+    re-planned exactly with the rest of the plan fixed and no tenant and class losing hours (so
+    every leximin level stays), and kept only if the hours rise."""
+    from scheduler.cpsat import solve_prepared
+
+    reqs = prep.problem.request_by_id
+    chain_of = {q.id: m for m in prep.chains.values() if len(m) > 1 for q in m}
+    rng = random.Random(seed)
+    waiting = [q for q in prep.problem.requests if prep.eligible(q.id)]
+    while deadline - time.perf_counter() > 0.3:
+        waiting = [q for q in waiting if q.id not in current.placed]
+        if not waiting:
+            break
+        q0 = rng.choice(waiting)
+        rid = rng.choice(sorted(prep.starts[q0.id]))
+        near = sorted(
+            (q for q in waiting if rid in prep.starts[q.id]),
+            key=lambda q: (abs(q.earliest - q0.earliest), q.id),
+        )[:8]
+        hood: set[str] = set()
+        seq: list[str] = []
+        for q in near:
+            for m in chain_of.get(q.id, [q]):
+                if m.id not in hood:
+                    hood.add(m.id)
+                    seq.append(m.id)
+        steps = [reqs[qid] for qid in seq]
+        for oid in _around(prep, current, steps, 1, limit=size, waiting={}):
+            if len(hood) >= size:
+                break
+            for m in chain_of.get(oid, [reqs[oid]]):
+                if m.id not in hood:
+                    hood.add(m.id)
+                    seq.append(m.id)
+        new, _facts = solve_prepared(
+            prep,
+            time_limit=min(step, deadline - time.perf_counter()),
+            workers=workers,
+            seed=seed,
+            current=current,
+            only=hood,
+            stage3=False,
+            max_levels=1,
+            order=seq,
+            hold_usage=True,
+        )
+        if fair_level(prep, new.usage) >= fair_level(prep, current.usage) and sum(
+            new.usage.values()
+        ) > sum(current.usage.values()):
+            current = new
     return current
 
 
