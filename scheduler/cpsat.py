@@ -682,7 +682,14 @@ def solve_prepared(
         share = (stage1_end - time.perf_counter()) / (deadline - time.perf_counter())
         solver, code = run(f"floor_level_{len(levels) + 1}", share)
         if code in ok:
-            best, found = solution(solver), True
+            found = True
+            # A level stage cut short at its hint's level may return a plan with fewer hours:
+            # the hint is kept then (it holds the same levels).
+            new, terms = solution(solver), v.levels[-1][1]
+            if level_of(new, terms) > level_of(best, terms) or sum(new.usage.values()) >= sum(
+                best.usage.values()
+            ):
+                best = new
         zk = level_of(best, v.levels[-1][1])
         model.Add(z_next >= zk)
         levels.append(zk)
