@@ -100,6 +100,14 @@ class Prepared:
     demand_set: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
     cache: dict = field(default_factory=dict)
 
+    def chain_of(self) -> dict[str, list[Request]]:
+        """Each chained request's whole chain (chains of two or more steps), by request id."""
+        if "chain_of" not in self.cache:
+            self.cache["chain_of"] = {
+                q.id: m for m in self.chains.values() if len(m) > 1 for q in m
+            }
+        return self.cache["chain_of"]
+
     def resource_rows(self) -> dict[str, int]:
         if "rows" not in self.cache:
             self.cache["rows"] = {r.id: i for i, r in enumerate(self.problem.resources)}

@@ -371,7 +371,7 @@ def floor_lns(
     from scheduler.cpsat import solve_prepared
 
     reqs = prep.problem.request_by_id
-    chain_of = {q.id: m for m in prep.chains.values() if len(m) > 1 for q in m}
+    chain_of = prep.chain_of()
     waiting: dict[tuple[str, str], list[Request]] = {}
     for unit in units_of(prep):
         for q in unit:
@@ -396,23 +396,15 @@ def floor_lns(
             break
         key = min(open_pairs, key=lambda k: (share(k), k))
         mine = [q for q in waiting[key] if q.id not in current.placed]
-        hood: set[str] = set()
-        seq: list[str] = []  # the pair's waiting requests first: they stay in an exact model
+        hood = _Hood(chain_of)  # the pair's waiting requests first: they stay in an exact model
         for q in sorted(waiting[key], key=lambda q: q.id in current.placed):
-            # its granted requests too: a quota may need a swap
-            for m in chain_of.get(q.id, [q]):
-                if m.id not in hood:
-                    hood.add(m.id)
-                    seq.append(m.id)
+            hood.add(q)  # its granted requests too: a quota may need a swap
         # A chain also counts in its other classes, against the tenant's quotas there: the
         # tenant's requests in those classes come along (one may have to make way).
         linked = {(key[0], prep.klass[m.id]) for q in mine for m in chain_of.get(q.id, ())} - {key}
         for k in sorted(linked):
             for q in waiting.get(k, ()):
-                for m in chain_of.get(q.id, [q]):
-                    if m.id not in hood:
-                        hood.add(m.id)
-                        seq.append(m.id)
+                hood.add(q)
         # Room for a chain is needed on every step's resources (a metrology slot is no use
         # without its line run).
         steps = list({m.id: m for q in mine for m in chain_of.get(q.id, [q])}.values())
@@ -420,10 +412,7 @@ def floor_lns(
         for oid in _around(prep, current, steps, wide, limit=size * wide, waiting=waiting):
             if len(hood) >= size * wide:
                 break
-            for m in chain_of.get(oid, [reqs[oid]]):
-                if m.id not in hood:
-                    hood.add(m.id)
-                    seq.append(m.id)
+            hood.add(reqs[oid])
         before = share(key)
         left = deadline - time.perf_counter()
         tries[key] = tries.get(key, 0) + 1
@@ -433,10 +422,10 @@ def floor_lns(
             workers=workers,
             seed=seed,
             current=current,
-            only=hood,
+            only=hood.ids,
             stage3=False,
             max_levels=1,
-            order=seq,
+            order=hood.order,
         )
         if share(key, new.usage) > before + 1e-12 or (
             fair_level(prep, new.usage) >= fair_level(prep, current.usage)
@@ -471,7 +460,7 @@ def hours_lns(
     from scheduler.cpsat import solve_prepared
 
     reqs = prep.problem.request_by_id
-    chain_of = {q.id: m for m in prep.chains.values() if len(m) > 1 for q in m}
+    chain_of = prep.chain_of()
     rng = random.Random(seed)
     waiting = [q for q in prep.problem.requests if prep.eligible(q.id)]
     while deadline - time.perf_counter() > 0.3:
@@ -484,31 +473,24 @@ def hours_lns(
             (q for q in waiting if rid in prep.starts[q.id]),
             key=lambda q: (abs(q.earliest - q0.earliest), q.id),
         )[:8]
-        hood: set[str] = set()
-        seq: list[str] = []
+        hood = _Hood(chain_of)
         for q in near:
-            for m in chain_of.get(q.id, [q]):
-                if m.id not in hood:
-                    hood.add(m.id)
-                    seq.append(m.id)
-        steps = [reqs[qid] for qid in seq]
+            hood.add(q)
+        steps = [reqs[qid] for qid in hood.order]
         for oid in _around(prep, current, steps, 1, limit=size, waiting={}):
             if len(hood) >= size:
                 break
-            for m in chain_of.get(oid, [reqs[oid]]):
-                if m.id not in hood:
-                    hood.add(m.id)
-                    seq.append(m.id)
+            hood.add(reqs[oid])
         new, _facts = solve_prepared(
             prep,
             time_limit=min(step, deadline - time.perf_counter()),
             workers=workers,
             seed=seed,
             current=current,
-            only=hood,
+            only=hood.ids,
             stage3=False,
             max_levels=1,
-            order=seq,
+            order=hood.order,
             hold_usage=True,
         )
         if fair_level(prep, new.usage) >= fair_level(prep, current.usage) and sum(
@@ -516,6 +498,24 @@ def hours_lns(
         ) > sum(current.usage.values()):
             current = new
     return current
+
+
+class _Hood:
+    """A neighbourhood being gathered: request ids in the order they came, chains whole."""
+
+    def __init__(self, chain_of: dict[str, list[Request]]):
+        self.chain_of = chain_of
+        self.ids: set[str] = set()
+        self.order: list[str] = []
+
+    def add(self, q: Request) -> None:
+        for m in self.chain_of.get(q.id, [q]):
+            if m.id not in self.ids:
+                self.ids.add(m.id)
+                self.order.append(m.id)
+
+    def __len__(self) -> int:
+        return len(self.ids)
 
 
 def _around(
@@ -536,7 +536,7 @@ def _around(
     elsewhere). Chains come whole."""
     reqs = prep.problem.request_by_id
     res = prep.problem.resource_by_id
-    chain_of = {q.id: m for m in prep.chains.values() if len(m) > 1 for q in m}
+    chain_of = prep.chain_of()
     on: dict[str, list[tuple[int, int, str]]] = {}
     for oid, (rids, s) in current.placed.items():
         for rid in rids:
@@ -661,7 +661,7 @@ def neighbourhood_bound(
             key = (q.tenant, prep.klass[q.id])
             total[key] = total.get(key, 0) + q.usage
             by_pair.setdefault(key, []).append(q)
-    chain_of = {q.id: m for m in prep.chains.values() if len(m) > 1 for q in m}
+    chain_of = prep.chain_of()
     on: dict[str, list[Request]] = {}
     for q in prep.problem.requests:
         if prep.eligible(q.id):

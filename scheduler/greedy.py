@@ -145,7 +145,7 @@ def improve_floor(
             waiting.setdefault((q.tenant, prep.klass[q.id]), []).append(q)
     for lst in waiting.values():
         lst.sort(key=lambda q: (q.usage, q.deadline, q.id))
-    chain_of = {q.id: m for m in prep.chains.values() if len(m) > 1 for q in m}
+    chain_of = prep.chain_of()
 
     def share(key) -> float:
         return tl.usage.get(key, 0) / ent[key]
