@@ -9,6 +9,7 @@ class and entitlements, which define the fairness contract (see :mod:`scheduler.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from scheduler.problem import GPU_NODE, PILOT_LINE, Problem, Request, Resource, check_problem
@@ -143,7 +144,7 @@ class Prepared:
         return resource.changeover(before, after)
 
 
-def _training_periods(problem: Problem, user: str, training: str) -> list[tuple[int, int]]:
+def training_periods(problem: Problem, user: str, training: str) -> list[tuple[int, int]]:
     index = problem._index.get("trainings")
     if index is None:
         index = {}
@@ -173,8 +174,20 @@ def _count_cover(ranges_per_node: list[Ranges], need: int) -> Ranges:
     return out
 
 
-def prepare(problem: Problem, *, check: bool = True) -> Prepared:
-    """Check the problem (raising :class:`ProblemError`) and compute its static facts."""
+def prepare(
+    problem: Problem,
+    *,
+    check: bool = True,
+    excluded: Mapping[str, tuple[str, dict]] | None = None,
+    demand_of: Collection[str] | None = None,
+) -> Prepared:
+    """Check the problem (raising :class:`ProblemError`) and compute its static facts.
+
+    ``excluded``: requests decided before planning (request id -> reason code and params), e.g.
+    refused for good earlier in the round; they are never granted and, as any step that cannot
+    be placed, take their whole chain with them. ``demand_of``: the tenants whose demand alone
+    is computed (default: all); the others' demand is what they ask, capped by their quota (an
+    upper bound: a re-plan that plans a few tenants' requests needs only theirs)."""
     if check:
         check_problem(problem)
     prep = Prepared(problem)
@@ -212,7 +225,7 @@ def prepare(problem: Problem, *, check: bool = True) -> Prepared:
                 starts = _starts(periods, q.duration)
                 blocked = False
                 if starts and r.required_training:
-                    valid = _training_periods(problem, q.user, r.required_training)
+                    valid = training_periods(problem, q.user, r.required_training)
                     starts = _starts(_intersect(periods, valid), q.duration)
                     blocked = not starts
                 memo[key] = (starts, blocked)
@@ -233,6 +246,8 @@ def prepare(problem: Problem, *, check: bool = True) -> Prepared:
                 prep.static_reason[q.id] = ("no_feasible_start", {})
         elif quota is not None and q.usage > quota:
             prep.static_reason[q.id] = ("quota_exhausted", {"quota": quota})
+        if excluded and q.id in excluded:
+            prep.static_reason[q.id] = excluded[q.id]
         if q.chain is not None:
             prep.chains.setdefault(q.chain, []).append(q)
 
@@ -258,7 +273,12 @@ def prepare(problem: Problem, *, check: bool = True) -> Prepared:
             n = runs.get(r.id, 0)
             prep.changeover_mode[r.id] = "exact" if n <= EXACT_CHANGEOVER_LIMIT else "reserve"
     _drop_impossible_chains(prep)
-    prep.demand = attainable_demand(prep)
+    prep.demand = attainable_demand(prep, demand_of)
+    if demand_of is not None:
+        for (t, c), asked in _asked(prep).items():
+            if t not in demand_of:
+                quota = tenants[t].quota(c)
+                prep.demand[(t, c)] = asked if quota is None else min(asked, quota)
     # Weights are normalised over the tenants that want something in the class, so a tenant
     # with no demand neither gains nor dilutes anyone's entitlement.
     weight_sum: dict[str, float] = {}
@@ -303,7 +323,27 @@ def _best_subset(items: list[tuple[int, str]], cap: int) -> tuple[int, list[str]
     return total, chosen
 
 
-def attainable_demand(prep: Prepared) -> dict[tuple[str, str], int]:
+def _asked(prep: Prepared) -> dict[tuple[str, str], int]:
+    """Usage asked per tenant and class by the requests that can be granted at all."""
+    out: dict[tuple[str, str], int] = {}
+    for q in prep.problem.requests:
+        if q.id not in prep.static_reason:
+            key = (q.tenant, prep.klass[q.id])
+            out[key] = out.get(key, 0) + q.usage
+    return out
+
+
+def refine_demand(prep: Prepared, tenants: Collection[str]) -> None:
+    """Compute the demand alone of ``tenants`` (after a ``prepare(..., demand_of=...)`` that
+    left them out); entitlements do not change (they depend only on who asks)."""
+    exact = attainable_demand(prep, tenants)
+    for key in [k for k in prep.demand if k[0] in tenants]:
+        prep.demand[key] = exact.get(key, 0)
+
+
+def attainable_demand(
+    prep: Prepared, only: Collection[str] | None = None
+) -> dict[tuple[str, str], int]:
     """Demand per tenant and class that the tenant could be granted if it were alone.
 
     Its eligible requests are placed one by one (most important first, earliest start) in an
@@ -319,7 +359,7 @@ def attainable_demand(prep: Prepared) -> dict[tuple[str, str], int]:
     units: dict[str, list[list[Request]]] = {}
     seen: set[str] = set()
     for q in problem.requests:
-        if q.id in prep.static_reason:
+        if q.id in prep.static_reason or (only is not None and q.tenant not in only):
             continue
         if q.chain is not None and len(prep.chains.get(q.chain, ())) > 1:
             if q.chain in seen:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 
 import numpy as np
 
@@ -14,8 +15,11 @@ from scheduler.timeline import Timeline
 FLOOR_TOLERANCE = 1e-6
 
 
-def explain(prep: Prepared, tl: Timeline, floor: float) -> dict[str, tuple[str, dict]]:
-    """Reason code and details for each request not placed in ``tl``."""
+def explain(
+    prep: Prepared, tl: Timeline, floor: float, no_room: Collection[str] = ()
+) -> dict[str, tuple[str, dict]]:
+    """Reason code and details for each request not placed in ``tl`` (``no_room``: requests
+    already known to fit nowhere next to ``tl``'s placements, so not searched again)."""
     problem = prep.problem
     reqs = problem.request_by_id
     out: dict[str, tuple[str, dict]] = {}
@@ -50,7 +54,7 @@ def explain(prep: Prepared, tl: Timeline, floor: float) -> dict[str, tuple[str, 
         if q.chain is not None and len(prep.chains.get(q.chain, ())) > 1:
             out[q.id] = ("chain_unplaceable", {"chain": q.chain})
             continue
-        if tl.find(q) is not None:
+        if q.id not in no_room and tl.find(q) is not None:
             out[q.id] = ("left_out_by_solver", {})
             continue
         key = (q.tenant, c)
@@ -73,10 +77,11 @@ def make_plan(
     objectives: dict | None = None,
     bounds: dict | None = None,
     stages: list | None = None,
+    no_room: Collection[str] = (),
 ) -> Plan:
     """A plan from a filled timeline: assignments, reasons, figures and timing."""
     fig = figures(prep, tl.placed.keys())
-    reasons = explain(prep, tl, fig.floor)
+    reasons = explain(prep, tl, fig.floor, no_room)
     assignments: dict[str, Assignment] = {}
     for q in prep.problem.requests:
         if q.id in tl.placed:

@@ -8,6 +8,7 @@ quotas. Use it to audit any plan, including one edited by hand or loaded from JS
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from scheduler.analysis import _clip, prepare
@@ -34,9 +35,23 @@ def _covered(s: int, e: int, periods) -> bool:
     return any(a <= s and e <= b for a, b in _clip(periods, -(10**9), 10**9))
 
 
-def validate(problem: Problem, plan: Plan) -> Report:
-    """Check ``plan`` against ``problem``; ``ok`` is true when no rule is broken."""
-    prep = prepare(problem)
+def validate(
+    problem: Problem,
+    plan: Plan,
+    *,
+    held: Mapping[str, tuple[Sequence[str], int]] | None = None,
+    refused: Collection[str] = (),
+    refused_chains: Collection[str] = (),
+    with_figures: bool = True,
+) -> Report:
+    """Check ``plan`` against ``problem``; ``ok`` is true when no rule is broken.
+
+    For a re-plan: ``held`` are confirmed bookings (request -> resources, start) that may not
+    move (a held booking may only lose its place, never be granted elsewhere); ``refused`` are
+    requests refused for good and ``refused_chains`` chains with a step refused outside the
+    problem: neither they nor any step of their chains may be granted. ``with_figures=False``
+    skips the fairness figures (and the demand alone they need): the rules are checked alike."""
+    prep = prepare(problem, demand_of=None if with_figures else ())
     bad: list[str] = []
     reqs = problem.request_by_id
     res = problem.resource_by_id
@@ -128,10 +143,28 @@ def validate(problem: Problem, plan: Plan) -> Report:
             elif nxt.max_gap is not None and ns - pe > nxt.max_gap:
                 bad.append(f"chain {cid}: gap {ns - pe} before {nxt.id} exceeds {nxt.max_gap}")
 
+    for rid, (rids, start) in (held or {}).items():
+        a = granted.get(rid)
+        if a is not None and (tuple(a.resources) != tuple(rids) or a.start != start):
+            bad.append(
+                f"{rid}: confirmed on {list(rids)} from {start}, moved to "
+                f"{list(a.resources)} from {a.start}"
+            )
+    refused_chains = set(refused_chains) | {
+        reqs[rid].chain for rid in refused if rid in reqs and reqs[rid].chain is not None
+    }
+    for rid in granted:
+        q = reqs[rid]
+        if rid in refused:
+            bad.append(f"{rid}: granted although refused for good")
+        elif q.chain is not None and q.chain in refused_chains:
+            bad.append(f"{rid}: granted although a step of chain {q.chain} was refused")
+
     tenants = problem.tenant_by_id
     for (t, c), used in sorted(usage.items()):
         quota = tenants[t].quota(c)
         if quota is not None and used > quota:
             bad.append(f"tenant {t}: {used} granted in {c}, quota {quota}")
 
-    return Report(ok=not bad, violations=bad, figures=figures(prep, granted.keys()))
+    fig = figures(prep, granted.keys()) if with_figures else None
+    return Report(ok=not bad, violations=bad, figures=fig)
