@@ -2,6 +2,7 @@
 
     uv run python benchmarks/bench_replan.py --seeds 2 --minutes 10
     uv run python benchmarks/bench_replan.py --size 200 --cancellations 20   # quick
+    uv run python benchmarks/bench_replan.py --trivial   # a 12-request, one-slot round, 10 s limit
 
 For each seed a round is generated (scheduler.generator) and solved with CP-SAT (the published
 plan); then confirmed bookings are cancelled at random, one at a time, each against the published
@@ -26,8 +27,34 @@ from scheduler import Cancellation, replan, solve, validate  # noqa: E402
 from scheduler.generator import generate  # noqa: E402
 
 
+def trivial() -> None:
+    """Wall time of a 12-request, one-slot round with a 10 s limit (every stage is proven)."""
+    from scheduler import Problem, Request, Resource, Tenant
+    from scheduler.problem import GPU_NODE
+
+    problem = Problem(
+        horizon=1,
+        resources=(Resource("g", GPU_NODE, capacity=8),),
+        tenants=tuple(Tenant(f"t{i}") for i in range(3)),
+        requests=tuple(
+            Request(f"q{i}", f"t{i % 3}", "u", ("g",), 1, 0, 1, units=1 + i % 4) for i in range(12)
+        ),
+    )
+    walls = []
+    for _ in range(10):
+        t = time.perf_counter()
+        plan = solve(problem, time_limit=10)
+        walls.append(time.perf_counter() - t)
+        assert validate(problem, plan).ok
+    print(
+        f"trivial round (12 requests, one slot, 10 s limit): status {plan.status}, "
+        f"median {statistics.median(walls):.3f} s, max {max(walls):.3f} s over 10 solves"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--trivial", action="store_true")
     ap.add_argument("--size", type=int, default=2000)
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--cancellations", type=int, default=10_000, help="at most, over all seeds")
@@ -35,6 +62,9 @@ def main() -> None:
     ap.add_argument("--time-limit", type=float, default=10.0, help="of the published solve")
     ap.add_argument("--replan-limit", type=float, default=2.0)
     args = ap.parse_args()
+    if args.trivial:
+        trivial()
+        return
     tenants, resources = max(20, args.size // 25), max(12, args.size // 67)
     rounds = []
     for seed in range(args.seeds):

@@ -75,6 +75,15 @@ def _starts(periods: list[tuple[int, int]], duration: int) -> Ranges:
     return [(a, b - duration) for a, b in periods if b - a >= duration]
 
 
+def on_grid(ranges: Ranges, step: int, offset: int) -> Ranges:
+    """The starts of ``ranges`` that lie on a grid of ``step`` slots from ``offset``."""
+    out: Ranges = []
+    for lo, hi in ranges:
+        first = lo + (offset - lo) % step
+        out.extend((s, s) for s in range(first, hi + 1, step))
+    return out
+
+
 def ranges_contain(ranges: Ranges, s: int) -> bool:
     return any(lo <= s <= hi for lo, hi in ranges)
 
@@ -180,6 +189,7 @@ def prepare(
     check: bool = True,
     excluded: Mapping[str, tuple[str, dict]] | None = None,
     demand_of: Collection[str] | None = None,
+    check_chains: bool = True,
 ) -> Prepared:
     """Check the problem (raising :class:`ProblemError`) and compute its static facts.
 
@@ -187,7 +197,9 @@ def prepare(
     refused for good earlier in the round; they are never granted and, as any step that cannot
     be placed, take their whole chain with them. ``demand_of``: the tenants whose demand alone
     is computed (default: all); the others' demand is what they ask, capped by their quota (an
-    upper bound: a re-plan that plans a few tenants' requests needs only theirs)."""
+    upper bound: a re-plan that plans a few tenants' requests needs only theirs).
+    ``check_chains=False`` skips refusing up front the chains that cannot be placed even in an
+    empty round (a re-plan's model finds that out for the few chains it holds)."""
     if check:
         check_problem(problem)
     prep = Prepared(problem)
@@ -207,19 +219,25 @@ def prepare(
 
     tenants = problem.tenant_by_id
     free_key = {rid: tuple(p) for rid, p in prep.free.items()}
+    grids = {r.id: problem.grid(r) for r in problem.resources}
     memo: dict[tuple, tuple[Ranges, bool]] = {}
     for q in problem.requests:
         prep.klass[q.id] = res[q.resources[0]].resource_class
         per_res: dict[str, Ranges] = {}
-        training_blocked = min_run_blocked = 0
+        training_blocked = min_run_blocked = off_grid = 0
         window = [(q.earliest, q.deadline)]
         for rid in q.resources:
             r = res[rid]
             if r.min_run and q.duration < r.min_run:
                 min_run_blocked += 1
                 continue
+            step, offset = grids[rid]
+            if q.duration % step:
+                off_grid += 1  # it could not end on the resource's grid
+                continue
             need = r.required_training
             key = (free_key[rid], q.earliest, q.deadline, q.duration, need and q.user, need)
+            key += (step, offset)
             if key not in memo:
                 periods = _intersect(prep.free[rid], window)
                 starts = _starts(periods, q.duration)
@@ -228,6 +246,8 @@ def prepare(
                     valid = training_periods(problem, q.user, r.required_training)
                     starts = _starts(_intersect(periods, valid), q.duration)
                     blocked = not starts
+                if step > 1:
+                    starts = on_grid(starts, step, offset)
                 memo[key] = (starts, blocked)
             starts, blocked = memo[key]
             training_blocked += blocked
@@ -242,6 +262,8 @@ def prepare(
                 prep.static_reason[q.id] = ("no_valid_training", {})
             elif min_run_blocked == len(q.resources):
                 prep.static_reason[q.id] = ("below_min_run", {})
+            elif off_grid:
+                prep.static_reason[q.id] = ("not_on_slot", {})
             else:
                 prep.static_reason[q.id] = ("no_feasible_start", {})
         elif quota is not None and q.usage > quota:
@@ -272,7 +294,8 @@ def prepare(
         if r.kind == PILOT_LINE and r.changeovers:
             n = runs.get(r.id, 0)
             prep.changeover_mode[r.id] = "exact" if n <= EXACT_CHANGEOVER_LIMIT else "reserve"
-    _drop_impossible_chains(prep)
+    if check_chains:
+        _drop_impossible_chains(prep)
     prep.demand = attainable_demand(prep, demand_of)
     if demand_of is not None:
         for (t, c), asked in _asked(prep).items():

@@ -44,6 +44,10 @@ LIGHT_FLOOR_ABOVE = 1000
 LIGHT_FLOOR_SHARE = 0.25
 # Of the time of a one-model round whose floor is proven early, for hours in neighbourhoods.
 SINGLE_HOURS_SHARE = 0.3
+# A round of at most this many requests is first solved as one model with this share of the
+# time; if every stage is proven, that is the answer.
+QUICK_EXACT_MAX = 400
+QUICK_EXACT_SHARE = 0.15
 
 
 class _Sets:
@@ -129,6 +133,20 @@ def plan_parts(
             facts["bounds"]["floor"] = bound
         return current, facts
     single = n_eligible <= block_max
+    if n_eligible <= QUICK_EXACT_MAX:
+        # A small round first gets one whole model: every stage stops once it is proven, so a
+        # round that is easy answers at once instead of using its whole time limit.
+        quick, qfacts = solve_prepared(
+            prep,
+            time_limit=QUICK_EXACT_SHARE * time_limit,
+            workers=workers,
+            seed=seed,
+            current=current,
+        )
+        if qfacts["status"] == "optimal":
+            return quick, qfacts
+        if fair_level(prep, quick.usage) >= fair_level(prep, current.usage):
+            current = quick
     current = floor_lns(
         prep,
         current,
@@ -183,7 +201,8 @@ def plan_parts(
             )
             if bound is not None:
                 facts["bounds"]["floor"] = min(bound, facts["bounds"].get("floor", bound))
-        if deadline - time.perf_counter() > 0.5:
+        proven_hours = facts["bounds"].get("granted_usage", math.inf) <= sum(current.usage.values())
+        if deadline - time.perf_counter() > 0.5 and not proven_hours:
             # A bound proven quicker than its reserve leaves time: more hours, the floor held.
             current = hours_lns(prep, current, deadline=deadline, workers=workers, seed=seed)
         return current, facts
@@ -481,7 +500,7 @@ def hours_lns(
             if len(hood) >= size:
                 break
             hood.add(reqs[oid])
-        new, _facts = solve_prepared(
+        new, sub = solve_prepared(
             prep,
             time_limit=min(step, deadline - time.perf_counter()),
             workers=workers,
@@ -497,6 +516,9 @@ def hours_lns(
             new.usage.values()
         ) > sum(current.usage.values()):
             current = new
+        elif sub["status"] == "optimal":
+            # Proven: nothing more fits around this request; it is not drawn again.
+            waiting = [q for q in waiting if q.id != q0.id]
     return current
 
 

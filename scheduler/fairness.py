@@ -70,6 +70,10 @@ REASON_TEXTS: dict[str, str] = {
         "tenants with at least the same share of their entitlement or by this tenant's own "
         "requests. This tenant received {share:.0%} of its entitlement in {resource_class}."
     ),
+    "not_on_slot": (
+        "Not granted: its duration does not fit the time grid (slot length) of any candidate "
+        "resource."
+    ),
     "refused": "Not granted: refused for good earlier in the round (or a step of its chain was).",
     "window_passed": "Not granted: its window has passed.",
     "left_out_by_solver": (
@@ -96,6 +100,7 @@ class Figures:
     floor_cap: float
     granted: dict[tuple[str, str], int] = field(default_factory=dict)
     share: dict[tuple[str, str], float] = field(default_factory=dict)
+    demand: dict[tuple[str, str], int] = field(default_factory=dict)
     jain: float = 1.0
     utilisation: float = 0.0
     granted_usage: int = 0
@@ -110,6 +115,7 @@ class Figures:
             "granted_usage": self.granted_usage,
             "granted_requests": self.granted_requests,
             "share": {f"{t}/{c}": round(v, 6) for (t, c), v in sorted(self.share.items())},
+            "demand": {f"{t}/{c}": v for (t, c), v in sorted(self.demand.items())},
         }
 
 
@@ -143,7 +149,11 @@ def figures(prep: Prepared, granted_ids) -> Figures:
     share = {k: granted.get(k, 0) / e for k, e in prep.entitlement.items()}
     # Jain's index over each tenant's fraction of its fair share received (fair share is the
     # entitlement, or the demand when that is smaller), capped at 1.
-    xs = [min(1.0, granted.get(k, 0) / min(prep.demand[k], e)) for k, e in prep.entitlement.items()]
+    # (a pair asking nothing it could get, as a re-plan may find, counts as served)
+    xs = [
+        min(1.0, granted.get(k, 0) / fair) if (fair := min(prep.demand[k], e)) > 0 else 1.0
+        for k, e in prep.entitlement.items()
+    ]
     sq = sum(x * x for x in xs)
     jain = (sum(xs) ** 2 / (len(xs) * sq)) if sq > 0 else (1.0 if not xs else 0.0)
     total = sum(prep.capacity.values())
@@ -152,6 +162,7 @@ def figures(prep: Prepared, granted_ids) -> Figures:
         floor_cap=floor_cap(prep),
         granted=granted,
         share=share,
+        demand=dict(prep.demand),
         jain=jain,
         utilisation=usage / total if total else 0.0,
         granted_usage=usage,

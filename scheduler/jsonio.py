@@ -9,7 +9,9 @@ from typing import Any
 from scheduler.plan import Assignment, Plan
 from scheduler.problem import Problem, ProblemError, Request, Resource, Tenant, Training
 
-PROBLEM_FORMAT = "park-booking/problem@1"
+PROBLEM_FORMAT = "park-booking/problem@2"
+# Formats read: @1 has one time grid for all resources (no per-resource slot fields).
+PROBLEM_FORMATS = ("park-booking/problem@1", PROBLEM_FORMAT)
 PLAN_FORMAT = "park-booking/plan@1"
 
 
@@ -46,6 +48,8 @@ def problem_to_dict(problem: Problem) -> dict[str, Any]:
                 "changeovers": [list(c) for c in r.changeovers],
                 "min_run": r.min_run,
                 "required_training": r.required_training,
+                "slot_minutes": r.slot_minutes,
+                "slot_offset": r.slot_offset,
             }
             for r in problem.resources
         ],
@@ -110,8 +114,9 @@ def problem_from_json(data: str | bytes | dict) -> Problem:
     or validated (``check_problem``)."""
     d = _load(data)
     fmt = d.get("format", PROBLEM_FORMAT)
-    if fmt != PROBLEM_FORMAT:
+    if fmt not in PROBLEM_FORMATS:
         raise ProblemError("bad_format", "format", f"expected {PROBLEM_FORMAT!r}, got {fmt!r}")
+    grid_fields = ("slot_minutes", "slot_offset") if fmt == PROBLEM_FORMAT else ()
     if "horizon" not in d:
         raise ProblemError("missing_field", "horizon", "required")
     rs = d.get("round_start")
@@ -134,6 +139,7 @@ def problem_from_json(data: str | bytes | dict) -> Problem:
                 "changeovers",
                 "min_run",
                 "required_training",
+                *grid_fields,
             ),
         )
         for i, r in enumerate(d.get("resources", []))

@@ -52,7 +52,9 @@ class Resource:
     ``recipes`` / ``changeovers``: for pilot lines, the recipes it runs and
     ``(from_recipe, to_recipe, slots)`` changeover times; a missing pair means no changeover.
     ``min_run``: shortest run accepted (slots). ``required_training``: training a user must hold
-    for the whole booking.
+    for the whole booking. ``slot_minutes`` / ``slot_offset``: the resource's own time grid
+    (``None``: the problem's): bookings on it start and end on multiples of ``slot_minutes``
+    counted from ``slot_offset`` minutes after the round start.
     """
 
     id: str
@@ -65,6 +67,8 @@ class Resource:
     changeovers: tuple[tuple[str, str, int], ...] = ()
     min_run: int = 0
     required_training: str | None = None
+    slot_minutes: int | None = None
+    slot_offset: int = 0
 
     def __post_init__(self) -> None:
         if not self.resource_class:
@@ -195,6 +199,13 @@ class Problem:
             self._index["q"] = {q.id: q for q in self.requests}
         return self._index["q"]
 
+    def grid(self, resource: Resource) -> tuple[int, int]:
+        """A resource's time grid in slots: bookings start and end at ``offset + k * step``."""
+        if resource.slot_minutes is None:
+            return 1, 0
+        step = max(1, resource.slot_minutes // self.slot_minutes)
+        return step, (resource.slot_offset // self.slot_minutes) % step
+
     def request_class(self, request: Request) -> str:
         return self.resource_by_id[request.resources[0]].resource_class
 
@@ -248,6 +259,20 @@ def check_problem(problem: Problem) -> None:
             )
         if r.min_run < 0:
             raise ProblemError("bad_min_run", f"{where}.min_run", "must not be negative")
+        if r.slot_minutes is not None and (
+            r.slot_minutes <= 0 or r.slot_minutes % problem.slot_minutes
+        ):
+            raise ProblemError(
+                "bad_slot",
+                f"{where}.slot_minutes",
+                f"must be a positive multiple of the round's {problem.slot_minutes} minutes",
+            )
+        if r.slot_offset % problem.slot_minutes:
+            raise ProblemError(
+                "bad_slot",
+                f"{where}.slot_offset",
+                f"must be a multiple of the round's {problem.slot_minutes} minutes",
+            )
         if r.open_periods is not None:
             _check_periods(r.open_periods, f"{where}.open_periods")
         _check_periods(r.maintenance, f"{where}.maintenance")

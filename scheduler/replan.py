@@ -174,6 +174,9 @@ def placement_allowed(
             return False
         if r.min_run and q.duration < r.min_run:
             return False
+        step, offset = problem.grid(r)
+        if (start - offset) % step or (end - offset) % step:
+            return False
         if r.required_training:
             valid = training_periods(problem, q.user, r.required_training)
             if not any(a <= start and end <= b for a, b in valid):
@@ -188,6 +191,22 @@ def _pin(prep: Prepared, q: Request, resources: tuple[str, ...], start: int) -> 
         prep.gang_starts[q.id] = [(start, start)]
     prep.cache.pop(q.id, None)
     prep.cache.pop(("line", q.id), None)
+
+
+def _demand(prep: Prepared, published: Plan, tenants: set[str]) -> None:
+    """The demand alone of the tenants re-planned: as published (the round's fairness levels
+    are kept), never above what they still ask; computed when the plan does not carry it."""
+    known = published.figures.get("demand") if published.figures else None
+    if not known:
+        refine_demand(prep, tenants)
+        return
+    for key in list(prep.demand):
+        if key[0] in tenants:
+            was = known.get(f"{key[0]}/{key[1]}")
+            if was is None:
+                refine_demand(prep, tenants)
+                return
+            prep.demand[key] = min(prep.demand[key], int(was))
 
 
 # Reasons under which a waiting request had no room next to the published plan's bookings.
@@ -284,15 +303,16 @@ def replan(
             continue
         if q.id in refused or (q.chain is not None and q.chain in refused_chains):
             excluded[q.id] = ("refused", {})
-        earliest = max(q.earliest, now)
-        if q.deadline - earliest < q.duration:
+        if q.earliest >= now:
+            narrowed.append(q)
+        elif q.deadline - now < q.duration:
             excluded.setdefault(q.id, ("window_passed", {}))
             narrowed.append(q)
         else:
-            narrowed.append(replace(q, earliest=earliest))
+            narrowed.append(replace(q, earliest=now))
     planned = changed.replace(requests=tuple(narrowed))
     # Demand alone is computed below only for the tenants whose requests are planned.
-    prep = prepare(planned, check=False, excluded=excluded, demand_of=())
+    prep = prepare(planned, check=False, excluded=excluded, demand_of=(), check_chains=False)
 
     # A chain with a displaced or waiting step next to held ones: the held steps are pinned
     # where they are and the chain is planned again as a whole.
@@ -313,7 +333,7 @@ def replan(
     no_room = (
         {q.id for q in changed.requests if prep.eligible(q.id)} - candidates - set(base.placed)
     )
-    refine_demand(prep, {reqs[qid].tenant for qid in candidates})
+    _demand(prep, published, {reqs[qid].tenant for qid in candidates})
     current = base.clone()
     for unit in units_of(prep):  # broken chains first: their held steps want to stay
         if unit[0].id in candidates and any(q.id in broken for q in unit):

@@ -83,6 +83,12 @@ def validate(
                 bad.append(f"{where}: {r_id} is not one of its candidates")
                 continue
             r = res[r_id]
+            step, offset = problem.grid(r)
+            if (s - offset) % step or (e - offset) % step:
+                bad.append(
+                    f"{where}: [{s}, {e}) on {r_id} is off its time grid of {step} slots "
+                    f"from {offset}"
+                )
             if r.open_periods is not None and not _covered(s, e, r.open_periods):
                 bad.append(f"{where}: [{s}, {e}) on {r_id} is outside opening hours/shifts")
             for ma, mb in r.maintenance:
