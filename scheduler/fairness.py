@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from scheduler.analysis import Prepared
+from scheduler.facts import Prepared
 
 FAIRNESS_CONTRACT = """\
 How an allocation round shares contended resources (weighted max-min fair share with demand caps)
@@ -43,6 +43,10 @@ How an allocation round shares contended resources (weighted max-min fair share 
 
 REASON_TEXTS: dict[str, str] = {
     "granted": "Granted on {resources} from slot {start} to {end}.",
+    "moved": (
+        "Granted on {resources} from slot {start} to {end}, later than asked (from slot {asked}): "
+        "no earlier start was free with every other booking where it is."
+    ),
     "no_valid_training": (
         "Not granted: the user holds no training for this instrument that is valid for the whole "
         "booking anywhere in the requested window."
@@ -53,8 +57,8 @@ REASON_TEXTS: dict[str, str] = {
         "maintenance of any candidate resource."
     ),
     "quota_exhausted": (
-        "Not granted: the tenant's quota for {resource_class} in this round ({quota}) would be "
-        "exceeded ({used} already granted, this request needs {need})."
+        "Not granted: the tenant's quota for {resource_class} in this round ({quota_hours} h) "
+        "would be exceeded ({used_hours} h already granted, this request needs {need_hours} h)."
     ),
     "chain_unplaceable": (
         "Not granted: part of chain {chain}, whose steps could not all be placed within their "

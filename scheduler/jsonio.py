@@ -195,6 +195,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
                 "end": a.end,
                 "reason": a.reason,
                 "reason_text": a.reason_text,
+                "params": a.params,
             }
             for a in plan.assignments.values()
         ],
@@ -222,7 +223,7 @@ def plan_from_json(data: str | bytes | dict) -> Plan:
             a,
             f"assignments[{i}]",
             ("request", "granted"),
-            ("resources", "start", "end", "reason", "reason_text"),
+            ("resources", "start", "end", "reason", "reason_text", "params"),
         )
         assignments[item.request] = item
     return Plan(

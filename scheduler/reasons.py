@@ -7,7 +7,8 @@ from collections.abc import Collection
 
 import numpy as np
 
-from scheduler.analysis import Prepared
+from scheduler.earliness import compact
+from scheduler.facts import Prepared
 from scheduler.fairness import figures, reason_text
 from scheduler.plan import Assignment, Plan
 from scheduler.timeline import Timeline
@@ -67,6 +68,17 @@ def explain(
     return out
 
 
+def in_hours(prep: Prepared, params: dict) -> dict:
+    """Reason figures in hours as well (usage is in capacity-slots): ``quota_hours``,
+    ``used_hours``, ``need_hours``; the resource class stays named."""
+    hours = prep.problem.slot_minutes / 60
+    out = dict(params)
+    for name in ("quota", "used", "need"):
+        if isinstance(params.get(name), int | float):
+            out[f"{name}_hours"] = round(params[name] * hours, 2)
+    return out
+
+
 def make_plan(
     prep: Prepared,
     tl: Timeline,
@@ -78,24 +90,41 @@ def make_plan(
     bounds: dict | None = None,
     stages: list | None = None,
     no_room: Collection[str] = (),
+    keep: Collection[str] = (),
 ) -> Plan:
-    """A plan from a filled timeline: assignments, reasons, figures and timing."""
+    """A plan from a filled timeline: assignments, reasons, figures and timing.
+
+    Granted requests are first moved earlier wherever nothing else has to change (``keep``:
+    those that stay, e.g. confirmed bookings), so "moved" (later than asked) is always true."""
+    tl = compact(prep, tl.clone(), keep=keep)
     fig = figures(prep, tl.placed.keys())
     reasons = explain(prep, tl, fig.floor, no_room)
     assignments: dict[str, Assignment] = {}
     for q in prep.problem.requests:
         if q.id in tl.placed:
             resources, start = tl.placed[q.id]
-            text = reason_text(
-                "granted", resources=", ".join(resources), start=start, end=start + q.duration
-            )
+            code = "moved" if start > q.earliest else "granted"
+            params = {
+                "resources": ", ".join(resources),
+                "start": start,
+                "end": start + q.duration,
+                "asked": q.earliest,
+            }
             assignments[q.id] = Assignment(
-                q.id, True, resources, start, start + q.duration, "granted", text
+                q.id,
+                True,
+                resources,
+                start,
+                start + q.duration,
+                code,
+                reason_text(code, **params),
+                params,
             )
         else:
             code, params = reasons[q.id]
+            params = in_hours(prep, params)
             assignments[q.id] = Assignment(
-                q.id, False, reason=code, reason_text=reason_text(code, **params)
+                q.id, False, reason=code, reason_text=reason_text(code, **params), params=params
             )
     obj = {"floor": fig.floor, "granted_usage": fig.granted_usage}
     obj.update(objectives or {})

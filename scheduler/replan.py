@@ -25,10 +25,10 @@ from scheduler.analysis import (
     Prepared,
     free_periods,
     prepare,
-    refine_demand,
     training_periods,
 )
 from scheduler.cpsat import solve_prepared
+from scheduler.demand import refine_demand
 from scheduler.greedy import greedy_placements, units_of
 from scheduler.plan import Plan
 from scheduler.problem import Problem, ProblemError, Request, Training, check_problem
@@ -360,6 +360,7 @@ def replan(
         objectives=facts["objectives"],
         stages=facts["stages"],
         no_room=no_room,
+        keep=held,
     )
     was = {qid for qid, a in published.assignments.items() if a.granted}
     now_granted = set(current.placed)

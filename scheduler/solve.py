@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 
-from scheduler.analysis import prepare
-from scheduler.cpsat import solve_cpsat
+from scheduler.analysis import Prepared, prepare
+from scheduler.decompose import BLOCK_MAX, plan_parts
 from scheduler.fairness import floor_cap
 from scheduler.greedy import first_come_first_served, greedy_fair
 from scheduler.plan import Plan
 from scheduler.problem import Problem
+from scheduler.reasons import make_plan
 
 
 def solve(
@@ -50,3 +51,35 @@ def solve(
         else:
             plan.bounds["floor"] = bound
     return plan
+
+
+def solve_cpsat(
+    prep: Prepared,
+    *,
+    time_limit: float = 10.0,
+    workers: int = 2,
+    seed: int = 0,
+    started: float | None = None,
+    block_max: int | None = None,
+) -> Plan:
+    """The CP-SAT plan (solved part by part, see :mod:`scheduler.decompose`), or the greedy
+    fair plan if CP-SAT finds nothing in time."""
+    t0 = time.perf_counter() if started is None else started
+    tl, facts = plan_parts(
+        prep,
+        time_limit=time_limit,
+        workers=workers,
+        seed=seed,
+        started=t0,
+        block_max=block_max or BLOCK_MAX,
+    )
+    return make_plan(
+        prep,
+        tl,
+        status=facts["status"],
+        planner="cpsat",
+        started=t0,
+        objectives=facts["objectives"],
+        bounds=facts["bounds"],
+        stages=facts["stages"],
+    )

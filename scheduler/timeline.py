@@ -10,7 +10,7 @@ import bisect
 
 import numpy as np
 
-from scheduler.analysis import Prepared
+from scheduler.facts import Prepared
 from scheduler.problem import PILOT_LINE, Request
 
 

@@ -12,9 +12,11 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from scheduler.analysis import _clip, prepare
+from scheduler.earliness import needless_delays
 from scheduler.fairness import Figures, figures
 from scheduler.plan import Plan
 from scheduler.problem import PILOT_LINE, Problem
+from scheduler.timeline import Timeline
 
 
 @dataclass
@@ -22,11 +24,15 @@ class Report:
     ok: bool
     violations: list[str] = field(default_factory=list)
     figures: Figures | None = None
+    # Granted requests that could start earlier with every other booking unchanged (not a broken
+    # rule, but a "moved" that is not true).
+    delays: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {
             "ok": self.ok,
             "violations": self.violations,
+            "delays": self.delays,
             "figures": self.figures.as_dict() if self.figures else None,
         }
 
@@ -43,6 +49,7 @@ def validate(
     refused: Collection[str] = (),
     refused_chains: Collection[str] = (),
     with_figures: bool = True,
+    check_delays: bool = True,
 ) -> Report:
     """Check ``plan`` against ``problem``; ``ok`` is true when no rule is broken.
 
@@ -50,7 +57,8 @@ def validate(
     move (a held booking may only lose its place, never be granted elsewhere); ``refused`` are
     requests refused for good and ``refused_chains`` chains with a step refused outside the
     problem: neither they nor any step of their chains may be granted. ``with_figures=False``
-    skips the fairness figures (and the demand alone they need): the rules are checked alike."""
+    skips the fairness figures (and the demand alone they need): the rules are checked alike.
+    ``delays`` lists needless delays (``check_delays``; only for a plan that breaks no rule)."""
     prep = prepare(problem, demand_of=None if with_figures else ())
     bad: list[str] = []
     reqs = problem.request_by_id
@@ -173,4 +181,10 @@ def validate(
             bad.append(f"tenant {t}: {used} granted in {c}, quota {quota}")
 
     fig = figures(prep, granted.keys()) if with_figures else None
-    return Report(ok=not bad, violations=bad, figures=fig)
+    delays: list[str] = []
+    if check_delays and not bad:
+        tl = Timeline(prep)
+        for rid, a in granted.items():
+            tl.place(reqs[rid], tuple(a.resources), a.start)
+        delays = needless_delays(prep, tl)
+    return Report(ok=not bad, violations=bad, figures=fig, delays=delays)
