@@ -10,7 +10,8 @@ from scheduler.plan import Assignment, Plan
 from scheduler.problem import Problem, ProblemError, Request, Resource, Tenant, Training
 
 PROBLEM_FORMAT = "park-booking/problem@2"
-# Formats read: @1 has one time grid for all resources (no per-resource slot fields).
+# Formats read: @1 has one time grid for all resources and GPUs only (no per-resource slot
+# fields, no CPUs or memory).
 PROBLEM_FORMATS = ("park-booking/problem@1", PROBLEM_FORMAT)
 PLAN_FORMAT = "park-booking/plan@1"
 
@@ -50,6 +51,8 @@ def problem_to_dict(problem: Problem) -> dict[str, Any]:
                 "required_training": r.required_training,
                 "slot_minutes": r.slot_minutes,
                 "slot_offset": r.slot_offset,
+                "cpus": r.cpus,
+                "memory": r.memory,
             }
             for r in problem.resources
         ],
@@ -81,6 +84,8 @@ def problem_to_dict(problem: Problem) -> dict[str, Any]:
                 "chain": q.chain,
                 "chain_step": q.chain_step,
                 "max_gap": q.max_gap,
+                "cpus": q.cpus,
+                "memory": q.memory,
             }
             for q in problem.requests
         ],
@@ -116,7 +121,9 @@ def problem_from_json(data: str | bytes | dict) -> Problem:
     fmt = d.get("format", PROBLEM_FORMAT)
     if fmt not in PROBLEM_FORMATS:
         raise ProblemError("bad_format", "format", f"expected {PROBLEM_FORMAT!r}, got {fmt!r}")
-    grid_fields = ("slot_minutes", "slot_offset") if fmt == PROBLEM_FORMAT else ()
+    new = fmt == PROBLEM_FORMAT
+    grid_fields = ("slot_minutes", "slot_offset", "cpus", "memory") if new else ()
+    vector_fields = ("cpus", "memory") if new else ()
     if "horizon" not in d:
         raise ProblemError("missing_field", "horizon", "required")
     rs = d.get("round_start")
@@ -160,7 +167,16 @@ def problem_from_json(data: str | bytes | dict) -> Problem:
             q,
             f"requests[{i}]",
             ("id", "tenant", "user", "resources", "duration", "earliest", "deadline"),
-            ("priority", "units", "nodes", "recipe", "chain", "chain_step", "max_gap"),
+            (
+                "priority",
+                "units",
+                "nodes",
+                "recipe",
+                "chain",
+                "chain_step",
+                "max_gap",
+                *vector_fields,
+            ),
         )
         for i, q in enumerate(d.get("requests", []))
     ]

@@ -18,7 +18,7 @@ from ortools.util.python.sorted_interval_list import Domain
 
 from scheduler.facts import EXACT_CHANGEOVER_LIMIT, Prepared, Ranges
 from scheduler.fairness import floor_cap
-from scheduler.problem import GPU_NODE, PILOT_LINE
+from scheduler.problem import DIMENSIONS, GPU_NODE, PILOT_LINE
 from scheduler.timeline import Timeline
 
 Z_SCALE = 10_000  # the fair level z is an integer number of 1/10,000ths
@@ -40,8 +40,9 @@ class Vars:
     lo: dict[str, int] = field(default_factory=dict)
     granted: dict[tuple[str, str], object] = field(default_factory=dict)
     # Placements that stay as they are while a block of requests is re-planned:
-    # resource -> [(start, end, units, recipe)].
+    # resource -> [(start, end, units, recipe)], and what each asks in the other dimensions.
     fixed: dict[str, list[tuple[int, int, int, str | None]]] = field(default_factory=dict)
+    fixed_dims: dict[str, list[dict[str, int]]] = field(default_factory=dict)
     levels: list[tuple[cp_model.IntVar, dict]] = field(default_factory=list)
     relax_changeovers: bool = False  # for bounds: lines keep only "one run at a time"
     hi: dict[str, int] = field(default_factory=dict)
@@ -111,7 +112,8 @@ def _by_resource(v: Vars) -> dict[str, list[str]]:
 
 
 def add_capacity(model: cp_model.CpModel, prep: Prepared, v: Vars) -> None:
-    """GPU nodes: cumulative over GPUs. Lines and instruments: no overlap (changeovers between
+    """GPU nodes: cumulative over GPUs and, where the node counts them, over CPUs and memory.
+    Lines and instruments: no overlap (changeovers between
     runs on a line are added by :func:`add_changeovers`)."""
     reqs = prep.problem.request_by_id
     for rid, qids in _by_resource(v).items():
@@ -126,6 +128,13 @@ def add_capacity(model: cp_model.CpModel, prep: Prepared, v: Vars) -> None:
                 model.AddCumulative(ivs, demands, r.capacity)
         elif len(ivs) > 1:
             model.AddNoOverlap(ivs)
+        if r.kind == GPU_NODE:
+            for dim in DIMENSIONS:
+                cap = getattr(r, dim)
+                need = [getattr(reqs[q], dim) for q in qids]
+                need += [d[dim] for d in v.fixed_dims.get(rid, [])]
+                if cap and sum(need) > cap:
+                    model.AddCumulative(ivs, need, cap)
 
 
 def _line_mode(prep: Prepared, v: Vars, rid: str, planned: int) -> str | None:
@@ -354,6 +363,9 @@ def build(
                 if rid in touched:
                     v.fixed.setdefault(rid, []).append(
                         (start, start + q.duration, q.units, q.recipe)
+                    )
+                    v.fixed_dims.setdefault(rid, []).append(
+                        {dim: getattr(q, dim) for dim in DIMENSIONS}
                     )
     add_calendars(model, prep, v)
     add_capacity(model, prep, v)

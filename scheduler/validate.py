@@ -15,7 +15,7 @@ from scheduler.analysis import _clip, prepare
 from scheduler.earliness import needless_delays
 from scheduler.fairness import Figures, figures
 from scheduler.plan import Plan
-from scheduler.problem import PILOT_LINE, Problem
+from scheduler.problem import DIMENSIONS, PILOT_LINE, Problem
 from scheduler.timeline import Timeline
 
 
@@ -70,6 +70,7 @@ def validate(
     load: dict[str, list[int]] = {r.id: [0] * (problem.horizon + 1) for r in problem.resources}
     runs: dict[str, list[tuple[int, int, str | None, str]]] = {}
     usage: dict[tuple[str, str], int] = {}
+    dims: dict[tuple[str, str], list[int]] = {}
     for rid, a in granted.items():
         q = reqs[rid]
         where = f"{rid}"
@@ -118,6 +119,11 @@ def validate(
             ld = load[r_id]
             ld[s] += q.units
             ld[e] -= q.units
+            for dim in DIMENSIONS:
+                if getattr(r, dim):
+                    dl = dims.setdefault((r_id, dim), [0] * (problem.horizon + 1))
+                    dl[s] += getattr(q, dim)
+                    dl[e] -= getattr(q, dim)
             if r.kind == PILOT_LINE:
                 runs.setdefault(r_id, []).append((s, e, q.recipe, rid))
         key = (q.tenant, prep.klass[rid])
@@ -129,6 +135,13 @@ def validate(
             level += delta
             if level > r.capacity:
                 bad.append(f"{r.id}: {level} units used in slot {slot}, capacity {r.capacity}")
+                break
+    for (r_id, dim), deltas in sorted(dims.items()):
+        level, cap = 0, getattr(res[r_id], dim)
+        for slot, delta in enumerate(deltas[: problem.horizon]):
+            level += delta
+            if level > cap:
+                bad.append(f"{r_id}: {level} {dim} used in slot {slot}, capacity {cap}")
                 break
     for r_id, line_runs in runs.items():
         line_runs.sort()

@@ -101,10 +101,11 @@ def test_the_new_format_keeps_the_grid_and_the_old_one_still_reads():
     back = problem_from_json(doc)
     assert (back.resources[0].slot_minutes, back.resources[0].slot_offset) == (60, 30)
     old = dict(doc, format="park-booking/problem@1")
+    new_fields = ("slot_minutes", "slot_offset", "cpus", "memory")
     old["resources"] = [
-        {k: v for k, v in r.items() if k not in ("slot_minutes", "slot_offset")}
-        for r in doc["resources"]
+        {k: v for k, v in r.items() if k not in new_fields} for r in doc["resources"]
     ]
+    old["requests"] = [{k: v for k, v in q.items() if k not in new_fields} for q in doc["requests"]]
     assert problem_from_json(old).resources[0].slot_minutes is None
     old["resources"][0]["slot_minutes"] = 60
     with pytest.raises(ProblemError) as err:
