@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 
-from scheduler.demand import asked_demand, attainable_demand
+from scheduler.demand import DEMAND_BUDGET, asked_demand, attainable_demand
 from scheduler.facts import EXACT_CHANGEOVER_LIMIT, Prepared, Ranges
 from scheduler.problem import GPU_NODE, PILOT_LINE, Problem, Resource, check_problem
 from scheduler.timeline import Timeline
@@ -122,6 +122,7 @@ def prepare(
     excluded: Mapping[str, tuple[str, dict]] | None = None,
     demand_of: Collection[str] | None = None,
     check_chains: bool = True,
+    demand_seconds: float = DEMAND_BUDGET,
 ) -> Prepared:
     """Check the problem (raising :class:`ProblemError`) and compute its static facts.
 
@@ -131,7 +132,9 @@ def prepare(
     is computed (default: all); the others' demand is what they ask, capped by their quota (an
     upper bound: a re-plan that plans a few tenants' requests needs only theirs).
     ``check_chains=False`` skips refusing up front the chains that cannot be placed even in an
-    empty round (a re-plan's model finds that out for the few chains it holds)."""
+    empty round (a re-plan's model finds that out for the few chains it holds).
+    ``demand_seconds``: time for solving demand alone exactly (see
+    :func:`scheduler.demand.attainable_demand`)."""
     if check:
         check_problem(problem)
     prep = Prepared(problem)
@@ -228,7 +231,7 @@ def prepare(
             prep.changeover_mode[r.id] = "exact" if n <= EXACT_CHANGEOVER_LIMIT else "reserve"
     if check_chains:
         _drop_impossible_chains(prep)
-    prep.demand = attainable_demand(prep, demand_of)
+    prep.demand = attainable_demand(prep, demand_of, seconds=demand_seconds)
     if demand_of is not None:
         for (t, c), asked in asked_demand(prep).items():
             if t not in demand_of:

@@ -3,6 +3,7 @@ round (the fairness contract's demand), and what it asks at all."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection
 
 from ortools.sat.python import cp_model
@@ -12,8 +13,10 @@ from scheduler.model import _solver, build, hint_from_timeline
 from scheduler.problem import Request
 from scheduler.timeline import Timeline
 
-# Seconds at most per tenant and class whose greedy demand alone may be short of the truth.
-DEMAND_SECONDS = 1.0
+# Seconds at most per tenant and class whose greedy demand alone may be short of the truth, and
+# in all for a round unless told otherwise (``prepare(..., demand_seconds=...)``).
+DEMAND_SECONDS = 0.5
+DEMAND_BUDGET = 2.0
 
 
 def _best_subset(items: list[tuple[int, str]], cap: int) -> tuple[int, list[str]]:
@@ -54,7 +57,7 @@ def refine_demand(prep: Prepared, tenants: Collection[str]) -> None:
 
 
 def attainable_demand(
-    prep: Prepared, only: Collection[str] | None = None
+    prep: Prepared, only: Collection[str] | None = None, *, seconds: float = DEMAND_BUDGET
 ) -> dict[tuple[str, str], int]:
     """Demand per tenant and class: the most the tenant could be granted if it were alone.
 
@@ -65,7 +68,10 @@ def attainable_demand(
     CP-SAT, class by class: the demand is the proven optimum (or the best plan found, if better
     than the greedy one, when the solve is cut short). Requests are indivisible, so
     "min(demand, quota)" could be unreachable; this keeps the fairness floor from being dragged
-    down by demand nobody could ever meet, and from counting as met demand that could be."""
+    down by demand nobody could ever meet, and from counting as met demand that could be.
+    ``seconds``: the time for those solves in all; a pair not solved in it keeps its greedy
+    demand, and ``prep.demand_unproven`` names the pairs whose demand is not proven exact."""
+    stop = time.perf_counter() + seconds
 
     problem = prep.problem
     tenants = problem.tenant_by_id
@@ -100,7 +106,14 @@ def attainable_demand(
             cap = sum(v for v, _ in items) if quota is None else quota
             total, chosen = _best_subset(placed.get(c, []), cap)
             if total < _best_subset(items, cap)[0]:
-                total, chosen = _solve_alone(prep, tunits, c, tl, total, chosen)
+                left = stop - time.perf_counter()
+                proven = False
+                if left > 0.01:
+                    total, chosen, proven = _solve_alone(
+                        prep, tunits, c, tl, total, chosen, min(DEMAND_SECONDS, left)
+                    )
+                if not proven:
+                    prep.demand_unproven.add((t, c))
             if total > 0:
                 out[(t, c)] = total
                 prep.demand_set[(t, c)] = frozenset(chosen)
@@ -114,20 +127,26 @@ def _solve_alone(
     greedy: Timeline,
     total: int,
     chosen: list[str],
-) -> tuple[int, list[str]]:
+    seconds: float,
+) -> tuple[int, list[str], bool]:
     """The most a tenant alone gets in ``klass``: CP-SAT over its own requests (quotas and every
-    hard rule held), hinted with the greedy placement; keeps the greedy answer if not beaten."""
+    hard rule held), hinted with the greedy placement; keeps the greedy answer if not beaten.
+    The flag tells whether the answer is proven."""
     ids = {q.id for unit in units for q in unit}
     model, v = build(prep, {}, ids, None)
     reqs = prep.problem.request_by_id
     terms = [(reqs[qid].usage, g) for qid, g in v.g.items() if prep.klass[qid] == klass]
     model.Maximize(sum(u * g for u, g in terms))
     hint_from_timeline(model, prep, v, greedy)
-    solver = _solver(DEMAND_SECONDS, 1, 0, len(v.g))
-    if solver.Solve(model) in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+    solver = _solver(seconds, 1, 0, len(v.g))
+    code = solver.Solve(model)
+    proven = code == cp_model.OPTIMAL
+    if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         best = round(solver.ObjectiveValue())
         if best > total:
-            return best, [
-                qid for qid, g in v.g.items() if prep.klass[qid] == klass and solver.Value(g)
-            ]
-    return total, chosen
+            return (
+                best,
+                [qid for qid, g in v.g.items() if prep.klass[qid] == klass and solver.Value(g)],
+                proven,
+            )
+    return total, chosen, proven

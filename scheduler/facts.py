@@ -40,6 +40,8 @@ class Prepared:
     # round, the best subset under its quota): the planners try these first, so a quota is not
     # used up by a request that keeps the tenant from ever reaching its demand.
     demand_set: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
+    # Tenant/class pairs whose demand alone is the greedy one, not proven exact in the time.
+    demand_unproven: set[tuple[str, str]] = field(default_factory=set)
     cache: dict = field(default_factory=dict)
 
     def chain_of(self) -> dict[str, list[Request]]:
