@@ -198,7 +198,9 @@ def prepare(
             elif min_run_blocked == len(q.resources):
                 prep.static_reason[q.id] = ("below_min_run", {})
             elif off_grid:
-                prep.static_reason[q.id] = ("not_on_slot", {})
+                # (no start on the candidates' time grids: a code of its own once the booking
+                # side has words for it)
+                prep.static_reason[q.id] = ("no_feasible_start", {"off_grid": True})
             else:
                 prep.static_reason[q.id] = ("no_feasible_start", {})
         elif quota is not None and q.usage > quota:

@@ -74,12 +74,6 @@ REASON_TEXTS: dict[str, str] = {
         "tenants with at least the same share of their entitlement or by this tenant's own "
         "requests. This tenant received {share:.0%} of its entitlement in {resource_class}."
     ),
-    "not_on_slot": (
-        "Not granted: its duration does not fit the time grid (slot length) of any candidate "
-        "resource."
-    ),
-    "refused": "Not granted: refused for good earlier in the round (or a step of its chain was).",
-    "window_passed": "Not granted: its window has passed.",
     "left_out_by_solver": (
         "Not granted: there was room for it, but the planner reached its time limit before "
         "placing it. It stays on the waitlist."

@@ -146,6 +146,16 @@ def apply_change(problem: Problem, change: Change) -> tuple[Problem, tuple[str, 
     raise TypeError(f"not a change: {change!r}")
 
 
+def _refusal(published: Plan, q: Request) -> tuple[str, dict]:
+    """The reason a request refused for good keeps: its published one where it has one."""
+    a = published.assignments.get(q.id)
+    if a is not None and not a.granted and a.reason:
+        return a.reason, dict(a.params)
+    if q.chain is not None:
+        return "chain_unplaceable", {"chain": q.chain}
+    return "no_feasible_start", {}
+
+
 # -- what stays ----------------------------------------------------------------------------------
 def placement_allowed(
     problem: Problem,
@@ -302,11 +312,11 @@ def replan(
             narrowed.append(q)
             continue
         if q.id in refused or (q.chain is not None and q.chain in refused_chains):
-            excluded[q.id] = ("refused", {})
+            excluded[q.id] = _refusal(published, q)
         if q.earliest >= now:
             narrowed.append(q)
         elif q.deadline - now < q.duration:
-            excluded.setdefault(q.id, ("window_passed", {}))
+            excluded.setdefault(q.id, ("no_feasible_start", {"window_passed": True}))
             narrowed.append(q)
         else:
             narrowed.append(replace(q, earliest=now))

@@ -163,7 +163,7 @@ def test_the_validator_reports_a_step_granted_beside_a_refused_partner_and_a_hel
     plan = Plan(
         {
             "run": granted("run", "line", 0, 4),
-            "measure": waiting("measure", "refused"),
+            "measure": waiting("measure", "no_feasible_start"),
         }
     )
     report = validate(problem, plan, refused={"measure"})

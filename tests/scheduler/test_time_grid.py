@@ -53,7 +53,8 @@ def test_an_offset_grid_starts_at_half_past():
 def test_a_duration_off_every_grid_is_refused_and_another_candidate_is_used():
     problem = half_hour_round(Request("job", "acme", "a", ("gpu",), 3, 0, 16))
     plan = solve(problem, time_limit=2)
-    assert plan.assignments["job"].reason == "not_on_slot"
+    assert plan.assignments["job"].reason == "no_feasible_start"
+    assert plan.assignments["job"].params["off_grid"] is True
     other = Resource("gpu-b", GPU_NODE, capacity=4)  # on the round's 30-minute grid
     both = problem.replace(
         resources=(*problem.resources, other),
