@@ -278,3 +278,24 @@ def test_any_sequence_of_changes_gives_valid_plans(seed, data):
         for rid in out.promoted:
             assert out.plan.assignments[rid].start >= now
         problem, plan = out.problem, out.plan
+
+
+@pytest.mark.slow
+def test_replans_of_a_generated_week_keep_every_rule():
+    from scheduler.generator import generate
+
+    problem = generate(300, 20, 12, seed=4)
+    plan = solve(problem, time_limit=5)
+    granted = plan.granted_ids()
+    lines = [r.id for r in problem.resources if r.kind == PILOT_LINE]
+    changes = [Cancellation(rid) for rid in granted[::60]]
+    changes += [MaintenanceAdded(lines[0], 30, 40), LineDown(lines[-1], 100)]
+    changes += [TrainingExpired(t.user, t.training, 50) for t in problem.trainings[:2]]
+    for change in changes:
+        out = replan(problem, plan, change, time_limit=2)
+        gone = set(out.moved) | set(out.withdrawn)
+        held = {k: v for k, v in held_of(plan).items() if k not in gone}
+        report = validate(out.problem, out.plan, held=held)
+        assert report.ok, (change, report.violations[:5])
+        was = set(granted)
+        assert was <= set(out.held) | set(out.moved) | set(out.released) | set(out.withdrawn)
