@@ -131,8 +131,8 @@ def plan_parts(
     the solve facts (a floor bound only where every part was solved whole)."""
 
     n_eligible = sum(1 for q in prep.problem.requests if prep.eligible(q.id))
-    # Writing the reasons of a large plan takes a moment too.
-    deadline = started + time_limit * 0.97 - 0.1 - 2.5 * n_eligible / 10_000
+    # Writing the reasons of a large plan (compacting it first) takes a moment too.
+    deadline = started + time_limit * 0.97 - 0.1 - 4.5 * n_eligible / 10_000
     current = greedy_placements(prep)
     # A better floor in the hint saves CP-SAT most of its first stage.
     improve_floor(prep, current, deadline=started + 0.05 * time_limit)
