@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from scheduler.intervals import intersect
 from scheduler.problem import GPU_NODE, PILOT_LINE, Problem, Request, Resource, check_problem
 
 Ranges = list[tuple[int, int]]  # inclusive start ranges [lo, hi]
@@ -48,19 +49,6 @@ def _subtract(periods: list[tuple[int, int]], blocks) -> list[tuple[int, int]]:
             cur = max(cur, y)
         if cur < b:
             out.append((cur, b))
-    return out
-
-
-def _intersect(p: list[tuple[int, int]], q: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    out, i, j = [], 0, 0
-    while i < len(p) and j < len(q):
-        a, b = max(p[i][0], q[j][0]), min(p[i][1], q[j][1])
-        if a < b:
-            out.append((a, b))
-        if p[i][1] < q[j][1]:
-            i += 1
-        else:
-            j += 1
     return out
 
 
@@ -208,12 +196,12 @@ def prepare(problem: Problem, *, check: bool = True) -> Prepared:
             need = r.required_training
             key = (free_key[rid], q.earliest, q.deadline, q.duration, need and q.user, need)
             if key not in memo:
-                periods = _intersect(prep.free[rid], window)
+                periods = intersect(prep.free[rid], window)
                 starts = _starts(periods, q.duration)
                 blocked = False
                 if starts and r.required_training:
                     valid = _training_periods(problem, q.user, r.required_training)
-                    starts = _starts(_intersect(periods, valid), q.duration)
+                    starts = _starts(intersect(periods, valid), q.duration)
                     blocked = not starts
                 memo[key] = (starts, blocked)
             starts, blocked = memo[key]
