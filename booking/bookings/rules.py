@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 
 from booking.bookings.models import HOLDING_STATUSES, TRANSITIONS, Booking, BookingStatus
 from booking.errors import ParkError
-from booking.formats import fmt_minute
+from booking.formats import day_text, when_text
 from booking.tenancy.access import is_member
 from booking.tenancy.models import Quota, Tenant
 from booking.tenancy.selectors import period_bounds, used_hours
@@ -131,7 +131,7 @@ def booking_check(
                 % {
                     "name": resource.name,
                     "minutes": resource.min_notice_minutes,
-                    "earliest": fmt_minute(now + dt.timedelta(minutes=resource.min_notice_minutes)),
+                    "earliest": when_text(now + dt.timedelta(minutes=resource.min_notice_minutes)),
                 },
                 field="start",
             )
@@ -145,7 +145,7 @@ def booking_check(
                 % {
                     "name": resource.name,
                     "days": resource.horizon_days,
-                    "until": fmt_minute(horizon),
+                    "until": when_text(horizon),
                 },
                 field="end",
             )
@@ -211,8 +211,8 @@ def booking_check(
                 _("start: %(name)s is under maintenance from %(start)s to %(end)s.")
                 % {
                     "name": resource.name,
-                    "start": fmt_minute(maintenance.start),
-                    "end": fmt_minute(maintenance.end),
+                    "start": when_text(maintenance.start),
+                    "end": when_text(maintenance.end),
                 },
                 field="start",
             )
@@ -228,7 +228,7 @@ def booking_check(
                         % {
                             "name": resource.name,
                             "training": resource.required_training.name,
-                            "day": day.isoformat(),
+                            "day": day_text(day),
                         },
                         field="resource",
                         status=403,
@@ -303,7 +303,7 @@ def _quota_errors(*, tenant, resource, start, end, units, exclude_booking_id) ->
                             "quota": _hours(quota.hours),
                             "unit": resource.unit_label,
                             "period": quota.get_period_display().lower(),
-                            "from": timezone.localtime(p_start).date().isoformat(),
+                            "from": day_text(timezone.localtime(p_start).date()),
                             "wanted": _hours(wanted),
                         },
                         field="end",
@@ -323,7 +323,7 @@ def cancel_refusal(*, booking: Booking, now: dt.datetime) -> ParkError | None:
         return ParkError(
             "already_started",
             _("booking: it started at %(start)s and can no longer be cancelled.")
-            % {"start": fmt_minute(booking.start)},
+            % {"start": when_text(booking.start)},
             field="booking",
             status=409,
         )

@@ -12,7 +12,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
@@ -34,6 +33,7 @@ from booking.bookings.selectors import (
 )
 from booking.bookings.services import booking_cancel, booking_create_instant
 from booking.errors import NotFound, ParkError
+from booking.formats import when_text
 from booking.tenancy.models import Period
 from booking.tenancy.selectors import managed_tenants, quota_uses, tenants_for_user
 from booking.tokens.models import CalendarFeedToken
@@ -200,7 +200,7 @@ def booking_submit(request: HttpRequest, slug: str) -> HttpResponse:
                     _("Your request joined the round “%(round)s”; it closes %(cutoff)s.")
                     % {
                         "round": booking.round.name if booking.round else "",
-                        "cutoff": _local(booking.round.cutoff) if booking.round else "",
+                        "cutoff": when_text(booking.round.cutoff) if booking.round else "",
                     },
                 )
             else:
@@ -238,10 +238,6 @@ def booking_submit(request: HttpRequest, slug: str) -> HttpResponse:
         user=request.user, resource=resource, week_start=timezone.localdate()
     )
     return render(request, "booking/resource.html", context, status=status)
-
-
-def _local(value: dt.datetime) -> str:
-    return date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
 
 
 @login_required

@@ -14,7 +14,7 @@ import scheduler
 from booking.bookings.models import HOLDING_STATUSES, Booking, BookingStatus
 from booking.bookings.services import booking_transition
 from booking.errors import Conflict
-from booking.formats import fmt_minute
+from booking.formats import when_text
 from booking.rounds.models import AllocationRound
 from booking.rounds.reasons import FINAL_CODES, reason_text_stored
 from resources.availability import peak_units
@@ -172,7 +172,7 @@ def check_free(rnd_outcomes: list[tuple[Booking, Resource, dt.datetime, dt.datet
                         "plan: %(resource)s has been booked at %(start)s since the plan was made; "
                         "run the planner again."
                     )
-                    % {"resource": resource.name, "start": fmt_minute(start)},
+                    % {"resource": resource.name, "start": when_text(start)},
                     field="round",
                 )
 

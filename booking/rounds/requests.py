@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from booking.bookings.models import Booking, BookingEvent, BookingStatus
 from booking.bookings.notifications import notify_booking
 from booking.errors import BookingRefused, NotFound, ParkError
-from booking.formats import fmt_minute
+from booking.formats import when_text
 from booking.rounds.lifecycle import Status
 from booking.rounds.models import AllocationRound
 from booking.rounds.selectors import open_rounds
@@ -254,7 +254,7 @@ def _round_problems(*, rnd, now, earliest_start, latest_end, tenant, follows, ma
                 "round_cutoff_passed",
                 "round",
                 _("round: the cut-off of %(name)s was %(cutoff)s.")
-                % {"name": rnd.name, "cutoff": fmt_minute(rnd.cutoff)},
+                % {"name": rnd.name, "cutoff": when_text(rnd.cutoff)},
                 status=409,
             )
         )
@@ -265,7 +265,7 @@ def _round_problems(*, rnd, now, earliest_start, latest_end, tenant, follows, ma
                     "window_outside_round",
                     "earliest_start",
                     _("earliest_start: the window must lie within the round, %(start)s – %(end)s.")
-                    % {"start": fmt_minute(rnd.period_start), "end": fmt_minute(rnd.period_end)},
+                    % {"start": when_text(rnd.period_start), "end": when_text(rnd.period_end)},
                 )
             )
     if follows is not None:
