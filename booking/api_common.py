@@ -12,6 +12,7 @@ import json
 from typing import Annotated, Any, Generic, TypeVar
 
 from ninja import Field, Header, Schema
+from ninja.responses import NinjaJSONEncoder
 from pydantic import AfterValidator, AwareDatetime, ConfigDict, StringConstraints
 
 from booking.errors import ParkError
@@ -111,8 +112,6 @@ IdempotencyKey = Annotated[
 def as_json(schema: type[Schema], obj) -> dict:
     """``obj`` rendered through ``schema`` exactly as the API's JSON renderer would send it
     (so a stored idempotent answer is byte-for-byte what a read returns)."""
-    from ninja.responses import NinjaJSONEncoder
-
     return json.loads(json.dumps(schema.model_validate(obj).model_dump(), cls=NinjaJSONEncoder))
 
 

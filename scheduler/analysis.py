@@ -13,6 +13,7 @@ from collections.abc import Collection, Mapping
 
 from scheduler.demand import DEMAND_BUDGET, asked_demand, attainable_demand
 from scheduler.facts import EXACT_CHANGEOVER_LIMIT, Prepared, Ranges
+from scheduler.intervals import intersect
 from scheduler.problem import GPU_NODE, PILOT_LINE, Problem, Resource, check_problem
 from scheduler.timeline import Timeline
 
@@ -46,19 +47,6 @@ def _subtract(periods: list[tuple[int, int]], blocks) -> list[tuple[int, int]]:
             cur = max(cur, y)
         if cur < b:
             out.append((cur, b))
-    return out
-
-
-def _intersect(p: list[tuple[int, int]], q: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    out, i, j = [], 0, 0
-    while i < len(p) and j < len(q):
-        a, b = max(p[i][0], q[j][0]), min(p[i][1], q[j][1])
-        if a < b:
-            out.append((a, b))
-        if p[i][1] < q[j][1]:
-            i += 1
-        else:
-            j += 1
     return out
 
 
@@ -174,12 +162,12 @@ def prepare(
             key = (free_key[rid], q.earliest, q.deadline, q.duration, need and q.user, need)
             key += (step, offset)
             if key not in memo:
-                periods = _intersect(prep.free[rid], window)
+                periods = intersect(prep.free[rid], window)
                 starts = _starts(periods, q.duration)
                 blocked = False
                 if starts and r.required_training:
                     valid = training_periods(problem, q.user, r.required_training)
-                    starts = _starts(_intersect(periods, valid), q.duration)
+                    starts = _starts(intersect(periods, valid), q.duration)
                     blocked = not starts
                 if step > 1:
                     starts = on_grid(starts, step, offset)

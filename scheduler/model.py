@@ -18,6 +18,7 @@ from ortools.util.python.sorted_interval_list import Domain
 
 from scheduler.facts import EXACT_CHANGEOVER_LIMIT, Prepared, Ranges
 from scheduler.fairness import floor_cap
+from scheduler.intervals import intersect, union_of
 from scheduler.problem import DIMENSIONS, GPU_NODE, PILOT_LINE
 from scheduler.timeline import Timeline
 
@@ -52,17 +53,6 @@ def _domain(ranges: Ranges) -> Domain:
     return Domain.FromIntervals([[lo, hi] for lo, hi in ranges])
 
 
-def _union(ranges_list: list[Ranges]) -> Ranges:
-    pts = sorted(r for ranges in ranges_list for r in ranges)
-    out: Ranges = []
-    for lo, hi in pts:
-        if out and lo <= out[-1][1] + 1:
-            out[-1] = (out[-1][0], max(out[-1][1], hi))
-        else:
-            out.append((lo, hi))
-    return out
-
-
 # -- builders ------------------------------------------------------------------------------------
 def add_requests(model: cp_model.CpModel, prep: Prepared, only: set[str] | None = None) -> Vars:
     """Start, granted and placement variables with one optional interval per candidate
@@ -72,7 +62,9 @@ def add_requests(model: cp_model.CpModel, prep: Prepared, only: set[str] | None 
         if not prep.eligible(q.id) or (only is not None and q.id not in only):
             continue
         per_res = prep.starts[q.id]
-        union = prep.gang_starts[q.id] if q.nodes > 1 else _union(list(per_res.values()))
+        union = (
+            prep.gang_starts[q.id] if q.nodes > 1 else union_of(list(per_res.values()), closed=True)
+        )
         s = model.NewIntVarFromDomain(_domain(union), f"s[{q.id}]")
         g = model.NewBoolVar(f"g[{q.id}]")
         v.s[q.id], v.g[q.id] = s, g
@@ -99,7 +91,11 @@ def add_calendars(model: cp_model.CpModel, prep: Prepared, v: Vars) -> None:
     for (qid, rid), x in v.x.items():
         ranges = prep.starts[qid][rid]
         q = prep.problem.request_by_id[qid]
-        union = prep.gang_starts[qid] if q.nodes > 1 else _union(list(prep.starts[qid].values()))
+        union = (
+            prep.gang_starts[qid]
+            if q.nodes > 1
+            else union_of(list(prep.starts[qid].values()), closed=True)
+        )
         if ranges != union:
             model.AddLinearExpressionInDomain(v.s[qid], _domain(ranges)).OnlyEnforceIf(x)
 
@@ -147,20 +143,6 @@ def _line_mode(prep: Prepared, v: Vars, rid: str, planned: int) -> str | None:
     return "exact" if planned <= EXACT_CHANGEOVER_LIMIT else "reserve"
 
 
-def _intersect_ranges(a: Ranges, b: Ranges) -> Ranges:
-    out: Ranges = []
-    i = j = 0
-    while i < len(a) and j < len(b):
-        lo, hi = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
-        if lo <= hi:
-            out.append((lo, hi))
-        if a[i][1] < b[j][1]:
-            i += 1
-        else:
-            j += 1
-    return out
-
-
 def _between_fixed(r, q, fixed: list[tuple[int, int, int, str | None]]) -> Ranges:
     """Starts of run ``q`` on line ``r`` that keep the exact changeovers to the fixed runs."""
     out: Ranges = []
@@ -192,7 +174,7 @@ def add_changeovers(model: cp_model.CpModel, prep: Prepared, v: Vars) -> None:
         if fixed:
             for qid in qids:
                 allowed = prep.starts[qid][rid]
-                ranges = _intersect_ranges(allowed, _between_fixed(r, reqs[qid], fixed))
+                ranges = intersect(allowed, _between_fixed(r, reqs[qid], fixed), closed=True)
                 if not ranges:
                     model.Add(v.x[qid, rid] == 0)
                 elif ranges != allowed:

@@ -161,7 +161,7 @@ def _create(caller: Caller, data: BookingIn) -> Booking:
         tenant=caller.tenant,
         resource=resource,
         pool=pool,
-        round=allocation_round,
+        allocation_round=allocation_round,
         title=data.title,
         units=data.units,
         recipe=data.recipe,

@@ -14,8 +14,9 @@ from django.db.models import (
 from django.utils import timezone
 
 from booking.bookings.models import HOLDING_STATUSES, Booking
-from booking.tenancy.access import bookings_visible_q
-from resources.models import Resource
+from booking.tenancy.access import visible_q
+from resources.availability import hours_purpose, open_intervals
+from resources.models import MaintenanceWindow, Resource, WeeklyHours
 
 
 @dataclass(frozen=True)
@@ -110,15 +111,12 @@ def resource_week(*, user, resource: Resource, week_start: dt.date) -> ResourceW
     """A week of ``resource`` for ``user``: their own (and managed tenants') bookings with
     titles, everyone else's as anonymous "busy" (no title, user or tenant), maintenance windows
     and closed hours. Always three SQL queries, however many bookings the week holds."""
-    from resources.availability import hours_purpose, open_intervals
-    from resources.models import MaintenanceWindow, WeeklyHours
-
     tz = timezone.get_current_timezone()
     week_start = week_monday(week_start)
     start = dt.datetime.combine(week_start, dt.time.min, tzinfo=tz)
     end = dt.datetime.combine(week_start + dt.timedelta(days=7), dt.time.min, tzinfo=tz)
 
-    mine = bookings_visible_q(user=user) if user.is_authenticated else Q(pk__in=[])
+    mine = visible_q(user=user) if user.is_authenticated else Q(pk__in=[])
     rows = (
         Booking.objects.filter(
             resource=resource, status__in=HOLDING_STATUSES, start__lt=end, end__gt=start
@@ -181,9 +179,6 @@ def availability(
     inside opening hours / shifts, outside maintenance, with capacity left. ``free_units`` is the
     least capacity left during the interval. Three SQL queries. Booking rules such as notice or
     length are not applied here (``booking_check`` does that for a concrete slot)."""
-    from resources.availability import hours_purpose, open_intervals
-    from resources.models import MaintenanceWindow, WeeklyHours
-
     if end <= start or units < 1 or units > resource.capacity:
         return []
     weekly = list(

@@ -23,6 +23,36 @@ class BookingStatus(models.TextChoices):
 # Statuses that hold capacity on a resource.
 HOLDING_STATUSES = (BookingStatus.CONFIRMED, BookingStatus.COMPLETED)
 
+# The life cycle as data: from each status, the statuses a booking may move to. Every change
+# goes through ``booking.bookings.services.booking_transition``, which refuses any other.
+# A booking is created REQUESTED (a round request) or CONFIRMED (an instant booking).
+#   REQUESTED  → CONFIRMED / WAITLISTED / REFUSED by the planner when a round is published,
+#                or CANCELLED by its owner;
+#   WAITLISTED → CONFIRMED when a cancellation frees time (the waitlist re-plan), REFUSED, or
+#                CANCELLED;
+#   REFUSED    → WAITLISTED, or CANCELLED;
+#   CONFIRMED  → CANCELLED before it starts, or COMPLETED once used;
+#   CANCELLED and COMPLETED are final.
+# COMPLETED (like the check-in states still to come) holds capacity and is reached by no code
+# path yet: usage recording sets it.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    BookingStatus.REQUESTED: frozenset(
+        {
+            BookingStatus.CONFIRMED,
+            BookingStatus.REFUSED,
+            BookingStatus.WAITLISTED,
+            BookingStatus.CANCELLED,
+        }
+    ),
+    BookingStatus.WAITLISTED: frozenset(
+        {BookingStatus.CONFIRMED, BookingStatus.REFUSED, BookingStatus.CANCELLED}
+    ),
+    BookingStatus.REFUSED: frozenset({BookingStatus.WAITLISTED, BookingStatus.CANCELLED}),
+    BookingStatus.CONFIRMED: frozenset({BookingStatus.CANCELLED, BookingStatus.COMPLETED}),
+    BookingStatus.CANCELLED: frozenset(),
+    BookingStatus.COMPLETED: frozenset(),
+}
+
 
 class Booking(models.Model):
     """An instant booking (start/end set at once) or a round request (window, planned later)."""

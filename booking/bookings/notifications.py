@@ -1,43 +1,27 @@
-"""E-mail to tenant members about their bookings."""
+"""Telling members about their bookings: the e-mails are queued, written and sent by the worker.
+
+Call these once the change has committed (``transaction.on_commit``) so nobody is told about a
+booking that was rolled back; ``booking.bookings.mails`` writes each in the recipient's language.
+"""
 
 from __future__ import annotations
 
-from django.utils import translation
+from collections.abc import Iterable
 
-from booking.mail import send_park_mail
-
-# Booking events with a template each: templates/email/booking_<event>[_subject].txt
-BOOKING_EVENTS = (
-    "confirmed",
-    "refused",
-    "moved",
-    "cancelled",
-    "waitlisted",
-    "requested",
-    "promoted",
-)
+from booking.bookings.mails import BOOKING_EVENTS
+from booking.bookings.tasks import booking_mails_task
 
 
-def notify_booking(
-    *, booking, event: str, language: str | None = None, extra: dict | None = None
-) -> int:
-    """Tell the booking's owner that it was confirmed, refused, moved, cancelled, waitlisted,
-    requested (a round request received) or promoted (from the waitlist).
+def notify_bookings(items: Iterable[tuple[int, str]]) -> None:
+    """Queue one task for the e-mails of ``(booking id, event)`` pairs."""
+    items = [(int(pk), str(event)) for pk, event in items]
+    unknown = {event for _pk, event in items} - set(BOOKING_EVENTS)
+    if unknown:
+        raise ValueError(f"unknown booking events {sorted(unknown)}")
+    if items:
+        booking_mails_task(items)
 
-    The planner's reason (``booking.reasons.reason_for``) is included when there is one; ``extra`` adds context
-    for the template (e.g. ``{"old_start": …, "old_end": …}`` for a move).
-    """
-    from booking.bookings.reasons import reason_for
 
-    if event not in BOOKING_EVENTS:
-        raise ValueError(f"unknown booking event {event!r}")
-    language = language or translation.get_language()
-    with translation.override(language):
-        # The planner's reason, rendered in the mail's language from its code and figures.
-        reason = reason_for(booking)
-    return send_park_mail(
-        to=[booking.user.email],
-        template=f"booking_{event}",
-        context={"booking": booking, "user": booking.user, "reason": reason, **(extra or {})},
-        language=language,
-    )
+def notify_booking(*, booking, event: str) -> None:
+    """Queue the e-mail telling ``booking``'s owner about ``event``."""
+    notify_bookings([(booking.pk, event)])

@@ -8,10 +8,11 @@ from decimal import Decimal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from booking.bookings.models import HOLDING_STATUSES, Booking
+from booking.bookings.models import HOLDING_STATUSES, TRANSITIONS, Booking, BookingStatus
 from booking.errors import ParkError
-from booking.formats import fmt_minute
-from booking.tenancy.models import Membership, Quota, Tenant
+from booking.formats import day_text, when_text
+from booking.tenancy.access import is_member
+from booking.tenancy.models import Quota, Tenant
 from booking.tenancy.selectors import period_bounds, used_hours
 from resources.availability import covered, hours_purpose, open_intervals, peak_units
 from resources.models import MaintenanceWindow, Recipe, Resource, ResourceKind, WeeklyHours
@@ -55,7 +56,7 @@ def booking_check(
         return [ParkError("resource_unknown", _("resource: no such resource."), field="resource")]
     if tenant is None:
         return [ParkError("tenant_unknown", _("tenant: choose a tenant."), field="tenant")]
-    if not Membership.objects.filter(user=user, tenant=tenant).exists():
+    if not is_member(user=user, tenant_id=tenant.pk):
         errors.append(
             ParkError(
                 "not_member",
@@ -130,7 +131,7 @@ def booking_check(
                 % {
                     "name": resource.name,
                     "minutes": resource.min_notice_minutes,
-                    "earliest": fmt_minute(now + dt.timedelta(minutes=resource.min_notice_minutes)),
+                    "earliest": when_text(now + dt.timedelta(minutes=resource.min_notice_minutes)),
                 },
                 field="start",
             )
@@ -144,7 +145,7 @@ def booking_check(
                 % {
                     "name": resource.name,
                     "days": resource.horizon_days,
-                    "until": fmt_minute(horizon),
+                    "until": when_text(horizon),
                 },
                 field="end",
             )
@@ -210,8 +211,8 @@ def booking_check(
                 _("start: %(name)s is under maintenance from %(start)s to %(end)s.")
                 % {
                     "name": resource.name,
-                    "start": fmt_minute(maintenance.start),
-                    "end": fmt_minute(maintenance.end),
+                    "start": when_text(maintenance.start),
+                    "end": when_text(maintenance.end),
                 },
                 field="start",
             )
@@ -227,7 +228,7 @@ def booking_check(
                         % {
                             "name": resource.name,
                             "training": resource.required_training.name,
-                            "day": day.isoformat(),
+                            "day": day_text(day),
                         },
                         field="resource",
                         status=403,
@@ -302,7 +303,7 @@ def _quota_errors(*, tenant, resource, start, end, units, exclude_booking_id) ->
                             "quota": _hours(quota.hours),
                             "unit": resource.unit_label,
                             "period": quota.get_period_display().lower(),
-                            "from": timezone.localtime(p_start).date().isoformat(),
+                            "from": day_text(timezone.localtime(p_start).date()),
                             "wanted": _hours(wanted),
                         },
                         field="end",
@@ -311,3 +312,35 @@ def _quota_errors(*, tenant, resource, start, end, units, exclude_booking_id) ->
                 break
             at = p_end
     return errors
+
+
+def cancel_refusal(*, booking: Booking, now: dt.datetime) -> ParkError | None:
+    """Why ``booking`` cannot be cancelled at ``now``, or ``None`` when it can (who may cancel it
+    is the access rule's question, asked by ``booking_cancel``): a confirmed booking that has
+    started (``already_started``), or a status the life cycle does not let become CANCELLED
+    (``transition_not_allowed``)."""
+    if booking.status == BookingStatus.CONFIRMED and booking.start and booking.start <= now:
+        return ParkError(
+            "already_started",
+            _("booking: it started at %(start)s and can no longer be cancelled.")
+            % {"start": when_text(booking.start)},
+            field="booking",
+            status=409,
+        )
+    if BookingStatus.CANCELLED not in TRANSITIONS.get(booking.status, frozenset()):
+        return ParkError(
+            "transition_not_allowed",
+            _("status: a booking that is %(old)s cannot become %(new)s.")
+            % {
+                "old": BookingStatus(booking.status).label,
+                "new": BookingStatus.CANCELLED.label,
+            },
+            field="status",
+            status=409,
+        )
+    return None
+
+
+def booking_cancellable(*, booking: Booking, now: dt.datetime) -> bool:
+    """Whether the page offers a cancel button (the same rule ``booking_cancel`` applies)."""
+    return cancel_refusal(booking=booking, now=now) is None

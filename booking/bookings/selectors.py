@@ -22,9 +22,10 @@ from django.utils import timezone
 from booking.bookings.models import HOLDING_STATUSES, Booking
 from booking.errors import NotFound
 from booking.ids import plain_pk
-from booking.tenancy.access import bookings_visible_q, require_manager
+from booking.tenancy.access import require_manager, visible_q
 from booking.tenancy.models import Tenant
-from resources.models import Resource
+from resources.availability import hours_purpose, open_intervals
+from resources.models import GpuNode, MaintenanceWindow, Resource, TrainingRecord, WeeklyHours
 
 
 def booking_duration_expr():
@@ -59,7 +60,7 @@ def booking_get(*, user, pk) -> Booking:
     A malformed or tampered id answers the same 404 as another tenant's booking."""
     q = Q(pk=plain_pk(pk, what="booking"))
     if not user.is_superuser:
-        q &= bookings_visible_q(user=user)
+        q &= visible_q(user=user)
     booking = (
         Booking.objects.filter(q).select_related(*_BOOKING_RELATED).defer("round__plan").first()
     )
@@ -107,9 +108,6 @@ def catalogue(
     GPU nodes with a GPU left); ``trained_only`` keeps resources the user may use today (no
     training needed, or a valid training held). Returns an unevaluated queryset (one SQL query;
     the window filter reads opening hours with one more)."""
-    from resources.availability import hours_purpose, open_intervals
-    from resources.models import MaintenanceWindow, TrainingRecord, WeeklyHours
-
     qs = Resource.objects.filter(active=True).select_related(
         "location", "location__parent", "required_training", "gpu"
     )
@@ -184,8 +182,6 @@ def catalogue(
 
 
 def gpu_models() -> list[str]:
-    from resources.models import GpuNode
-
     return list(
         GpuNode.objects.order_by("gpu_model").values_list("gpu_model", flat=True).distinct()
     )

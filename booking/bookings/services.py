@@ -13,11 +13,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from booking.bookings.hooks import booking_cancelled
-from booking.bookings.models import Booking, BookingEvent, BookingStatus
-from booking.bookings.rules import booking_check
+from booking.bookings.models import TRANSITIONS, Booking, BookingEvent, BookingStatus
+from booking.bookings.notifications import notify_booking
+from booking.bookings.rules import booking_check, cancel_refusal
 from booking.errors import BookingRefused, Conflict, Forbidden, NotFound, ParkError
-from booking.formats import fmt_minute
-from booking.tenancy.models import Membership, Tenant
+from booking.tenancy.access import is_member, may_act_for
+from booking.tenancy.models import Tenant
 from resources.models import Recipe, Resource
 
 
@@ -27,27 +28,6 @@ def _slot_taken() -> Conflict:
         _("start: this slot has just been taken by another booking; choose another time."),
         field="start",
     )
-
-
-# Allowed status changes; "" is a booking being created.
-TRANSITIONS: dict[str, set[str]] = {
-    "": {BookingStatus.REQUESTED, BookingStatus.CONFIRMED},
-    BookingStatus.REQUESTED: {
-        BookingStatus.CONFIRMED,
-        BookingStatus.REFUSED,
-        BookingStatus.WAITLISTED,
-        BookingStatus.CANCELLED,
-    },
-    BookingStatus.WAITLISTED: {
-        BookingStatus.CONFIRMED,
-        BookingStatus.REFUSED,
-        BookingStatus.CANCELLED,
-    },
-    BookingStatus.REFUSED: {BookingStatus.WAITLISTED, BookingStatus.CANCELLED},
-    BookingStatus.CONFIRMED: {BookingStatus.CANCELLED, BookingStatus.COMPLETED},
-    BookingStatus.CANCELLED: set(),
-    BookingStatus.COMPLETED: set(),
-}
 
 
 # Fields a status change may set at the same time (e.g. the planner's times and reason).
@@ -144,8 +124,6 @@ def booking_create_instant(
     time. On PostgreSQL the exclusion constraint refuses overlaps even if a writer skipped the
     lock; on SQLite writers are serialised by IMMEDIATE transactions.
     """
-    from booking.bookings.notifications import notify_booking
-
     title = (title or "").strip()
     if not title:
         raise BookingRefused(
@@ -220,51 +198,38 @@ def booking_create_instant(
     return booking
 
 
-def _may_act_for(*, user, booking: Booking) -> bool:
-    if booking.user_id == user.pk or user.is_superuser:
-        return True
-    return Membership.objects.filter(
-        user=user, tenant_id=booking.tenant_id, role=Membership.Role.MANAGER
-    ).exists()
-
-
 def booking_cancel(*, user, booking: Booking, now: dt.datetime | None = None) -> Booking:
     """Cancel a booking or round request: its owner, a manager of its tenant, or an operator.
 
     Refused (nothing changes) for someone else's booking of another tenant (``NotFound``), for a
     member cancelling a colleague's booking (``Forbidden``), once a booking has started
-    (``already_started``) or when it is already refused/cancelled/completed
-    (``transition_not_allowed``). Writes the event with the actor, mails the owner, and hands
+    (``already_started``) or when it is already cancelled or completed
+    (``transition_not_allowed``): ``bookings.rules.cancel_refusal``, the one copy of the rule. Writes the event with the actor, mails the owner, and hands
     the freed time to the waitlist when a confirmed booking is cancelled.
     """
-    from booking.bookings.notifications import notify_booking
-
     now = now or timezone.now()
-    if not _may_act_for(user=user, booking=booking):
-        if (
-            booking.tenant_id
-            and Membership.objects.filter(user=user, tenant_id=booking.tenant_id).exists()
-        ):
+    if not may_act_for(user=user, owner_id=booking.user_id, tenant_id=booking.tenant_id):
+        if is_member(user=user, tenant_id=booking.tenant_id):
             raise Forbidden(
                 "not_owner",
                 _("booking: only its owner or a manager of the tenant may cancel it."),
                 field="booking",
             )
         raise NotFound("booking", field="booking")
-    if booking.status == BookingStatus.CONFIRMED and booking.start and booking.start <= now:
-        raise ParkError(
-            "already_started",
-            _("booking: it started at %(start)s and can no longer be cancelled.")
-            % {"start": fmt_minute(booking.start)},
-            field="booking",
-            status=409,
-        )
+    refusal = cancel_refusal(booking=booking, now=now)
+    if refusal is not None:
+        raise refusal
     was_confirmed = booking.status == BookingStatus.CONFIRMED
     with transaction.atomic():
         booking = booking_transition(
             booking=booking, to_status=BookingStatus.CANCELLED, actor=user, note="cancelled"
         )
         transaction.on_commit(lambda: notify_booking(booking=booking, event="cancelled"))
-    # The apps above (rounds: the waitlist) act on the freed time; see bookings.hooks.
-    booking_cancelled(booking_id=booking.pk, round_id=booking.round_id, was_holding=was_confirmed)
+        # The apps above act on the freed time once it is committed (rounds: the waitlist
+        # re-plan, in the worker); see bookings.hooks.
+        transaction.on_commit(
+            lambda: booking_cancelled(
+                booking_id=booking.pk, round_id=booking.round_id, was_holding=was_confirmed
+            )
+        )
     return booking

@@ -22,7 +22,7 @@ from booking.bookings.forms import BookingForm, CatalogueFilterForm, RoundReques
 from booking.bookings.hooks import round_desk
 from booking.bookings.models import BookingStatus
 from booking.bookings.reasons import reason_for
-from booking.bookings.rules import booking_check
+from booking.bookings.rules import booking_cancellable, booking_check
 from booking.bookings.selectors import (
     booking_get,
     bookings_for_tenant,
@@ -33,6 +33,7 @@ from booking.bookings.selectors import (
 )
 from booking.bookings.services import booking_cancel, booking_create_instant
 from booking.errors import NotFound, ParkError
+from booking.formats import when_text
 from booking.tenancy.models import Period
 from booking.tenancy.selectors import managed_tenants, quota_uses, tenants_for_user
 from booking.tokens.models import CalendarFeedToken
@@ -199,7 +200,7 @@ def booking_submit(request: HttpRequest, slug: str) -> HttpResponse:
                     _("Your request joined the round “%(round)s”; it closes %(cutoff)s.")
                     % {
                         "round": booking.round.name if booking.round else "",
-                        "cutoff": _local(booking.round.cutoff) if booking.round else "",
+                        "cutoff": when_text(booking.round.cutoff) if booking.round else "",
                     },
                 )
             else:
@@ -239,25 +240,13 @@ def booking_submit(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "booking/resource.html", context, status=status)
 
 
-def _local(value: dt.datetime) -> str:
-    from django.utils.formats import date_format
-
-    return date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
-
-
-def _cancellable(booking, now) -> bool:
-    if booking.status in (BookingStatus.REQUESTED, BookingStatus.WAITLISTED):
-        return True
-    return booking.status == BookingStatus.CONFIRMED and booking.start and booking.start > now
-
-
 @login_required
 @require_GET
 def my_bookings(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     bookings = list(bookings_for_user(user=request.user)[:300])
     for b in bookings:
-        b.cancellable = _cancellable(b, now)
+        b.cancellable = booking_cancellable(booking=b, now=now)
         b.reason = reason_for(b)
     return render(
         request,
@@ -275,7 +264,7 @@ def tenant_bookings(request: HttpRequest, slug: str) -> HttpResponse:
     now = timezone.now()
     bookings = list(bookings_for_tenant(user=request.user, tenant=tenant)[:500])
     for b in bookings:
-        b.cancellable = _cancellable(b, now)
+        b.cancellable = booking_cancellable(booking=b, now=now)
         b.reason = reason_for(b)
     return render(request, "booking/tenant_bookings.html", {"tenant": tenant, "bookings": bookings})
 
@@ -287,7 +276,7 @@ def booking_detail(request: HttpRequest, pk: str) -> HttpResponse:
         booking = booking_get(user=request.user, pk=pk)
     except NotFound:
         raise Http404 from None
-    booking.cancellable = _cancellable(booking, timezone.now())
+    booking.cancellable = booking_cancellable(booking=booking, now=timezone.now())
     booking.reason = reason_for(booking)
     events = booking.events.select_related("actor").order_by("at", "id")
     return render(request, "booking/booking_detail.html", {"booking": booking, "events": events})

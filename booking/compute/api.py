@@ -16,18 +16,20 @@ from booking.api_common import (
     park_error_body,
     responses,
 )
+from booking.bookings.api import _booking_for
 from booking.compute.models import ComputeJob
 from booking.compute.schemas import JobFilterIn, JobIn, JobOut, JobOutputOut
+from booking.compute.selectors import job_get, job_output_tail, jobs_for_user
+from booking.compute.services import job_cancel, job_submit
 from booking.errors import NotFound, ParkError
 from booking.tokens.auth import JOBS, READ, Caller
 from booking.tokens.idempotency import Answer, answer_response, idempotent_call, request_fingerprint
+from resources.models import ResourcePool
 
 router = Router()
 
 
 def _job_for(caller: Caller, pk: int) -> ComputeJob:
-    from booking.compute.selectors import job_get
-
     job = job_get(user=caller.user, pk=pk)
     if job.tenant_id != caller.tenant.pk:
         raise NotFound(_("job"))
@@ -35,19 +37,13 @@ def _job_for(caller: Caller, pk: int) -> ComputeJob:
 
 
 def _submit(caller: Caller, data: JobIn) -> ComputeJob:
-    from booking.compute.services import job_submit
-
     pool = None
     if data.pool:
-        from resources.models import ResourcePool
-
         pool = ResourcePool.objects.filter(slug=data.pool).first()
         if pool is None:
             raise ParkError("unknown_pool", _("pool: no such pool."), field="pool", status=422)
     booking = None
     if data.booking is not None:
-        from booking.bookings.api import _booking_for
-
         try:
             booking = _booking_for(caller, data.booking)
         except NotFound:
@@ -99,8 +95,6 @@ def job_create(
 @router.get("/jobs", auth=READ, response=responses({200: Page[JobOut]}, without=(409,)))
 def job_list(request: HttpRequest, filters: Query[JobFilterIn]):
     """Your jobs in the acting tenant, newest first."""
-    from booking.compute.selectors import jobs_for_user
-
     caller: Caller = request.auth
     qs = jobs_for_user(user=caller.user).filter(tenant=caller.tenant)
     if filters.state:
@@ -121,8 +115,6 @@ def job_detail(request: HttpRequest, job_id: Id):
 )
 def job_output_view(request: HttpRequest, job_id: Id):
     """The end of the job's standard output (its last 64 KiB), when this server can read it."""
-    from booking.compute.selectors import job_output_tail
-
     job = _job_for(request.auth, job_id)
     tail = job_output_tail(job=job)
     return {
@@ -138,8 +130,6 @@ def job_output_view(request: HttpRequest, job_id: Id):
 @router.post("/jobs/{job_id}/cancel", auth=JOBS, response=responses({200: JobOut}, extra=(503,)))
 def job_cancel_view(request: HttpRequest, job_id: Id):
     """Cancel a queued, pending or running job."""
-    from booking.compute.services import job_cancel
-
     caller: Caller = request.auth
     job = _job_for(caller, job_id)
     job_cancel(user=caller.user, job=job)

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from booking.compute.models import LIVE_JOB_STATES, ComputeJob, JobState
+from booking.compute.reasons import job_reason_stored
 from booking.compute.slurm import configured_client
 from resources.slurm import (
     JobInfo,
@@ -135,7 +135,7 @@ def job_apply_slurm_info(*, job: ComputeJob, info: JobInfo) -> tuple[bool, bool]
             ended_at=info.end_time or timezone.now(),
             exit_code=info.exit_code,
             gpu_hours=Decimal(str(info.gpu_hours)).quantize(_HOURS),
-            reason=_end_reason(info)[:400],
+            **_end_reason(info),
         )
     if not values:
         return False, False
@@ -144,16 +144,26 @@ def job_apply_slurm_info(*, job: ComputeJob, info: JobInfo) -> tuple[bool, bool]
     return bool(updated), bool(updated) and ended
 
 
-def _end_reason(info: JobInfo) -> str:
+def _end_reason(info: JobInfo) -> dict:
+    """The reason fields of a job that ended as Slurm says."""
     if info.state is SlurmState.COMPLETED:
-        return ""
-    if info.state is SlurmState.FAILED and info.exit_code:
-        return _("The script exited with code %(code)s.") % {"code": info.exit_code}
-    if info.state is SlurmState.TIMEOUT:
-        return _("The job reached its time limit.")
-    if info.state is SlurmState.CANCELLED:
-        return _("Cancelled.")
-    return f"{info.state.value}: {info.state_reason}".strip(": ")
+        code, params = "", {}
+    elif info.state is SlurmState.FAILED and info.exit_code:
+        code, params = "script_exit", {"code": info.exit_code}
+    elif info.state is SlurmState.TIMEOUT:
+        code, params = "time_limit", {}
+    elif info.state is SlurmState.CANCELLED:
+        code, params = "cancelled", {}
+    else:
+        # Slurm's own state and reason, in Slurm's words.
+        text = f"{info.state.value}: {info.state_reason}".strip(": ")
+        params = {"state": info.state.value, "detail": info.state_reason or ""}
+        return {"reason": text[:400], "reason_code": "slurm_state", "reason_params": params}
+    return {
+        "reason": job_reason_stored(code, params),
+        "reason_code": code,
+        "reason_params": params,
+    }
 
 
 def _end_vanished(job: ComputeJob, *, now: dt.datetime) -> bool:
@@ -171,7 +181,9 @@ def _end_vanished(job: ComputeJob, *, now: dt.datetime) -> bool:
             state=JobState.FAILED,
             ended_at=now,
             gpu_hours=hours,
-            reason=_("Slurm no longer knows this job; its final state could not be read.")[:400],
+            reason=job_reason_stored("vanished"),
+            reason_code="vanished",
+            reason_params={},
             updated_at=now,
         )
     )

@@ -53,6 +53,9 @@ class ComputeJob(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     reason = models.CharField(_("reason"), max_length=400, blank=True)
+    # Why it ended, as a code with parameters (booking.compute.reasons renders them).
+    reason_code = models.CharField(_("reason code"), max_length=40, blank=True)
+    reason_params = models.JSONField(_("reason parameters"), default=dict, blank=True)
     exit_code = models.IntegerField(_("exit code"), null=True, blank=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -44,6 +44,10 @@ class JobOut(Schema):
     state: JobStateName
     slurm_job_id: int | None
     reason: str
+    reason_code: str = Field(
+        description='Why the job ended, as a stable code ("" if it completed).'
+    )
+    reason_params: dict = Field(description="The parameters of the reason (e.g. the exit code).")
     exit_code: int | None
     submitted_at: dt.datetime | None
     started_at: dt.datetime | None

@@ -14,10 +14,11 @@ from django.db.models import (
 )
 
 from booking.compute.models import LIVE_JOB_STATES, ComputeJob
+from booking.compute.slurm import job_output_path
 from booking.errors import NotFound
 from booking.ids import plain_pk
-from booking.tenancy.access import require_manager
-from booking.tenancy.models import Membership, Tenant
+from booking.tenancy.access import require_manager, visible_q
+from booking.tenancy.models import Tenant
 from resources.models import ResourceKind
 
 _JOB_RELATED = ("tenant", "user", "pool", "booking")
@@ -56,10 +57,7 @@ def job_get(*, user, pk) -> ComputeJob:
     Anything else, and a malformed id, answers 404."""
     q = Q(pk=_job_pk(pk))
     if not user.is_superuser:
-        managed = Membership.objects.filter(user=user, role=Membership.Role.MANAGER).values(
-            "tenant_id"
-        )
-        q &= Q(user=user) | Q(tenant_id__in=managed)
+        q &= visible_q(user=user)
     job = ComputeJob.objects.filter(q).select_related(*_JOB_RELATED).first()
     if job is None:
         raise NotFound("job")
@@ -86,8 +84,6 @@ def job_output_tail(*, job: ComputeJob, limit: int = JOB_OUTPUT_LIMIT) -> JobOut
     Only a regular file with one link is read, and never through a symbolic link: the job's
     script writes into the output directory and must not be able to point the web server at
     another file it can read (keys, the database)."""
-    from booking.compute.slurm import job_output_path
-
     path = job_output_path(job)
     if path is None:
         return JobOutput(text=None)

@@ -14,9 +14,9 @@ from decimal import Decimal
 
 from django.db.models import F, Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from booking.compute.models import ComputeJob, JobState
+from booking.compute.reasons import job_reason_stored
 from booking.compute.slurm import cluster_membership, configured_client, job_marker, job_spec
 from booking.errors import ParkError
 from resources.slurm import (
@@ -118,14 +118,19 @@ def job_send(
                 reconcile=lambda: job_find_in_slurm(job=job, client=client),
             )
     except ParkError as error:
-        return _end_unsent(job, reason=error.message, error=error.code)
+        # A rule the job no longer passes (e.g. its user left the tenant): the rule's words.
+        return _end_unsent(job, code=error.code, params={}, reason=error.message, error=error.code)
     except SlurmError as error:
         if error.transient:
             return _retry_later(job, error=error, now=now)
-        reason = _("Slurm refused the job: %(message)s") % {"message": error.message}
-        if error.error_code is not None:
-            reason += f" (Slurm error {error.error_code})"
-        return _end_unsent(job, reason=reason, error=str(error))
+        params = {"message": error.message, "error_code": error.error_code}
+        return _end_unsent(
+            job,
+            code="slurm_refused",
+            params=params,
+            reason=job_reason_stored("slurm_refused", params),
+            error=str(error),
+        )
     return _sent(job, slurm_id=slurm_id, client=client, now=now)
 
 
@@ -165,11 +170,13 @@ def _retry_later(job: ComputeJob, *, error: SlurmError, now: dt.datetime) -> Com
     return job
 
 
-def _end_unsent(job: ComputeJob, *, reason: str, error: str) -> ComputeJob:
+def _end_unsent(job: ComputeJob, *, code: str, params: dict, reason: str, error: str) -> ComputeJob:
     now = timezone.now()
     ComputeJob.objects.filter(pk=job.pk, state=JobState.QUEUED).update(
         state=JobState.FAILED,
         reason=reason[:400],
+        reason_code=code,
+        reason_params=params,
         last_error=error[:2000],
         next_attempt_at=None,
         ended_at=now,

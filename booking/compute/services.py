@@ -25,13 +25,16 @@ from booking.bookings.models import Booking, BookingStatus
 from booking.compute import slurm
 from booking.compute.following import job_apply_slurm_info
 from booking.compute.models import LIVE_JOB_STATES, ComputeJob, JobState
+from booking.compute.reasons import job_reason_stored
 from booking.compute.slurm import (
     _cluster_snapshot,
     cluster_membership,
     pool_target,
 )
+from booking.compute.tasks import job_submit_task
 from booking.errors import Conflict, NotFound, ParkError
-from booking.tenancy.models import Membership, Quota, Tenant
+from booking.tenancy.access import may_act_for
+from booking.tenancy.models import Quota, Tenant
 from booking.tenancy.selectors import period_bounds, used_hours
 from resources.models import ResourceKind, ResourcePool
 from resources.slurm import (
@@ -143,8 +146,6 @@ def job_submit(
 
 
 def _start_send_task(job_id: int) -> None:
-    from booking.compute.tasks import job_submit_task
-
     job_submit_task(job_id)
 
 
@@ -273,14 +274,16 @@ def job_cancel(*, user, job: ComputeJob, client: SlurmClient | None = None) -> C
     state (with the GPU-hours it used) recorded. Raises ``NotFound`` for someone else's job,
     ``Conflict("job_not_live")`` for an ended one and ``ParkError("slurm_unavailable", 503)``
     when Slurm cannot be reached (nothing changes then)."""
-    if not _may_manage(user=user, job=job):
+    if not may_act_for(user=user, owner_id=job.user_id, tenant_id=job.tenant_id):
         raise NotFound(_("job"))
     now = timezone.now()
     if ComputeJob.objects.filter(pk=job.pk, state=JobState.QUEUED).update(
         state=JobState.CANCELLED,
         ended_at=now,
         next_attempt_at=None,
-        reason=_("Cancelled before it reached Slurm."),
+        reason=job_reason_stored("cancelled_before_slurm"),
+        reason_code="cancelled_before_slurm",
+        reason_params={},
         updated_at=now,
     ):
         job.refresh_from_db()
@@ -311,11 +314,3 @@ def job_cancel(*, user, job: ComputeJob, client: SlurmClient | None = None) -> C
         job_apply_slurm_info(job=job, info=info)
     job.refresh_from_db()
     return job
-
-
-def _may_manage(*, user, job: ComputeJob) -> bool:
-    if user.is_superuser or job.user_id == user.pk:
-        return True
-    return Membership.objects.filter(
-        user=user, tenant_id=job.tenant_id, role=Membership.Role.MANAGER
-    ).exists()

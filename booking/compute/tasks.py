@@ -1,4 +1,4 @@
-"""Background work of compute jobs. Tasks pass ids and call services (booking.services.jobs)."""
+"""Background work of compute jobs. Tasks pass ids and call the job services (sending, following)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,19 @@ import time
 
 from django.conf import settings
 from huey import crontab
-from huey.contrib.djhuey import HUEY, db_periodic_task, db_task
-from huey.exceptions import TaskLockedException
+from huey.contrib.djhuey import db_periodic_task, db_task
 
 from booking.compute.following import jobs_follow
-from booking.compute.models import ComputeJob, JobState
+from booking.compute.models import LIVE_JOB_STATES, ComputeJob, JobState
 from booking.compute.sending import job_send, jobs_send_due
+from booking.leases import lease_acquire, lease_release, lease_renew
 from resources.slurm import SlurmError
 
 logger = logging.getLogger(__name__)
+
+FOLLOW_LEASE = "jobs-follow"
+# Longer than one pass (a Slurm read and the follow interval); renewed after every pass.
+FOLLOW_LEASE_SECONDS = 90
 
 
 @db_task()
@@ -38,21 +42,25 @@ def _follow_interval() -> float:
 def jobs_follow_task() -> int:
     """Every minute, for just under a minute: send due jobs and follow live ones every
     SLURM_FOLLOW_INTERVAL seconds (huey's periodic tasks tick once a minute at most).
-    A lock keeps one follower at a time."""
+    A lease (holder + expiry, renewed every pass) keeps one follower at a time; a follower
+    that dies releases it by expiry."""
     passes = 0
-    try:
-        with HUEY.lock_task("jobs-follow"):
-            deadline = time.monotonic() + 55
-            while time.monotonic() < deadline:
-                jobs_tick()
-                passes += 1
-                if not ComputeJob.objects.filter(
-                    state__in=[JobState.QUEUED, JobState.PENDING, JobState.RUNNING]
-                ).exists():
-                    break
-                time.sleep(_follow_interval())
-    except TaskLockedException:
+    holder = lease_acquire(name=FOLLOW_LEASE, seconds=FOLLOW_LEASE_SECONDS)
+    if holder is None:
         logger.debug("another follower is running")
+        return passes
+    try:
+        deadline = time.monotonic() + 55
+        while time.monotonic() < deadline:
+            jobs_tick()
+            passes += 1
+            if not ComputeJob.objects.filter(state__in=LIVE_JOB_STATES).exists():
+                break
+            if not lease_renew(name=FOLLOW_LEASE, holder=holder, seconds=FOLLOW_LEASE_SECONDS):
+                break  # our lease expired and another follower took over
+            time.sleep(_follow_interval())
+    finally:
+        lease_release(name=FOLLOW_LEASE, holder=holder)
     return passes
 
 

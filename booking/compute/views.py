@@ -3,8 +3,6 @@ its output tail, and cancel. Views parse input and call selectors and the job se
 
 from __future__ import annotations
 
-import re
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -16,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from booking.compute.models import LIVE_JOB_STATES, ComputeJob
+from booking.compute.reasons import job_reason_for
 from booking.compute.selectors import job_get, job_output_tail, jobs_for_tenant, jobs_for_user
 from booking.compute.services import job_cancel
 from booking.errors import NotFound, ParkError
@@ -25,38 +24,6 @@ from booking.ui import ui_error
 JOBS_PER_PAGE = 25
 # Live jobs refresh themselves this often (htmx polling; the pages work without it).
 POLL_SECONDS = 5
-
-# Reasons the job services store, in the language of the process that wrote them (the worker's:
-# the site's default). Shown again in the reader's language when they match one of these.
-_REASONS = (
-    "Cancelled before it reached Slurm.",
-    "Cancelled.",
-    "The job reached its time limit.",
-    "The script exited with code %(code)s.",
-    "Slurm no longer knows this job; its final state could not be read.",
-    "Slurm refused the job: %(message)s",
-)
-
-
-def _reason_pattern(msgid: str) -> re.Pattern:
-    parts = re.split(r"%\((\w+)\)s", msgid)
-    pattern = "".join(
-        re.escape(part) if i % 2 == 0 else f"(?P<{part}>.+?)" for i, part in enumerate(parts)
-    )
-    return re.compile(rf"^{pattern}$", re.S)
-
-
-_REASON_PATTERNS = [(msgid, _reason_pattern(msgid)) for msgid in _REASONS]
-
-
-def job_reason(reason: str) -> str:
-    """The stored reason in the reader's language when it is one the services write; a reason
-    Slurm wrote (or one written in another language) as it is."""
-    for msgid, pattern in _REASON_PATTERNS:
-        match = pattern.match(reason)
-        if match:
-            return _(msgid) % match.groupdict()
-    return reason
 
 
 def _duration(minutes: int) -> str:
@@ -74,7 +41,7 @@ def _annotate(job: ComputeJob) -> ComputeJob:
     # Whoever may see a job (its owner, the tenant's managers, operators) may cancel it.
     job.cancellable = job.live
     job.time_limit_label = _duration(job.time_limit_minutes)
-    job.reason_label = job_reason(job.reason) if job.reason else ""
+    job.reason_label = job_reason_for(job)
     return job
 
 

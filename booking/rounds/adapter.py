@@ -26,8 +26,10 @@ from booking.rounds.models import AllocationRound
 from booking.rounds.outcomes import Outcome
 from booking.tenancy.models import Quota, Tenant
 from booking.tenancy.selectors import period_bounds, used_hours
+from resources.availability import intersect_intervals, merge_intervals, open_intervals
 from resources.models import (
     BookingMode,
+    Changeover,
     MaintenanceWindow,
     Resource,
     ResourceKind,
@@ -73,8 +75,6 @@ def round_resources() -> list[Resource]:
 
 
 def _changeovers():
-    from resources.models import Changeover
-
     return Changeover.objects.select_related("from_recipe", "to_recipe")
 
 
@@ -82,29 +82,6 @@ def _slot_minutes(resources: Iterable[Resource]) -> int:
     """One slot length fine enough for every resource's booking granularity."""
     values = [r.slot_minutes for r in resources]
     return reduce(math.gcd, values) if values else 60
-
-
-def _merge(periods: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    for a, b in sorted(periods):
-        if out and a <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], b))
-        else:
-            out.append((a, b))
-    return out
-
-
-def _intersect(p: list[tuple[int, int]], q: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    out, i, j = [], 0, 0
-    while i < len(p) and j < len(q):
-        a, b = max(p[i][0], q[j][0]), min(p[i][1], q[j][1])
-        if a < b:
-            out.append((a, b))
-        if p[i][1] < q[j][1]:
-            i += 1
-        else:
-            j += 1
-    return out
 
 
 class _Clock:
@@ -136,37 +113,21 @@ class _Clock:
 def _open_periods(resource: Resource, clock: _Clock, end: dt.datetime):
     """Opening hours and technician shifts as slot periods; ``None`` when it is always open.
 
-    With both opening hours and shifts the resource is usable where both hold. A closing time
-    of 23:59 means "until midnight" (a time field cannot say 24:00), so runs may span nights.
+    With both opening hours and shifts the resource is usable where both hold (the hours
+    themselves, 23:59 meaning midnight, come from ``resources.availability``).
     """
     rows = list(resource.weekly_hours.all())
     if not rows:
         return None
-    tz = timezone.get_current_timezone()
-    first = timezone.localtime(clock.start).date() - dt.timedelta(days=1)
-    last = timezone.localtime(end).date()
     result = None
     for purpose in (WeeklyHours.Purpose.OPENING, WeeklyHours.Purpose.SHIFT):
-        chosen = [h for h in rows if h.purpose == purpose]
-        if not chosen:
+        weekly = [(h.weekday, h.opens, h.closes) for h in rows if h.purpose == purpose]
+        if not weekly:
             continue
-        periods = []
-        day = first
-        while day <= last:
-            for h in chosen:
-                if h.weekday != day.weekday():
-                    continue
-                a = dt.datetime.combine(day, h.opens, tzinfo=tz)
-                if h.closes >= dt.time(23, 59):
-                    b = dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
-                else:
-                    b = dt.datetime.combine(day, h.closes, tzinfo=tz)
-                sa, sb = clock.inner(a, b)
-                if sa < sb:
-                    periods.append((sa, sb))
-            day += dt.timedelta(days=1)
-        periods = _merge(periods)
-        result = periods if result is None else _intersect(result, periods)
+        opened = open_intervals(weekly=weekly, start=clock.start, end=end) or []
+        slots = [clock.inner(a, b) for a, b in opened]
+        periods = merge_intervals(p for p in slots if p[0] < p[1])
+        result = periods if result is None else intersect_intervals(result, periods)
     return tuple(result or ())
 
 
@@ -187,7 +148,7 @@ def _scheduler_resource(resource: Resource, clock: _Clock, end, blocked) -> sche
         capacity=resource.capacity,
         resource_class=str(resource.kind),
         open_periods=_open_periods(resource, clock, end),
-        maintenance=tuple(_merge(blocked)),
+        maintenance=tuple(merge_intervals(blocked)),
         recipes=recipes,
         changeovers=changeovers,
         min_run=min_run,
@@ -226,7 +187,7 @@ def round_quota_hours(
 
 def round_problem_build(
     *,
-    round: AllocationRound,
+    allocation_round: AllocationRound,
     bookings: Iterable[Booking] | None = None,
     not_before: dt.datetime | None = None,
     exclude: Iterable[Booking] = (),
@@ -241,7 +202,7 @@ def round_problem_build(
     """
     resources = round_resources()
     slot = _slot_minutes(resources)
-    clock = _Clock(round.period_start, round.period_end, slot)
+    clock = _Clock(allocation_round.period_start, allocation_round.period_end, slot)
     horizon = clock.horizon
     notes: list[str] = []
     exclude = list(exclude)
@@ -258,7 +219,9 @@ def round_problem_build(
         for r in resources:
             blocked[r.pk].append((0, not_before_slot))
     windows = MaintenanceWindow.objects.filter(
-        resource__in=resources, start__lt=round.period_end, end__gt=round.period_start
+        resource__in=resources,
+        start__lt=allocation_round.period_end,
+        end__gt=allocation_round.period_start,
     )
     for m in windows:
         blocked[m.resource_id].append(clock.outer(m.start, m.end))
@@ -266,8 +229,8 @@ def round_problem_build(
         Booking.objects.filter(
             resource__in=resources,
             status__in=HOLDING_STATUSES,
-            start__lt=round.period_end,
-            end__gt=round.period_start,
+            start__lt=allocation_round.period_end,
+            end__gt=allocation_round.period_start,
         )
         .exclude(pk__in=excluded_ids)
         .values_list("resource_id", "start", "end", "units")
@@ -286,14 +249,14 @@ def round_problem_build(
             )
     sched_resources = {
         r.slug: _scheduler_resource(
-            r, clock, round.period_end, [p for p in blocked[r.pk] if p[0] < p[1]]
+            r, clock, allocation_round.period_end, [p for p in blocked[r.pk] if p[0] < p[1]]
         )
         for r in resources
     }
     resources_by_slug = {r.slug: r for r in resources}
 
     if bookings is None:
-        bookings = round.requests.filter(status=BookingStatus.REQUESTED)
+        bookings = allocation_round.requests.filter(status=BookingStatus.REQUESTED)
     bookings = sorted(
         (
             b
@@ -415,8 +378,8 @@ def round_problem_build(
             left = round_quota_hours(
                 tenant=tenant,
                 resource_class=cls,
-                start=round.period_start,
-                end=round.period_end,
+                start=allocation_round.period_start,
+                end=allocation_round.period_end,
                 exclude=exclude,
             )
             if left is not None:
@@ -431,8 +394,10 @@ def round_problem_build(
         records = TrainingRecord.objects.filter(
             user_id__in=users,
             training__code__in=codes,
-            granted_on__lt=timezone.localtime(round.period_end).date() + dt.timedelta(days=1),
-            expires_on__gt=timezone.localtime(round.period_start).date() - dt.timedelta(days=1),
+            granted_on__lt=timezone.localtime(allocation_round.period_end).date()
+            + dt.timedelta(days=1),
+            expires_on__gt=timezone.localtime(allocation_round.period_start).date()
+            - dt.timedelta(days=1),
         ).select_related("user", "training")
         for rec in records.order_by("user__username", "training__code", "granted_on"):
             trainings.append(
@@ -451,11 +416,11 @@ def round_problem_build(
         requests=tuple(requests),
         trainings=tuple(trainings),
         slot_minutes=slot,
-        round_start=round.period_start,
-        name=round.name,
+        round_start=allocation_round.period_start,
+        name=allocation_round.name,
     )
     return RoundProblem(
-        round=round,
+        round=allocation_round,
         problem=problem,
         slot_minutes=slot,
         bookings={str(d["booking"].pk): d["booking"] for d in drafts.values()},

@@ -6,7 +6,9 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from booking.errors import ParkError
+from booking.rounds.lifecycle import round_close
 from booking.rounds.models import AllocationRound
+from booking.rounds.services import round_publish, round_run_planner
 
 
 @admin.register(AllocationRound)
@@ -29,7 +31,7 @@ class AllocationRoundAdmin(admin.ModelAdmin):
         ok = 0
         for rnd in queryset.order_by("pk"):
             try:
-                service(round=rnd, actor=request.user)
+                service(allocation_round=rnd, actor=request.user)
             except ParkError as error:
                 self.message_user(request, f"{rnd}: {error.message}", messages.ERROR)
             else:
@@ -39,20 +41,14 @@ class AllocationRoundAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Close the selected rounds for requests"))
     def close_rounds(self, request, queryset):
-        from booking.rounds.lifecycle import round_close
-
         self._each(request, queryset, round_close, _("%(count)d rounds closed."))
 
     @admin.action(description=_("Run the planner on the selected rounds"))
     def run_planner(self, request, queryset):
-        from booking.rounds.services import round_run_planner
-
         self._each(
             request, queryset, round_run_planner, _("The planner runs for %(count)d rounds.")
         )
 
     @admin.action(description=_("Publish the selected rounds"))
     def publish_rounds(self, request, queryset):
-        from booking.rounds.services import round_publish
-
         self._each(request, queryset, round_publish, _("%(count)d rounds published."))

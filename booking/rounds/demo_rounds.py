@@ -57,7 +57,9 @@ def _duration(resource: Resource, rng: random.Random) -> int:
     return lo + slot * rng.randint(0, steps)
 
 
-def demo_round_fill(*, round: AllocationRound, requests: int = 200, seed: int = 11) -> int:
+def demo_round_fill(
+    *, allocation_round: AllocationRound, requests: int = 200, seed: int = 11
+) -> int:
     """Create about ``requests`` round requests from random demo members. Returns how many."""
     rng = random.Random(seed)
     resources = list(
@@ -74,7 +76,7 @@ def demo_round_fill(*, round: AllocationRound, requests: int = 200, seed: int = 
     members = list(Membership.objects.select_related("user", "tenant").order_by("pk"))
     if not resources or not members:
         return 0
-    days = (round.period_end - round.period_start).days
+    days = (allocation_round.period_end - allocation_round.period_start).days
     made, attempts = 0, 0
     while made < requests and attempts < requests * 10:
         attempts += 1
@@ -87,11 +89,11 @@ def demo_round_fill(*, round: AllocationRound, requests: int = 200, seed: int = 
         )
         duration = _duration(resource, rng)
         day = rng.randrange(days)
-        earliest = timezone.localtime(round.period_start) + dt.timedelta(
+        earliest = timezone.localtime(allocation_round.period_start) + dt.timedelta(
             days=day, hours=rng.choice([0, 8, 8, 9, 10, 13])
         )
         slack = dt.timedelta(hours=rng.choice([0, 4, 12, 24, 48, 72]))
-        latest = min(round.period_end, earliest + dt.timedelta(minutes=duration) + slack)
+        latest = min(allocation_round.period_end, earliest + dt.timedelta(minutes=duration) + slack)
         recipes = [r.code for r in resource.recipes.all()]
         units = 1
         if resource.kind == ResourceKind.GPU_NODE:
@@ -103,7 +105,7 @@ def demo_round_fill(*, round: AllocationRound, requests: int = 200, seed: int = 
                 tenant=member.tenant,
                 resource=None if pool else resource,
                 pool=pool,
-                round=round,
+                allocation_round=allocation_round,
                 earliest_start=earliest,
                 latest_end=latest,
                 duration_minutes=duration,

@@ -44,9 +44,11 @@ def _round_cas(
     return rnd
 
 
-def round_close(*, round: AllocationRound, actor=None) -> AllocationRound:
+def round_close(*, allocation_round: AllocationRound, actor=None) -> AllocationRound:
     """OPEN → CLOSED: no more requests. The operator may close before the cut-off."""
-    return _round_cas(round, old=(Status.OPEN,), new=Status.CLOSED, code="round_not_open")
+    return _round_cas(
+        allocation_round, old=(Status.OPEN,), new=Status.CLOSED, code="round_not_open"
+    )
 
 
 def rounds_close_due(*, now: dt.datetime | None = None) -> int:

@@ -8,10 +8,17 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext as _
+
 import scheduler
-from booking.bookings.models import Booking
+from booking.bookings.models import HOLDING_STATUSES, Booking, BookingStatus
+from booking.bookings.services import booking_transition
+from booking.errors import Conflict
+from booking.formats import when_text
 from booking.rounds.models import AllocationRound
-from booking.rounds.reasons import FINAL_CODES
+from booking.rounds.reasons import FINAL_CODES, reason_text_stored
+from resources.availability import peak_units
+from resources.models import Resource
 
 # Reason codes of the solver under which the request may still be granted later (waitlist).
 GRANTED_CODES = ("granted", "moved", "promoted")
@@ -135,4 +142,69 @@ def stored_problem(rnd: AllocationRound) -> tuple[scheduler.Problem, scheduler.P
     return (
         scheduler.problem_from_json(rnd.plan["problem"]),
         scheduler.plan_from_json(rnd.plan["plan"]),
+    )
+
+
+def check_free(rnd_outcomes: list[tuple[Booking, Resource, dt.datetime, dt.datetime]]) -> None:
+    """Refuse to publish a plan that clashes with bookings made since it was computed.
+
+    PostgreSQL's exclusion constraint would catch capacity-1 clashes too; this check also
+    covers GPU capacity and SQLite, and names the clash.
+    """
+    by_resource: dict[int, list] = {}
+    for booking, resource, start, end in rnd_outcomes:
+        by_resource.setdefault(resource.pk, []).append((booking, resource, start, end))
+    for items in by_resource.values():
+        resource = items[0][1]
+        lo = min(s for _b, _r, s, _e in items)
+        hi = max(e for _b, _r, _s, e in items)
+        holding = list(
+            Booking.objects.filter(
+                resource=resource, status__in=HOLDING_STATUSES, start__lt=hi, end__gt=lo
+            ).values_list("start", "end", "units")
+        )
+        rows = holding + [(s, e, b.units) for b, _r, s, e in items]
+        for _booking, _r, start, end in items:
+            if peak_units(rows, start, end) > resource.capacity:
+                raise Conflict(
+                    "plan_stale",
+                    _(
+                        "plan: %(resource)s has been booked at %(start)s since the plan was made; "
+                        "run the planner again."
+                    )
+                    % {"resource": resource.name, "start": when_text(start)},
+                    field="round",
+                )
+
+
+def booking_apply_outcome(
+    *,
+    booking: Booking,
+    outcome: Outcome,
+    resource: Resource | None,
+    actor=None,
+    note: str = "",
+    code: str | None = None,
+) -> Booking:
+    """Write the planner's decision on a request: granted → CONFIRMED on ``resource`` at the
+    outcome's times, else REFUSED (the reason means it can never fit) or WAITLISTED; the reason
+    ``code`` (default the outcome's; the waitlist says ``promoted``) and its parameters stored
+    with it. The one copy used by publishing and by the waitlist."""
+    code = code or outcome.code
+    text = reason_text_stored(code, outcome.params)
+    if outcome.granted:
+        return booking_transition(
+            booking=booking,
+            to_status=BookingStatus.CONFIRMED,
+            actor=actor,
+            note=note,
+            resource=resource,
+            start=outcome.start,
+            end=outcome.end,
+            reason_code=code,
+            reason_text=text,
+        )
+    to = BookingStatus.REFUSED if outcome.final else BookingStatus.WAITLISTED
+    return booking_transition(
+        booking=booking, to_status=to, actor=actor, note=note, reason_code=code, reason_text=text
     )

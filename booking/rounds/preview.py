@@ -54,7 +54,7 @@ def _tenant_slug(key) -> str:
 
 def round_what_if(
     *,
-    round: AllocationRound,
+    allocation_round: AllocationRound,
     weights: Mapping | None = None,
     quotas: Mapping | None = None,
     time_limit: float | None = None,
@@ -66,7 +66,7 @@ def round_what_if(
     slugs. Out: the requests whose outcome (granted or not, where, when) changes, compared with
     the stored plan.
     """
-    rnd = AllocationRound.objects.get(pk=round.pk)
+    rnd = AllocationRound.objects.get(pk=allocation_round.pk)
     stored = stored_problem(rnd)
     if stored is None or rnd.status not in (Status.SOLVED, Status.PUBLISHED):
         raise Conflict(

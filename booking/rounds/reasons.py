@@ -8,11 +8,14 @@ plan (``AllocationRound.plan["outcomes"]``) so the text can be rendered again in
 from __future__ import annotations
 
 import datetime as dt
+import re
 
+from django.conf import settings
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import override
 
+import scheduler
 from resources.models import UNIT_OF_KIND
 
 # Outcomes that can never change by waiting: the request is REFUSED, not waitlisted.
@@ -106,8 +109,6 @@ def reason_text(code: str, params: dict | None = None) -> str:
 
 def reason_text_stored(code: str, params: dict | None = None) -> str:
     """The text kept on the booking row: in the site's default language, cut to the column."""
-    from django.conf import settings
-
     with override(settings.LANGUAGE_CODE):
         return reason_text(code, params)[:400]
 
@@ -160,10 +161,6 @@ def contract_paragraphs() -> list[str]:
     The template translates each paragraph (``{% translate %}``); ``booking/contract_i18n.py``
     lists the same strings so ``makemessages`` finds them.
     """
-    import re
-
-    import scheduler
-
     paragraphs: list[str] = []
     for line in scheduler.FAIRNESS_CONTRACT.strip().splitlines():
         line = line.strip()

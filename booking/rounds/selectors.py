@@ -10,7 +10,7 @@ from django.utils import timezone
 from booking.bookings.models import Booking
 from booking.errors import NotFound
 from booking.rounds.models import AllocationRound
-from booking.tenancy.access import bookings_visible_q
+from booking.tenancy.access import visible_q
 
 
 def open_rounds(*, now: dt.datetime | None = None) -> QuerySet[AllocationRound]:
@@ -21,13 +21,15 @@ def open_rounds(*, now: dt.datetime | None = None) -> QuerySet[AllocationRound]:
     ).order_by("period_start", "pk")
 
 
-def round_requests_for_user(*, user, round: AllocationRound | None = None) -> QuerySet[Booking]:
+def round_requests_for_user(
+    *, user, allocation_round: AllocationRound | None = None
+) -> QuerySet[Booking]:
     """Round requests the user may see: their own, and all of the tenants they manage."""
     if not user.is_authenticated:
         return Booking.objects.none()
-    qs = Booking.objects.filter(bookings_visible_q(user=user), round__isnull=False)
-    if round is not None:
-        qs = qs.filter(round=round)
+    qs = Booking.objects.filter(visible_q(user=user), round__isnull=False)
+    if allocation_round is not None:
+        qs = qs.filter(round=allocation_round)
     return qs.select_related("tenant", "user", "resource", "pool", "recipe", "round").order_by(
         "-created_at", "-pk"
     )

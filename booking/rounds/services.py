@@ -19,16 +19,14 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from booking.bookings.models import HOLDING_STATUSES, Booking, BookingStatus
-from booking.bookings.services import booking_transition
+from booking.bookings.models import Booking, BookingStatus
+from booking.bookings.notifications import notify_bookings
 from booking.errors import Conflict, NotFound, ParkError
-from booking.formats import fmt_minute
 from booking.rounds.lifecycle import Status, _round_cas, solve_stale_after
 from booking.rounds.models import AllocationRound
-from booking.rounds.outcomes import Outcome, stored_outcomes
-from booking.rounds.reasons import reason_text_stored
+from booking.rounds.outcomes import Outcome, booking_apply_outcome, check_free, stored_outcomes
 from booking.rounds.solving import round_plan_solve
-from resources.availability import peak_units
+from booking.rounds.tasks import round_solve_task
 from resources.models import (
     Resource,
 )
@@ -100,25 +98,23 @@ def round_create(
     return rnd
 
 
-def round_run_planner(*, round: AllocationRound, actor=None) -> AllocationRound:
+def round_run_planner(*, allocation_round: AllocationRound, actor=None) -> AllocationRound:
     """CLOSED or SOLVED (or SOLVING for longer than ``solve_stale_after``) → SOLVING, and queue
     the planner (a huey task) once this commits.
 
     Only one caller can win the status change, so two solves of a round never run at once;
     the task also takes a huey lock per round.
     """
-    from booking.rounds.tasks import round_solve_task
-
     with transaction.atomic():
         rnd = _round_cas(
-            round,
+            allocation_round,
             old=(Status.CLOSED, Status.SOLVED),
             new=Status.SOLVING,
             code="round_not_closed",
             # A planner that died (worker killed, queue lost) must not lock the round for ever.
             also=Q(
                 status=Status.SOLVING,
-                solve_started_at__lt=timezone.now() - solve_stale_after(round),
+                solve_started_at__lt=timezone.now() - solve_stale_after(allocation_round),
             ),
             solve_started_at=timezone.now(),
             solve_error="",
@@ -127,54 +123,12 @@ def round_run_planner(*, round: AllocationRound, actor=None) -> AllocationRound:
     return rnd
 
 
-def round_solve_now(*, round: AllocationRound) -> AllocationRound | None:
+def round_solve_now(*, allocation_round: AllocationRound) -> AllocationRound | None:
     """Run the planner of a SOLVING round in this process (the huey task calls this)."""
-    return round_plan_solve(round_id=round.pk)
+    return round_plan_solve(round_id=allocation_round.pk)
 
 
-def check_free(rnd_outcomes: list[tuple[Booking, Resource, dt.datetime, dt.datetime]]) -> None:
-    """Refuse to publish a plan that clashes with bookings made since it was computed.
-
-    PostgreSQL's exclusion constraint would catch capacity-1 clashes too; this check also
-    covers GPU capacity and SQLite, and names the clash.
-    """
-    by_resource: dict[int, list] = {}
-    for booking, resource, start, end in rnd_outcomes:
-        by_resource.setdefault(resource.pk, []).append((booking, resource, start, end))
-    for items in by_resource.values():
-        resource = items[0][1]
-        lo = min(s for _b, _r, s, _e in items)
-        hi = max(e for _b, _r, _s, e in items)
-        holding = list(
-            Booking.objects.filter(
-                resource=resource, status__in=HOLDING_STATUSES, start__lt=hi, end__gt=lo
-            ).values_list("start", "end", "units")
-        )
-        rows = holding + [(s, e, b.units) for b, _r, s, e in items]
-        for _booking, _r, start, end in items:
-            if peak_units(rows, start, end) > resource.capacity:
-                raise Conflict(
-                    "plan_stale",
-                    _(
-                        "plan: %(resource)s has been booked at %(start)s since the plan was made; "
-                        "run the planner again."
-                    )
-                    % {"resource": resource.name, "start": fmt_minute(start)},
-                    field="round",
-                )
-
-
-def bookings_for_mail(pks: list[int]) -> dict[int, Booking]:
-    """Bookings with what their e-mail shows, in one query (the round's plan left out: the
-    reason needs only its small figures)."""
-    return (
-        Booking.objects.select_related("user", "tenant", "resource", "pool", "round")
-        .defer("round__plan")
-        .in_bulk(pks)
-    )
-
-
-def round_publish(*, round: AllocationRound, actor=None) -> AllocationRound:
+def round_publish(*, allocation_round: AllocationRound, actor=None) -> AllocationRound:
     """SOLVED → PUBLISHED, writing every request's outcome in one transaction.
 
     Granted → CONFIRMED with resource/start/end (reason ``granted`` or ``moved``); not granted →
@@ -182,12 +136,10 @@ def round_publish(*, round: AllocationRound, actor=None) -> AllocationRound:
     feasible start, more than the quota). Each owner is told once the transaction commits.
     Requests cancelled since the plan was made are left alone.
     """
-    from booking.bookings.notifications import notify_booking
-
     notices: list[tuple[Booking, str, dict]] = []
     try:
         with transaction.atomic():
-            rnd = AllocationRound.objects.select_for_update().filter(pk=round.pk).first()
+            rnd = AllocationRound.objects.select_for_update().filter(pk=allocation_round.pk).first()
             if rnd is None:
                 raise NotFound("round", field="round")
             if rnd.status != Status.SOLVED:
@@ -224,34 +176,20 @@ def round_publish(*, round: AllocationRound, actor=None) -> AllocationRound:
             check_free(granted)
             for pk, booking in sorted(bookings.items()):
                 outcome = outcomes.get(pk) or Outcome(pk, False, "not_planned", {})
-                text = reason_text_stored(outcome.code, outcome.params)
+                resource = resources[outcome.resource] if outcome.granted else None
+                booking = booking_apply_outcome(
+                    booking=booking,
+                    outcome=outcome,
+                    resource=resource,
+                    actor=actor,
+                    note=f"round {rnd.pk}: {outcome.code}",
+                )
                 if outcome.granted:
-                    resource = resources[outcome.resource]
-                    booking = booking_transition(
-                        booking=booking,
-                        to_status=BookingStatus.CONFIRMED,
-                        actor=actor,
-                        note=f"round {rnd.pk}: {outcome.code}",
-                        resource=resource,
-                        start=outcome.start,
-                        end=outcome.end,
-                        reason_code=outcome.code,
-                        reason_text=text,
-                    )
                     # The reason text says when and why; a window was never a booked time.
                     event = "moved" if outcome.code == "moved" else "confirmed"
-                    notices.append((booking, event, {}))
                 else:
-                    to = BookingStatus.REFUSED if outcome.final else BookingStatus.WAITLISTED
-                    booking = booking_transition(
-                        booking=booking,
-                        to_status=to,
-                        actor=actor,
-                        note=f"round {rnd.pk}: {outcome.code}",
-                        reason_code=outcome.code,
-                        reason_text=text,
-                    )
-                    notices.append((booking, str(to), {}))
+                    event = str(booking.status)
+                notices.append((booking, event, {}))
             rnd = _round_cas(
                 rnd,
                 old=(Status.SOLVED,),
@@ -261,12 +199,8 @@ def round_publish(*, round: AllocationRound, actor=None) -> AllocationRound:
                 published_by=actor,
             )
 
-            def send():
-                rows = bookings_for_mail([b.pk for b, _event, _extra in notices])
-                for b, event, extra in notices:
-                    notify_booking(booking=rows[b.pk], event=event, extra={"round": rnd, **extra})
-
-            transaction.on_commit(send)
+            mails = [(b.pk, event) for b, event, _extra in notices]
+            transaction.on_commit(lambda: notify_bookings(mails))
     except (IntegrityError, OperationalError) as exc:
         if isinstance(exc, OperationalError) and "deadlock" not in str(exc).lower():
             raise

@@ -96,7 +96,7 @@ def round_plan_solve(*, round_id: int) -> AllocationRound | None:
         return None
     started = time.perf_counter()
     try:
-        rp = round_problem_build(round=rnd)
+        rp = round_problem_build(allocation_round=rnd)
         build_time = time.perf_counter() - started
         limit = float(rnd.time_limit_seconds or settings.PLANNER_TIME_LIMIT)
         plan, _wall = solve_round_problem(rp, time_limit=limit)

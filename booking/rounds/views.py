@@ -169,7 +169,7 @@ def round_progress(request: HttpRequest, pk: int) -> HttpResponse:
 def _act(request: HttpRequest, pk: int, action, done: str) -> HttpResponse:
     rnd = get_object_or_404(AllocationRound, pk=pk)
     try:
-        action(round=rnd, actor=request.user)
+        action(allocation_round=rnd, actor=request.user)
     except ParkError as error:
         messages.error(request, error.message)
     else:
@@ -211,7 +211,7 @@ def round_what_if(request: HttpRequest, pk: int) -> HttpResponse:
     elif form.is_valid():
         weights, quotas = form.changes()
         try:
-            changes = round_what_if_service(round=rnd, weights=weights, quotas=quotas)
+            changes = round_what_if_service(allocation_round=rnd, weights=weights, quotas=quotas)
         except ParkError as exc:
             error = exc.message
     rows = [

@@ -1,4 +1,10 @@
-"""The waitlist: time freed by a cancellation is re-planned among a round's waitlisted requests."""
+"""The waitlist: time freed by a cancellation is re-planned among a round's waitlisted requests.
+
+The re-plan runs in a huey task (``rounds.tasks.waitlist_replan_task``), never in the request
+that cancelled: the cancellation commits, then ``rounds.desk.replan_after_cancel`` queues the
+task. The task holds the round's lease (``round_lease_name``) while it plans, so two re-plans of
+one round never run at once; a cancellation arriving meanwhile asks the holder to run again.
+"""
 
 from __future__ import annotations
 
@@ -8,79 +14,78 @@ import logging
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from booking.bookings.models import HOLDING_STATUSES, Booking, BookingStatus
-from booking.bookings.services import booking_transition
+from booking.bookings.models import Booking, BookingStatus
+from booking.bookings.notifications import notify_bookings
 from booking.errors import ParkError
 from booking.rounds import solving
 from booking.rounds.adapter import round_problem_build
 from booking.rounds.lifecycle import Status
 from booking.rounds.models import AllocationRound
-from booking.rounds.outcomes import Outcome, outcomes_from_plan
-from booking.rounds.reasons import reason_text_stored
-from booking.rounds.services import bookings_for_mail, check_free
+from booking.rounds.outcomes import Outcome, booking_apply_outcome, check_free, outcomes_from_plan
 
-# A waitlist re-plan runs inside a member's cancel request: keep it short.
+# Seconds the planner may take for one waitlist re-plan.
 WAITLIST_TIME_LIMIT = 5.0
 
 logger = logging.getLogger(__name__)
 
 
-def waitlist_on_cancel(*, booking: Booking, now: dt.datetime | None = None) -> list[Booking]:
-    """Re-plan the time a cancelled round booking freed among the round's waitlisted requests.
+def round_lease_name(round_id: int) -> str:
+    """The lease one planner run of a round holds (solving it, or re-planning its waitlist)."""
+    return f"round-{round_id}"
 
-    Called by ``booking_cancel`` after a confirmed booking is cancelled. The waitlisted requests
-    of the same (published) round are planned again under the same fairness contract, over the
-    time no booking holds from now on; those that now fit become CONFIRMED (reason
-    ``promoted``) and their owners are told. Returns the promoted bookings.
+
+def waitlist_replan(
+    *, round_id: int, cancelled_booking_id: int | None = None, now: dt.datetime | None = None
+) -> list[Booking]:
+    """Re-plan the time free from now on among a published round's waitlisted requests.
+
+    In: the round's id (the caller holds its lease), the cancelled booking (for the event
+    note). The waitlisted requests are planned again under the same fairness contract over the
+    time no booking holds; those that now fit become CONFIRMED (reason ``promoted``) and their
+    owners are told once this commits. Out: the promoted bookings. A failing planner leaves
+    everything as it was (logged).
     """
-    from booking.bookings.notifications import notify_booking
-
-    if booking.round_id is None:
-        return []
     now = now or timezone.now()
+    rnd = AllocationRound.objects.filter(pk=round_id).first()
+    if rnd is None or rnd.status != Status.PUBLISHED or rnd.period_end <= now:
+        return []
+    waiting = list(rnd.requests.filter(status=BookingStatus.WAITLISTED))
+    if not waiting:
+        return []
+    try:
+        rp = round_problem_build(allocation_round=rnd, bookings=waiting, not_before=now)
+        if not rp.problem.requests:
+            return []
+        plan, _wall = solving.solve_round_problem(
+            rp, time_limit=min(WAITLIST_TIME_LIMIT, float(rnd.time_limit_seconds))
+        )
+    except Exception:  # noqa: BLE001 - the cancellation stands even if re-planning fails
+        logger.exception("re-planning the waitlist of round %s failed", rnd.pk)
+        return []
+    names = {slug: r.name for slug, r in rp.resources.items()}
+    outcomes = outcomes_from_plan(
+        problem=rp.problem, plan=plan, bookings=rp.bookings, resource_names=names
+    )
+    note = "promoted from the waitlist after a cancellation"
+    if cancelled_booking_id is not None:
+        note = f"promoted from the waitlist after booking {cancelled_booking_id} was cancelled"
     promoted: list[Booking] = []
     with transaction.atomic():
-        # One waitlist re-plan per round at a time.
-        rnd = AllocationRound.objects.select_for_update().filter(pk=booking.round_id).first()
-        if rnd is None or rnd.status != Status.PUBLISHED or rnd.period_end <= now:
-            return []
-        waiting = list(rnd.requests.filter(status=BookingStatus.WAITLISTED))
-        if not waiting:
-            return []
-        exclude = [booking] if booking.status in HOLDING_STATUSES else []
-        try:
-            rp = round_problem_build(round=rnd, bookings=waiting, not_before=now, exclude=exclude)
-            if not rp.problem.requests:
-                return []
-            plan, _wall = solving.solve_round_problem(
-                rp, time_limit=min(WAITLIST_TIME_LIMIT, float(rnd.time_limit_seconds))
-            )
-        except Exception:  # noqa: BLE001 - the cancellation stands even if re-planning fails
-            logger.exception("re-planning the waitlist of round %s failed", rnd.pk)
-            return []
-        names = {slug: r.name for slug, r in rp.resources.items()}
-        outcomes = outcomes_from_plan(
-            problem=rp.problem, plan=plan, bookings=rp.bookings, resource_names=names
-        )
         for pk, outcome in sorted(outcomes.items()):
             if not outcome.granted:
                 continue
             candidate = rp.bookings[str(pk)]
             resource = rp.resources[outcome.resource]
-            params = dict(outcome.params)
             try:
                 with transaction.atomic():
+                    # Bookings made since the plan was read win: the time must still be free.
                     check_free([(candidate, resource, outcome.start, outcome.end)])
-                    done = booking_transition(
+                    done = booking_apply_outcome(
                         booking=candidate,
-                        to_status=BookingStatus.CONFIRMED,
-                        actor=None,
-                        note=f"promoted from the waitlist after booking {booking.pk} was cancelled",
+                        outcome=outcome,
                         resource=resource,
-                        start=outcome.start,
-                        end=outcome.end,
-                        reason_code="promoted",
-                        reason_text=reason_text_stored("promoted", params),
+                        note=note,
+                        code="promoted",
                     )
             except (ParkError, IntegrityError) as exc:
                 # Someone took the time or changed the request meanwhile: it stays waitlisted.
@@ -88,19 +93,15 @@ def waitlist_on_cancel(*, booking: Booking, now: dt.datetime | None = None) -> l
                 continue
             promoted.append(done)
         if promoted:
-            _remember_promotions(rnd, promoted)
-
-            def send():
-                rows = bookings_for_mail([b.pk for b in promoted])
-                for b in promoted:
-                    notify_booking(booking=rows[b.pk], event="promoted", extra={"round": rnd})
-
-            transaction.on_commit(send)
+            _remember_promotions(rnd.pk, promoted)
+            mails = [(b.pk, "promoted") for b in promoted]
+            transaction.on_commit(lambda: notify_bookings(mails))
     return promoted
 
 
-def _remember_promotions(rnd: AllocationRound, promoted: list[Booking]) -> None:
+def _remember_promotions(round_id: int, promoted: list[Booking]) -> None:
     """Keep the promoted outcomes with the round's plan, so reasons render in any language."""
+    rnd = AllocationRound.objects.select_for_update().get(pk=round_id)
     plan = dict(rnd.plan or {})
     outcomes = dict(plan.get("outcomes") or {})
     for b in promoted:
@@ -114,4 +115,4 @@ def _remember_promotions(rnd: AllocationRound, promoted: list[Booking]) -> None:
             b.end,
         ).as_json()
     plan["outcomes"] = outcomes
-    AllocationRound.objects.filter(pk=rnd.pk).update(plan=plan)
+    AllocationRound.objects.filter(pk=round_id).update(plan=plan)

@@ -169,3 +169,22 @@ class QuotaChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant} {self.field}: {self.old_value} → {self.new_value}"
+
+
+class UserLanguage(models.Model):
+    """The language a user last used the web UI in: e-mails to them are written in it."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    language = models.CharField(_("language"), max_length=10)
+
+    class Meta:
+        verbose_name = _("user language")
+        verbose_name_plural = _("user languages")
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.language}"

@@ -6,9 +6,10 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
 from django.utils import timezone
 
-from booking.tenancy.models import Membership, Period, Quota, Tenant
+from booking.tenancy.models import Membership, Period, Quota, Tenant, UserLanguage
 from booking.tenancy.usage import usage_sources
 
 
@@ -120,3 +121,9 @@ def quota_uses(*, tenant: Tenant, at: dt.datetime | None = None) -> list[QuotaUs
             )
         )
     return result
+
+
+def language_of(*, user_id: int) -> str:
+    """The language to write to a user in: the one they last used the site in, else the site's."""
+    found = UserLanguage.objects.filter(user_id=user_id).values_list("language", flat=True).first()
+    return found or settings.LANGUAGE_CODE

@@ -7,7 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db import transaction
 
 from booking.errors import ParkError
-from booking.tenancy.models import Quota, QuotaChange, Tenant
+from booking.tenancy.models import Quota, QuotaChange, Tenant, UserLanguage
 
 _HOURS = Decimal("0.01")
 _WEIGHT = Decimal("0.001")
@@ -121,3 +121,8 @@ def tenant_set_weight(*, tenant: Tenant, weight, actor=None, note: str = "") -> 
         )
     tenant.weight = new
     return tenant
+
+
+def language_remember(*, user, language: str) -> None:
+    """Keep the language ``user`` reads the site in, for the e-mails written to them."""
+    UserLanguage.objects.update_or_create(user=user, defaults={"language": language[:10]})

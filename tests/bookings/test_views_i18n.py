@@ -124,6 +124,8 @@ def pages(park):
         ended_at=at(-1, 10),
         exit_code=3,
         reason="The script exited with code 3.",
+        reason_code="script_exit",
+        reason_params={"code": 3},
     )
     week = at(2, 0).date().isoformat()
     return {
@@ -206,6 +208,28 @@ def test_mail_goes_out_in_the_language_of_the_request(client, park, mailoutbox):
         assert client.post(url, data).status_code == 302
     assert len(mailoutbox) == 1
     assert "已确认" in mailoutbox[0].subject and "您的预约已确认" in mailoutbox[0].body
+
+
+def test_mail_is_written_in_the_recipients_language_whoever_acts(park, mailoutbox):
+    from django.test import TestCase
+    from django.utils import translation
+
+    from booking.bookings.services import booking_create_instant
+    from booking.tenancy.services import language_remember
+    from resources.models import Resource
+
+    language_remember(user=park.alice, language="zh-hans")
+    with translation.override("en"), TestCase.captureOnCommitCallbacks(execute=True):
+        booking_create_instant(
+            user=park.alice,
+            tenant=park.acme,
+            resource=Resource.objects.get(slug="confocal-1"),
+            start=at(2, 10),
+            end=at(2, 11),
+            title="Cells",
+        )
+    assert len(mailoutbox) == 1
+    assert "已确认" in mailoutbox[0].subject
 
 
 def _unescape(value: str) -> str:

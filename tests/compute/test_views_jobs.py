@@ -424,15 +424,45 @@ def test_cancel_goes_back_only_to_a_page_of_this_site(alice, park, slurm):
     assert response.url == reverse("my_jobs")
 
 
-def test_stored_reasons_are_shown_in_the_readers_language():
+def test_job_reasons_are_codes_rendered_in_the_readers_language():
     from django.utils import translation
 
-    from booking.compute.views import job_reason
+    from booking.compute.models import ComputeJob
+    from booking.compute.reasons import job_reason_for
 
-    refused = "Slurm refused the job: Invalid account (Slurm error 2045)"
+    exited = ComputeJob(reason_code="script_exit", reason_params={"code": 137}, reason="x")
+    refused = ComputeJob(
+        reason_code="slurm_refused",
+        reason_params={"message": "Invalid account", "error_code": 2045},
+    )
+    held = ComputeJob(reason_code="slurm_state", reason="JobHeldAdmin: held by the operator")
     with translation.override("zh-hans"):
-        assert job_reason("The script exited with code 137.") == "脚本以退出码 137 结束。"
-        assert job_reason(refused) == "Slurm 拒绝了此作业：Invalid account (Slurm error 2045)"
-        assert job_reason("JobHeldAdmin: held by the operator") == (
-            "JobHeldAdmin: held by the operator"
-        )
+        assert job_reason_for(exited) == "脚本以退出码 137 结束。"
+        assert job_reason_for(refused) == "Slurm 拒绝了此作业：Invalid account (Slurm error 2045)"
+        # Slurm's own words stay as Slurm wrote them.
+        assert job_reason_for(held) == "JobHeldAdmin: held by the operator"
+    with translation.override("en"):
+        assert job_reason_for(exited) == "The script exited with code 137."
+
+
+def test_the_migration_reads_the_codes_of_reasons_stored_as_sentences():
+    import importlib
+
+    migration = importlib.import_module("booking.compute.migrations.0002_job_reason_codes")
+    read = migration.reason_code_of
+    assert read("The script exited with code 137.") == ("script_exit", {"code": 137})
+    assert read("Slurm refused the job: Invalid account (Slurm error 2045)") == (
+        "slurm_refused",
+        {"message": "Invalid account", "error_code": 2045},
+    )
+    assert read("Slurm refused the job: bad") == (
+        "slurm_refused",
+        {"message": "bad", "error_code": None},
+    )
+    assert read("Cancelled before it reached Slurm.") == ("cancelled_before_slurm", {})
+    assert read("Cancelled.") == ("cancelled", {})
+    assert read("NODE_FAIL: node gpu01 died") == (
+        "slurm_state",
+        {"state": "NODE_FAIL", "detail": "node gpu01 died"},
+    )
+    assert read("tenant: you are not a member of this tenant.") == ("", {})

@@ -43,7 +43,7 @@ def ask(rnd, *, user, tenant, resource=None, pool=None, day=0, start=8, end=20, 
         tenant=tenant,
         resource=resource,
         pool=pool,
-        round=rnd,
+        allocation_round=rnd,
         earliest_start=at(rnd, day, start),
         latest_end=at(rnd, day, end),
         duration_minutes=minutes,
@@ -58,9 +58,9 @@ def close_and_solve(rnd, django_capture_on_commit_callbacks, actor=None):
     from booking.rounds.services import round_run_planner
 
     if rnd.status == AllocationRound.Status.OPEN:
-        rnd = round_close(round=rnd, actor=actor)
+        rnd = round_close(allocation_round=rnd, actor=actor)
     with django_capture_on_commit_callbacks(execute=True):
-        round_run_planner(round=rnd, actor=actor)
+        round_run_planner(allocation_round=rnd, actor=actor)
     rnd.refresh_from_db()
     return rnd
 
@@ -69,4 +69,4 @@ def publish(rnd, django_capture_on_commit_callbacks, actor=None):
     from booking.rounds.services import round_publish
 
     with django_capture_on_commit_callbacks(execute=True):
-        return round_publish(round=rnd, actor=actor)
+        return round_publish(allocation_round=rnd, actor=actor)

@@ -40,7 +40,7 @@ def _confirmed(park, resource, start, end, tenant=None, user=None):
 
 
 def test_only_round_booked_resources_are_planned_with_their_kind_and_capacity(park, week_round):
-    problem = round_problem_build(round=week_round).problem
+    problem = round_problem_build(allocation_round=week_round).problem
     assert {r.id: (r.kind, r.capacity, r.resource_class) for r in problem.resources} == {
         "xrd": (scheduler.LAB_INSTRUMENT, 1, "instrument"),
         "epi": (scheduler.PILOT_LINE, 1, "line"),
@@ -51,14 +51,14 @@ def test_only_round_booked_resources_are_planned_with_their_kind_and_capacity(pa
 
 
 def test_opening_hours_become_periods_and_a_2359_shift_runs_through_the_night(park, week_round):
-    problem = round_problem_build(round=week_round).problem
+    problem = round_problem_build(allocation_round=week_round).problem
     xrd = problem.resource_by_id["xrd"]
     assert xrd.open_periods == tuple((d * DAY + 16, d * DAY + 40) for d in range(7))
     assert problem.resource_by_id["epi"].open_periods == ((0, 7 * DAY),)
 
 
 def test_recipes_changeovers_and_minimum_run_of_the_line(park, week_round):
-    line = round_problem_build(round=week_round).problem.resource_by_id["epi"]
+    line = round_problem_build(allocation_round=week_round).problem.resource_by_id["epi"]
     assert line.recipes == ("gan", "sic")
     assert set(line.changeovers) == {("sic", "gan", 12), ("gan", "sic", 8)}
     assert line.min_run == 8
@@ -71,7 +71,7 @@ def test_maintenance_and_existing_bookings_block_time_rounded_outwards(park, wee
     _confirmed(park, park.xrd, at(week_round, 2, 9), at(week_round, 2, 11))
     cancelled = _confirmed(park, park.xrd, at(week_round, 3, 9), at(week_round, 3, 11))
     Booking.objects.filter(pk=cancelled.pk).update(status=BookingStatus.CANCELLED)
-    xrd = round_problem_build(round=week_round).problem.resource_by_id["xrd"]
+    xrd = round_problem_build(allocation_round=week_round).problem.resource_by_id["xrd"]
     assert xrd.maintenance == ((DAY + 20, DAY + 25), (2 * DAY + 18, 2 * DAY + 22))
 
 
@@ -90,7 +90,7 @@ def test_quota_for_the_round_is_what_is_left_of_every_period_it_touches(park, we
         recipe="sic",
     )
     ask(week_round, user=park.charlie, tenant=park.globex, resource=park.xrd, day=1)
-    problem = round_problem_build(round=week_round).problem
+    problem = round_problem_build(allocation_round=week_round).problem
     acme = problem.tenant_by_id["acme"]
     assert acme.weight == 1.0
     assert acme.quota("instrument") == 18 * 2  # 20 h − 2 h used, in 30-minute slots
@@ -103,7 +103,7 @@ def test_trainings_of_the_users_asking_are_converted_to_slots(park, week_round):
     park.xrd.required_training = park.microscopy
     park.xrd.save()
     ask(week_round, user=park.alice, tenant=park.acme, resource=park.xrd)
-    problem = round_problem_build(round=week_round).problem
+    problem = round_problem_build(allocation_round=week_round).problem
     assert problem.resource_by_id["xrd"].required_training == "confocal"
     [training] = problem.trainings
     assert training.user == "alice" and training.training == "confocal"
@@ -132,7 +132,7 @@ def test_requests_become_slot_windows_with_pools_recipes_and_chains(park, week_r
         follows=run,
         max_gap_minutes=120,
     )
-    rp = round_problem_build(round=week_round)
+    rp = round_problem_build(allocation_round=week_round)
     q = rp.problem.request_by_id
     assert q[str(by_pool.pk)].resources == ("xrd",)
     assert (
@@ -163,7 +163,7 @@ def test_a_window_too_short_on_the_planning_grid_is_decided_before_solving(park,
     Booking.objects.filter(pk=off_grid.pk).update(
         earliest_start=at(week_round, 0, 8, 15), latest_end=at(week_round, 0, 12, 15)
     )
-    rp = round_problem_build(round=week_round)
+    rp = round_problem_build(allocation_round=week_round)
     assert str(off_grid.pk) not in rp.problem.request_by_id
     assert rp.preset[off_grid.pk].code == "no_feasible_start"
     scheduler.check_problem(rp.problem)

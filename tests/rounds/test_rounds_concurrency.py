@@ -47,7 +47,7 @@ def test_many_clicks_on_run_the_planner_start_exactly_one_solve(park, week_round
 
     ask(week_round, user=park.alice, tenant=park.acme, resource=park.xrd)
     ask(week_round, user=park.charlie, tenant=park.globex, resource=park.xrd)
-    rnd = round_close(round=week_round)
+    rnd = round_close(allocation_round=week_round)
     solves = []
     from booking.rounds import solving as planning
 
@@ -59,7 +59,7 @@ def test_many_clicks_on_run_the_planner_start_exactly_one_solve(park, week_round
 
     planning.round_plan_solve = counting
     try:
-        results = run_at_once([lambda: round_run_planner(round=rnd) for _ in range(8)])
+        results = run_at_once([lambda: round_run_planner(allocation_round=rnd) for _ in range(8)])
     finally:
         planning.round_plan_solve = original
     winners = [r for r in results if isinstance(r, AllocationRound)]
@@ -80,9 +80,11 @@ def test_two_cancellations_at_once_never_promote_into_the_same_time(park, week_r
     made += [
         ask(week_round, user=park.charlie, tenant=park.globex, resource=park.xrd) for _ in range(4)
     ]
-    rnd = round_close(round=week_round)
-    round_run_planner(round=rnd)  # the task runs when this commits (huey is immediate in tests)
-    round_publish(round=rnd)
+    rnd = round_close(allocation_round=week_round)
+    round_run_planner(
+        allocation_round=rnd
+    )  # the task runs when this commits (huey is immediate in tests)
+    round_publish(allocation_round=rnd)
     for b in made:
         b.refresh_from_db()
     granted = [b for b in made if b.status == BookingStatus.CONFIRMED]

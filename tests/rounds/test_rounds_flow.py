@@ -114,26 +114,25 @@ def test_quota_caps_hold_even_when_the_resource_is_free(
 def test_a_second_planner_run_of_the_same_round_is_refused(
     park, week_round, django_capture_on_commit_callbacks
 ):
-    from huey.contrib.djhuey import HUEY
-
     from booking.errors import Conflict
+    from booking.leases import held
     from booking.rounds.lifecycle import round_close
     from booking.rounds.services import round_run_planner
     from booking.rounds.tasks import round_lock_name, round_solve_task
 
     ask(week_round, user=park.alice, tenant=park.acme, resource=park.xrd)
-    rnd = round_close(round=week_round)
+    rnd = round_close(allocation_round=week_round)
     # The first click queues the planner (its task runs when the transaction commits) ...
     with django_capture_on_commit_callbacks(execute=False) as queued:
-        round_run_planner(round=rnd)
+        round_run_planner(allocation_round=rnd)
     assert len(queued) == 1
     # ... a second click while it is SOLVING is refused, nothing more is queued.
     with django_capture_on_commit_callbacks(execute=False) as again:
         with pytest.raises(Conflict) as refused:
-            round_run_planner(round=rnd)
+            round_run_planner(allocation_round=rnd)
     assert refused.value.code == "round_not_closed" and again == []
-    # A duplicate task while the lock is held does nothing.
-    with HUEY.lock_task(round_lock_name(rnd.pk)):
+    # A duplicate task while the round's lease is held does nothing.
+    with held(round_lock_name(rnd.pk), seconds=60):
         assert round_solve_task(rnd.pk)() is False
     rnd.refresh_from_db()
     assert rnd.status == AllocationRound.Status.SOLVING and rnd.plan is None
@@ -170,6 +169,33 @@ def test_cancelling_a_granted_booking_promotes_a_waitlisted_one_and_tells_its_ow
     assert promoted[0].user.email in {m.to[0] for m in mail.outbox}
 
 
+def test_a_cancellation_commits_before_the_waitlist_is_re_planned_in_the_worker(
+    park, week_round, django_capture_on_commit_callbacks
+):
+    from booking.bookings.services import booking_cancel
+    from booking.leases import lease_acquire, lease_release
+    from booking.rounds.tasks import round_lock_name, waitlist_replan_task
+
+    made = [ask(week_round, user=park.alice, tenant=park.acme, resource=park.xrd) for _ in range(4)]
+    rnd = close_and_solve(week_round, django_capture_on_commit_callbacks)
+    publish(rnd, django_capture_on_commit_callbacks)
+    granted = [b for b in _outcomes(made) if b.status == BookingStatus.CONFIRMED]
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        booking_cancel(user=park.alice, booking=granted[0])
+    # The cancel itself planned nothing: the re-plan is queued for after the commit.
+    assert rnd.requests.filter(status=BookingStatus.WAITLISTED).count() == 1
+    assert not rnd.requests.filter(reason_code="promoted").exists()
+    # While another worker holds the round's lease, the task leaves the run to it ...
+    other = lease_acquire(name=round_lock_name(rnd.pk), seconds=60)
+    assert waitlist_replan_task(rnd.pk, granted[0].pk)() == -1
+    assert lease_release(name=round_lock_name(rnd.pk), holder=other) is False  # run once more
+    lease_release(name=round_lock_name(rnd.pk), holder=other)
+    # ... and once the lease is free the queued task promotes the waitlisted request.
+    for callback in queued:
+        callback()
+    assert rnd.requests.filter(reason_code="promoted", status=BookingStatus.CONFIRMED).count() == 1
+
+
 def test_what_if_lists_the_requests_whose_outcome_changes(
     park, week_round, django_capture_on_commit_callbacks
 ):
@@ -181,9 +207,9 @@ def test_what_if_lists_the_requests_whose_outcome_changes(
     ]
     rnd = close_and_solve(week_round, django_capture_on_commit_callbacks)
     plan_before = rnd.plan
-    same = round_what_if(round=rnd, weights={})
+    same = round_what_if(allocation_round=rnd, weights={})
     assert same == []
-    changes = round_what_if(round=rnd, weights={park.acme: 10})
+    changes = round_what_if(allocation_round=rnd, weights={park.acme: 10})
     assert changes
     changed_ids = {c.booking.pk for c in changes}
     assert changed_ids <= {b.pk for b in acme + globex}
@@ -292,11 +318,11 @@ def test_a_planner_that_died_can_be_run_again_after_a_while(park, week_round):
         status=AllocationRound.Status.SOLVING, solve_started_at=started
     )
     with pytest.raises(Conflict):
-        round_run_planner(round=week_round)
+        round_run_planner(allocation_round=week_round)
     AllocationRound.objects.filter(pk=week_round.pk).update(
         solve_started_at=started - solve_stale_after(week_round) - dt.timedelta(seconds=1)
     )
-    rnd = round_run_planner(round=week_round)
+    rnd = round_run_planner(allocation_round=week_round)
     assert rnd.status == AllocationRound.Status.SOLVING and rnd.solve_started_at > started
 
 
@@ -360,7 +386,8 @@ def test_a_cancellation_stands_when_re_planning_the_waitlist_fails(
         raise RuntimeError("solver crashed")
 
     monkeypatch.setattr(planning, "solve_round_problem", lambda *a, **k: broken())
-    booking_cancel(user=park.alice, booking=granted[0])
+    with django_capture_on_commit_callbacks(execute=True):
+        booking_cancel(user=park.alice, booking=granted[0])
     granted[0].refresh_from_db()
     assert granted[0].status == BookingStatus.CANCELLED
     assert rnd.requests.filter(status=BookingStatus.WAITLISTED).count() == 1

@@ -56,7 +56,7 @@ def _base(park, rnd, **changes):
         user=park.alice,
         tenant=park.acme,
         resource=park.xrd,
-        round=rnd,
+        allocation_round=rnd,
         earliest_start=at(rnd, 0, 8),
         latest_end=at(rnd, 0, 20),
         duration_minutes=240,
@@ -95,7 +95,7 @@ def test_a_request_after_the_cutoff_is_refused(park, week_round):
 
 
 def test_a_request_to_a_closed_round_is_refused(park, week_round):
-    round_close(round=week_round)
+    round_close(allocation_round=week_round)
     error = _refused("round_not_open", **_base(park, week_round))
     assert error.status == 409
 

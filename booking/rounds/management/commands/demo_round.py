@@ -36,13 +36,13 @@ class Command(BaseCommand):
         # Demo members are made up: their "request received" mails go nowhere unless asked.
         quiet = {"default": {"BACKEND": "django.core.mail.backends.dummy.EmailBackend"}}
         with override_settings(**({} if mail else {"MAILERS": quiet})):
-            made = demo_round_fill(round=rnd, requests=requests, seed=seed)
+            made = demo_round_fill(allocation_round=rnd, requests=requests, seed=seed)
         self.stdout.write(
             f"round {rnd.pk} “{rnd.name}”: {made} requests ({time.perf_counter() - t0:.1f} s)"
         )
         if keep_open:
             return
-        rnd = round_close(round=rnd)
+        rnd = round_close(allocation_round=rnd)
         # Planned in this process (not through the queue) so the figures can be printed here.
         AllocationRound.objects.filter(pk=rnd.pk).update(status=AllocationRound.Status.SOLVING)
         t0 = time.perf_counter()

@@ -39,7 +39,7 @@ class Command(BaseCommand):
             problem_doc = rnd.plan["problem"]
         else:
             problem_doc = json.loads(
-                scheduler.problem_to_json(round_problem_build(round=rnd).problem)
+                scheduler.problem_to_json(round_problem_build(allocation_round=rnd).problem)
             )
         text = json.dumps(problem_doc, indent=2, ensure_ascii=False) + "\n"
         if out == "-":
