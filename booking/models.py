@@ -238,10 +238,12 @@ class BookingStatus(models.TextChoices):
     WAITLISTED = "waitlisted", _("Waitlisted")
     CANCELLED = "cancelled", _("Cancelled")
     COMPLETED = "completed", _("Completed")
+    IN_USE = "in_use", _("In use")
+    NO_SHOW = "no_show", _("No-show")
 
 
 # Statuses that hold capacity on a resource.
-HOLDING_STATUSES = (BookingStatus.CONFIRMED, BookingStatus.COMPLETED)
+HOLDING_STATUSES = (BookingStatus.CONFIRMED, BookingStatus.IN_USE, BookingStatus.COMPLETED)
 
 
 class Booking(models.Model):
@@ -319,7 +321,7 @@ class Booking(models.Model):
                 name="booking_names_resource_or_pool",
             ),
             models.CheckConstraint(
-                condition=~Q(status__in=["confirmed", "completed"])
+                condition=~Q(status__in=["confirmed", "in_use", "completed", "no_show"])
                 | (Q(resource__isnull=False) & Q(start__isnull=False) & Q(end__isnull=False)),
                 name="booking_confirmed_has_resource_and_times",
             ),

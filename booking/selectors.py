@@ -28,6 +28,7 @@ from booking.errors import NotFound
 from booking.models import (
     HOLDING_STATUSES,
     Booking,
+    BookingStatus,
     ComputeJob,
     JobState,
     Membership,
@@ -102,6 +103,9 @@ def used_hours(
 ) -> Decimal:
     """Hours a tenant holds in [start, end): bookings (GPU bookings count GPU-hours) plus jobs.
 
+    Quotas count hours used where known: a booking holds its booked hours until it is closed,
+    then counts its charged hours (``usage.BookingUsage``).
+
     A booking counts for the part of it inside the window. A job that runs inside a booking is
     covered by that booking; other jobs hold GPUs × time limit while live and are charged their
     real GPU-hours once ended.
@@ -109,16 +113,22 @@ def used_hours(
     bookings = Booking.objects.filter(
         tenant=tenant,
         resource__kind=resource_class,
-        status__in=HOLDING_STATUSES,
+        status__in=(*HOLDING_STATUSES, BookingStatus.NO_SHOW),
         start__lt=end,
         end__gt=start,
     )
     if exclude_booking_id is not None:
         bookings = bookings.exclude(pk=exclude_booking_id)
     total = Decimal(0)
-    for b_start, b_end, units in bookings.values_list("start", "end", "units"):
-        overlap = (min(b_end, end) - max(b_start, start)).total_seconds()
-        total += Decimal(units) * Decimal(overlap) / Decimal(3600)
+    # A closed booking counts the hours its usage record charges (used hours; a no-show as the
+    # usage policy says), spread over its time; an open one holds its booked hours.
+    rows = bookings.values_list("start", "end", "units", "usage__charged_hours")
+    for b_start, b_end, units, charged in rows:
+        overlap = Decimal((min(b_end, end) - max(b_start, start)).total_seconds())
+        if charged is not None:
+            total += charged * overlap / Decimal((b_end - b_start).total_seconds())
+        else:
+            total += Decimal(units) * overlap / Decimal(3600)
     if resource_class == ResourceKind.GPU_NODE:
         jobs = ComputeJob.objects.filter(
             tenant=tenant, booking__isnull=True, created_at__gte=start, created_at__lt=end

@@ -177,5 +177,9 @@ def _mount_routers() -> None:
     api.add_router("/", quotas.router, tags=["quotas"])
     api.add_router("/", jobs.router, tags=["jobs"])
 
+    from booking.usage import api as usage_api
+
+    api.add_router("/", usage_api.router, tags=["usage"])
+
 
 _mount_routers()

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "huey.contrib.djhuey",
     "resources",
     "booking",
+    "booking.usage.apps.UsageConfig",
 ]
 
 MIDDLEWARE = [

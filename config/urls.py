@@ -17,6 +17,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", booking_views.healthz, name="healthz"),
     path("", booking_views.home, name="home"),
+    path("", include("booking.usage.urls")),
 ]
 
 # Other apps add their pages here (booking UI, researcher API).

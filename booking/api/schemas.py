@@ -266,7 +266,14 @@ class UsageOut(Schema):
 # ------------------------------------------------------------------ bookings
 
 BookingStatusName = Literal[
-    "requested", "confirmed", "refused", "waitlisted", "cancelled", "completed"
+    "requested",
+    "confirmed",
+    "refused",
+    "waitlisted",
+    "cancelled",
+    "completed",
+    "in_use",
+    "no_show",
 ]
 
 

@@ -436,9 +436,17 @@ TRANSITIONS: dict[str, set[str]] = {
         BookingStatus.CANCELLED,
     },
     BookingStatus.REFUSED: {BookingStatus.WAITLISTED, BookingStatus.CANCELLED},
-    BookingStatus.CONFIRMED: {BookingStatus.CANCELLED, BookingStatus.COMPLETED},
+    BookingStatus.CONFIRMED: {
+        BookingStatus.CANCELLED,
+        BookingStatus.COMPLETED,
+        BookingStatus.IN_USE,
+        BookingStatus.NO_SHOW,
+    },
+    # Checked in; closed by check-out or at its end.
+    BookingStatus.IN_USE: {BookingStatus.COMPLETED},
     BookingStatus.CANCELLED: set(),
     BookingStatus.COMPLETED: set(),
+    BookingStatus.NO_SHOW: set(),
 }
 
 # Fields a status change may set at the same time (e.g. the planner's times and reason).

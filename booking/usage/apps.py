@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class UsageConfig(AppConfig):
+    """Use as it really happens: check-in/out, no-shows, line run records, usage reports."""
+
+    name = "booking.usage"
+    label = "usage"
+    verbose_name = _("Usage")
+    default_auto_field = "django.db.models.BigAutoField"
