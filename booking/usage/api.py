@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Query, Router
 
 from booking import selectors
@@ -78,7 +79,7 @@ def usage_view(request: HttpRequest, period: Query[UsagePeriodIn]):
     if (period.end - period.start).days > MAX_PERIOD_DAYS:
         raise ParkError(
             "period_too_long",
-            f"end: a period covers at most {MAX_PERIOD_DAYS} days.",
+            _("end: a period covers at most %(days)s days.") % {"days": MAX_PERIOD_DAYS},
             field="end",
             status=422,
         )
