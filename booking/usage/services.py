@@ -21,10 +21,11 @@ from django.db.models import Sum
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from booking.bulk import insert_rows
 from booking.errors import Conflict, Forbidden, NotFound, ParkError
 from booking.models import Booking, BookingStatus, ComputeJob, JobState, Membership
 from booking.notifications import send_park_mail
-from booking.services.bookings import booking_transition
+from booking.services.bookings import booking_transition, bookings_transition_many
 from booking.services.rounds import waitlist_on_cancel
 from booking.usage.models import (
     BookingUsage,
@@ -354,7 +355,8 @@ def _windows(resource_ids) -> dict[int, Window]:
 
 
 def usage_close_due(*, now: dt.datetime | None = None, batch: int = 500) -> Sweep:
-    """Close what time has decided, each booking in its own small transaction:
+    """Close what time has decided (no-shows in batches of ``batch``, one transaction each;
+    the others one booking at a time):
 
     - a confirmed booking that needs a check-in and has none by the end of its window →
       NO_SHOW (its slot is free again), charged at its booked hours if the policy says so;
@@ -368,22 +370,24 @@ def usage_close_due(*, now: dt.datetime | None = None, batch: int = 500) -> Swee
     sweep = Sweep()
     charged = usage_policy().no_show_charged
     # Only bookings that have started can be due; every one still confirmed is a candidate.
-    confirmed = (
+    # Plain values, not model instances: at sweep sizes building instances dominates.
+    rows = list(
         Booking.objects.filter(status=BookingStatus.CONFIRMED, start__lte=now)
-        .select_related("resource")
         .order_by("start", "pk")
+        .values_list("pk", "resource_id", "resource__kind", "start", "end", "units")
     )
-    rows = list(confirmed)
-    windows = _windows({b.resource_id for b in rows})
-    gpu_bookings = []
-    for b in rows:
-        window = windows.get(b.resource_id) or default_window(b.resource.kind)
+    windows = _windows({row[1] for row in rows})
+    ended_unmeasured, due = [], []
+    for pk, resource_id, kind, start, end, units in rows:
+        window = windows.get(resource_id) or default_window(kind)
         if window.required:
-            if b.start + window.closes_after < now:
-                if _close(b, BookingStatus.NO_SHOW, now=now, no_show_charged=charged):
-                    sweep.no_shows.append(b.pk)
-        elif b.end <= now:
-            gpu_bookings.append(b)
+            if start + window.closes_after < now:
+                due.append((pk, start, end, units))
+        elif end <= now:
+            ended_unmeasured.append(pk)
+    for i in range(0, len(due), batch):
+        sweep.no_shows += _release_no_shows(due[i : i + batch], now=now, charged=charged)
+    gpu_bookings = list(Booking.objects.filter(pk__in=ended_unmeasured).select_related("resource"))
     job_hours = _job_gpu_hours([b.pk for b in gpu_bookings])
     for b in gpu_bookings:
         if _close(b, BookingStatus.COMPLETED, now=now, used=job_hours.get(b.pk, Decimal(0))):
@@ -395,6 +399,41 @@ def usage_close_due(*, now: dt.datetime | None = None, batch: int = 500) -> Swee
         if _close(b, BookingStatus.COMPLETED, now=now, at_end=True):
             sweep.closed_at_end.append(b.pk)
     return sweep
+
+
+def _release_no_shows(due: list[tuple], *, now: dt.datetime, charged: bool) -> list[int]:
+    """One batch of no-shows ``(pk, start, end, units)`` in one transaction: the status change
+    (``bookings_transition_many``, which skips any booking changed meanwhile) and a usage row
+    for each."""
+    by_pk = {row[0]: row for row in due}
+    with transaction.atomic():
+        released = bookings_transition_many(
+            booking_ids=list(by_pk),
+            from_status=BookingStatus.CONFIRMED,
+            to_status=BookingStatus.NO_SHOW,
+            note="no-show: not checked in by the end of the check-in window",
+        )
+        # A confirmed booking has no usage row yet; one left by an operator's edit is replaced.
+        BookingUsage.objects.filter(booking_id__in=released).delete()
+        rows = []
+        for pk in released:
+            _pk, start, end, units = by_pk[pk]
+            hours = _hours((end - start).total_seconds(), units) if charged else Decimal(0)
+            rows.append((pk, UsageSource.NO_SHOW, True, False, Decimal(0), hours, now))
+        insert_rows(
+            BookingUsage,
+            [
+                "booking_id",
+                "source",
+                "no_show",
+                "closed_at_end",
+                "used_hours",
+                "charged_hours",
+                "closed_at",
+            ],
+            rows,
+        )
+    return released
 
 
 def _job_gpu_hours(booking_ids: list[int]) -> dict[int, Decimal]:
@@ -415,32 +454,15 @@ def _close(
     to_status: str,
     *,
     now: dt.datetime,
-    no_show_charged: bool = False,
     used: Decimal | None = None,
     at_end: bool = False,
 ) -> bool:
-    """One booking closed by the sweep with its usage row; False if it changed meanwhile."""
+    """One booking completed by the sweep with its usage row; False if it changed meanwhile."""
     try:
         with transaction.atomic():
-            if to_status == BookingStatus.NO_SHOW:
-                note = "no-show: not checked in by the end of the check-in window"
-            elif at_end:
-                note = "closed at its end: still checked in"
-            else:
-                note = "ended"
+            note = "closed at its end: still checked in" if at_end else "ended"
             booking_transition(booking=booking, to_status=to_status, actor=None, note=note)
-            if to_status == BookingStatus.NO_SHOW:
-                BookingUsage.objects.update_or_create(
-                    booking=booking,
-                    defaults={
-                        "source": UsageSource.NO_SHOW,
-                        "no_show": True,
-                        "used_hours": Decimal(0),
-                        "charged_hours": booked_hours(booking) if no_show_charged else Decimal(0),
-                        "closed_at": now,
-                    },
-                )
-            elif at_end:
+            if at_end:
                 usage = BookingUsage.objects.filter(booking=booking).first() or BookingUsage(
                     booking=booking, source=UsageSource.CHECK_IN
                 )
@@ -496,28 +518,32 @@ def remember_language(*, user, language: str | None) -> None:
     UserLanguage.objects.update_or_create(user=user, defaults={"language": language})
 
 
-def language_of(user) -> str:
-    row = UserLanguage.objects.filter(user=user).first()
-    return row.language if row else settings.LANGUAGE_CODE
-
-
 def usage_notify_no_shows(*, booking_ids: list[int]) -> int:
     """E-mail the owner (and, by policy, the tenant's managers) of each no-show, each person in
     their own language. Returns the number of messages sent."""
     policy = usage_policy()
     sent = 0
-    bookings = Booking.objects.filter(
-        pk__in=booking_ids, status=BookingStatus.NO_SHOW
-    ).select_related("user", "resource", "tenant")
+    bookings = list(
+        Booking.objects.filter(pk__in=booking_ids, status=BookingStatus.NO_SHOW).select_related(
+            "user", "resource", "tenant"
+        )
+    )
+    managers: dict[int, list] = {}
+    if policy.notify_manager:
+        rows = Membership.objects.filter(
+            tenant_id__in={b.tenant_id for b in bookings}, role=Membership.Role.MANAGER
+        ).select_related("user")
+        for m in rows:
+            managers.setdefault(m.tenant_id, []).append(m.user)
+    user_ids = {b.user_id for b in bookings} | {u.pk for us in managers.values() for u in us}
+    languages = dict(
+        UserLanguage.objects.filter(user_id__in=user_ids).values_list("user_id", "language")
+    )
     for booking in bookings:
         people = [booking.user]
-        if policy.notify_manager:
-            managers = Membership.objects.filter(
-                tenant_id=booking.tenant_id, role=Membership.Role.MANAGER
-            ).select_related("user")
-            people += [m.user for m in managers if m.user_id != booking.user_id]
+        people += [u for u in managers.get(booking.tenant_id, []) if u.pk != booking.user_id]
         for person in people:
-            language = language_of(person)
+            language = languages.get(person.pk, settings.LANGUAGE_CODE)
             with translation.override(language):
                 sent += send_park_mail(
                     to=[person.email],

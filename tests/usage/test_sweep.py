@@ -157,3 +157,30 @@ def test_time_freed_by_a_no_show_is_promoted_from_the_waitlist(
     assert short.reason_code == "promoted"
     assert first.start + 16 * MIN <= short.start and short.end <= first.end
     assert "charlie@globex.example" in {m.to[0] for m in mail.outbox}
+
+
+def test_the_batch_transition_skips_bookings_changed_meanwhile_and_keeps_the_rules(park):
+    from django.db import transaction
+
+    from booking.errors import ParkError
+    from booking.services.bookings import booking_cancel, bookings_transition_many
+
+    a = book(park, start=local(2, 10))
+    b = book(park, start=local(2, 12))
+    booking_cancel(user=park.alice, booking=b, now=b.start - MIN)
+    with transaction.atomic():
+        changed = bookings_transition_many(
+            booking_ids=[a.pk, b.pk],
+            from_status=BookingStatus.CONFIRMED,
+            to_status=BookingStatus.NO_SHOW,
+            note="test",
+        )
+    assert changed == [a.pk]
+    assert BookingEvent.objects.filter(to_status="no_show").count() == 1
+    b.refresh_from_db()
+    assert b.status == BookingStatus.CANCELLED
+    with pytest.raises(ParkError) as info, transaction.atomic():
+        bookings_transition_many(
+            booking_ids=[a.pk], from_status=BookingStatus.NO_SHOW, to_status="completed"
+        )
+    assert info.value.code == "transition_not_allowed"
