@@ -32,4 +32,5 @@ urlpatterns = [
         name="kiosk_check_out",
     ),
     path("account/kiosk-pin/", views.kiosk_pin_view, name="kiosk_pin"),
+    path("reports/", views.reports_view, name="reports"),
 ]
