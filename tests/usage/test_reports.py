@@ -254,3 +254,12 @@ def test_bad_filters_are_named_and_fall_back(park):
     assert r.status_code == 200
     assert "start: enter a date" in r.content.decode()
     assert olga.get("/reports/", {"export": "nope"}).status_code == 404
+
+
+@pytest.mark.parametrize(("lang", "word"), [("zh-hant", "使用報告"), ("zh-hans", "使用报告")])
+def test_the_reports_page_speaks_chinese(park, lang, word):
+    olga = Client()
+    olga.force_login(park.olga)
+    olga.cookies["django_language"] = lang
+    html = olga.get("/reports/").content.decode()
+    assert word in html and "Usage reports" not in html
