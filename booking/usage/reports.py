@@ -15,6 +15,8 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from django.db.models import Count, F, Sum
+from django.db.models.functions import Coalesce, TruncMonth, TruncWeek
 from django.utils import timezone
 
 from booking.models import (
@@ -103,6 +105,15 @@ def _weekly_open_hours() -> dict[int, float]:
     return hours
 
 
+GROUP_FIELDS = {
+    "resource": ("resource__slug", "resource__name"),
+    "class": ("resource__kind",),
+    "tenant": ("tenant__slug", "tenant__name"),
+    "tier": ("tenant__tier",),
+    "park": ("tenant__home_park",),
+}
+
+
 def _key(group: str, row: dict) -> tuple[str, str]:
     if group == "resource":
         return row["resource__slug"], row["resource__name"]
@@ -152,40 +163,39 @@ def utilisation(
                 r = row_for(b, key, label)
                 r.capacity_hours = (r.capacity_hours or 0.0) + weekly * (last - first).days / 7
 
-    qs = Booking.objects.filter(
-        status__in=MEASURED_STATUSES,
-        resource__isnull=False,
-        start__gte=local_day_start(start),
-        start__lt=local_day_start(end),
-    ).values(
-        "status",
-        "start",
-        "end",
-        "units",
-        "usage__booked_end",
-        "usage__used_hours",
-        "resource__slug",
-        "resource__name",
-        "resource__kind",
-        "tenant__slug",
-        "tenant__name",
-        "tenant__tier",
-        "tenant__home_park",
-    )
-    for b in qs.iterator(chunk_size=5000):
-        day = timezone.localtime(b["start"]).date()
-        key, label = _key(group, b)
-        r = row_for(bucket_start(day, bucket), key, label)
-        booked = (
-            b["units"] * ((b["usage__booked_end"] or b["end"]) - b["start"]).total_seconds() / 3600
+    # Summed in the database, grouped by period, group, status and units (GPU bookings count
+    # GPU-hours: their durations are multiplied by their units here).
+    trunc = TruncWeek if bucket == "week" else TruncMonth
+    fields = GROUP_FIELDS[group]
+    sums = (
+        Booking.objects.filter(
+            status__in=MEASURED_STATUSES,
+            resource__isnull=False,
+            start__gte=local_day_start(start),
+            start__lt=local_day_start(end),
         )
-        r.bookings += 1
+        .annotate(period=trunc("start", tzinfo=timezone.get_current_timezone()))
+        .values("period", "status", "units", *fields)
+        .annotate(
+            n=Count("pk"),
+            booked=Sum(Coalesce("usage__booked_end", "end") - F("start")),
+            used=Sum("usage__used_hours"),
+        )
+        .order_by()
+    )
+    for b in sums:
+        key, label = _key(group, b)
+        period = b["period"]
+        day = timezone.localtime(period).date() if isinstance(period, dt.datetime) else period
+        r = row_for(bucket_start(day, bucket), key, label)
+        booked = b["units"] * (b["booked"] or dt.timedelta(0)).total_seconds() / 3600
+        r.bookings += b["n"]
         r.booked_hours += booked
         if b["status"] == BookingStatus.NO_SHOW:
-            r.no_shows += 1
+            r.no_shows += b["n"]
             r.no_show_hours += booked
-        elif b["usage__used_hours"] is not None:
-            r.used_hours += float(b["usage__used_hours"])
+        elif b["used"] is not None:
+            r.used_hours += float(b["used"])
     return sorted(rows.values(), key=lambda r: (r.bucket, r.label))
 
 
