@@ -308,37 +308,32 @@ def funder_report(*, start: dt.date, end: dt.date) -> list[FunderRow]:
     tenants: dict[str, set] = defaultdict(set)
     users: dict[str, set] = defaultdict(set)
     lo, hi = local_day_start(start), local_day_start(end)
-    bookings = Booking.objects.filter(
-        status__in=MEASURED_STATUSES, start__gte=lo, start__lt=hi
-    ).values_list(
-        "tenant__tier",
-        "tenant_id",
-        "user_id",
-        "start",
-        "end",
-        "units",
-        "usage__booked_end",
-        "usage__used_hours",
+    bookings = Booking.objects.filter(status__in=MEASURED_STATUSES, start__gte=lo, start__lt=hi)
+    sums = (
+        bookings.values("tenant__tier", "units")
+        .annotate(
+            n=Count("pk"),
+            booked=Sum(Coalesce("usage__booked_end", "end") - F("start")),
+            used=Sum("usage__used_hours"),
+        )
+        .order_by()
     )
-    for tier, tenant_id, user_id, b_start, b_end, units, booked_end, used in bookings.iterator(
-        chunk_size=5000
-    ):
-        r = rows[tier]
-        tenants[tier].add(tenant_id)
-        users[tier].add(user_id)
-        r.bookings += 1
-        r.booked_hours += units * ((booked_end or b_end) - b_start).total_seconds() / 3600
-        if used is not None:
-            r.used_hours += float(used)
-    jobs = ComputeJob.objects.filter(created_at__gte=lo, created_at__lt=hi).values_list(
-        "tenant__tier", "tenant_id", "user_id", "gpu_hours"
-    )
-    for tier, tenant_id, user_id, gpu_hours in jobs.iterator(chunk_size=5000):
-        r = rows[tier]
-        tenants[tier].add(tenant_id)
-        users[tier].add(user_id)
-        r.jobs += 1
-        r.job_gpu_hours += float(gpu_hours)
+    for b in sums:
+        r = rows[b["tenant__tier"]]
+        r.bookings += b["n"]
+        r.booked_hours += b["units"] * (b["booked"] or dt.timedelta(0)).total_seconds() / 3600
+        r.used_hours += float(b["used"] or 0)
+    jobs = ComputeJob.objects.filter(created_at__gte=lo, created_at__lt=hi)
+    for b in jobs.values("tenant__tier").annotate(n=Count("pk"), h=Sum("gpu_hours")).order_by():
+        r = rows[b["tenant__tier"]]
+        r.jobs += b["n"]
+        r.job_gpu_hours += float(b["h"] or 0)
+    # Active tenants and users: distinct pairs from bookings and jobs (a few thousand at most).
+    for source in (bookings, jobs):
+        pairs = source.values_list("tenant__tier", "tenant_id", "user_id").distinct().order_by()
+        for tier, tenant_id, user_id in pairs:
+            tenants[tier].add(tenant_id)
+            users[tier].add(user_id)
     for tier, r in rows.items():
         r.tenants = len(tenants[tier])
         r.users = len(users[tier])
