@@ -15,7 +15,12 @@ from booking.errors import NotFound, ParkError
 from booking.models import Booking
 from booking.usage import services, tasks
 from booking.usage.models import BookingUsage
-from booking.usage.schemas import CheckInOut, UsageClassOut, UsageOut, UsagePeriodIn
+from booking.usage.schemas import (
+    CheckInOut,
+    TenantUsageClassOut,
+    TenantUsageOut,
+    TenantUsagePeriodIn,
+)
 from booking.usage.selectors import tenant_usage
 
 router = Router()
@@ -67,8 +72,8 @@ def booking_check_out_view(request: HttpRequest, booking_id: Id):
     return _out(result.booking)
 
 
-@router.get("/usage", auth=READ, response=responses({200: UsageOut}, without=(409,)))
-def usage_view(request: HttpRequest, period: Query[UsagePeriodIn]):
+@router.get("/usage", auth=READ, response=responses({200: TenantUsageOut}, without=(409,)))
+def usage_view(request: HttpRequest, period: Query[TenantUsagePeriodIn]):
     """The acting tenant's booked, used and no-show hours per resource class, for bookings
     starting in [start, end) (local days; at most 400 days)."""
     caller: Caller = request.auth
@@ -89,7 +94,7 @@ def usage_view(request: HttpRequest, period: Query[UsagePeriodIn]):
         "start": period.start,
         "end": period.end,
         "classes": [
-            UsageClassOut(
+            TenantUsageClassOut(
                 resource_class=c.resource_class,
                 booked_hours=round(float(c.booked_hours), 4),
                 used_hours=round(float(c.used_hours), 4),

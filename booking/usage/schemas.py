@@ -22,12 +22,12 @@ class CheckInOut(Schema):
     used_hours: float | None = Field(None, description="Capacity-hours used (GPU-hours on GPUs).")
 
 
-class UsagePeriodIn(StrictIn):
+class TenantUsagePeriodIn(StrictIn):
     start: dt.date = Field(description="First day of the period (park's local time).")
     end: dt.date = Field(description="Day after the period's last day.")
 
 
-class UsageClassOut(Schema):
+class TenantUsageClassOut(Schema):
     resource_class: str
     booked_hours: float
     used_hours: float
@@ -36,8 +36,8 @@ class UsageClassOut(Schema):
     no_shows: int
 
 
-class UsageOut(Schema):
+class TenantUsageOut(Schema):
     tenant: str
     start: dt.date
     end: dt.date
-    classes: list[UsageClassOut]
+    classes: list[TenantUsageClassOut]
