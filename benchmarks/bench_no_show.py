@@ -43,7 +43,8 @@ def build(*, due: int, resources: int = 100, tenants: int = 50, seed: int = 13) 
     from django.contrib.auth.hashers import make_password
     from django.utils import timezone
 
-    from booking.models import Booking, BookingStatus, Membership, Tenant
+    from booking.bookings.models import Booking, BookingStatus
+    from booking.tenancy.models import Membership, Tenant
     from booking.usage.models import UserLanguage
     from resources.models import Location, Resource, ResourceKind
 
@@ -136,7 +137,7 @@ def measure(park: dict) -> dict:
     from django.core import mail
     from django.db import connection, reset_queries
 
-    from booking.models import Booking, BookingStatus
+    from booking.bookings.models import Booking, BookingStatus
     from booking.usage import services
 
     result = {}

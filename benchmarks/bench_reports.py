@@ -46,8 +46,9 @@ def build(*, resources: int, tenants: int, bookings: int) -> dict:
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
+    from booking.bookings.models import Booking, BookingStatus
     from booking.bulk import insert_rows
-    from booking.models import Booking, BookingStatus, Tenant
+    from booking.tenancy.models import Tenant
     from booking.usage.models import BookingUsage, UsageSource
 
     _pages_bench().build_park(resources=resources, tenants=tenants, bookings=bookings)

@@ -39,6 +39,11 @@ INSTALLED_APPS = [
     "huey.contrib.djhuey",
     "resources",
     "booking",
+    "booking.tenancy",
+    "booking.bookings",
+    "booking.rounds",
+    "booking.compute",
+    "booking.tokens",
     "booking.usage.apps.UsageConfig",
 ]
 

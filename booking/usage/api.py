@@ -8,11 +8,11 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Query, Router
 
-from booking import selectors
-from booking.api.auth import BOOK, READ, Caller
-from booking.api.schemas import Id, responses
+from booking.api_common import Id, responses
+from booking.bookings import selectors
+from booking.bookings.models import Booking
 from booking.errors import NotFound, ParkError
-from booking.models import Booking
+from booking.tokens.auth import BOOK, READ, Caller
 from booking.usage import services, tasks
 from booking.usage.models import BookingUsage
 from booking.usage.schemas import (

@@ -9,3 +9,10 @@ class UsageConfig(AppConfig):
     label = "usage"
     verbose_name = _("Usage")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Quotas count hours used once a booking is closed (booking.tenancy.usage).
+        from booking.tenancy.usage import register_usage_source
+        from booking.usage.selectors import charged_hours_adjustment
+
+        register_usage_source(charged_hours_adjustment)

@@ -10,8 +10,8 @@ from django.utils.translation import gettext_lazy as _
 
 from resources.models import Recipe, Resource
 
-# Until the booking models move into their own app, the booking is named by its current label.
-BOOKING_MODEL = "booking.Booking"
+# The booking, named by its app label (bookings) and model.
+BOOKING_MODEL = "bookings.Booking"
 
 
 class CheckInRule(models.Model):

@@ -19,14 +19,10 @@ from django.db.models import Count, F, Sum
 from django.db.models.functions import Coalesce, TruncMonth, TruncWeek
 from django.utils import timezone
 
-from booking.models import (
-    AllocationRound,
-    Booking,
-    BookingEvent,
-    BookingStatus,
-    ComputeJob,
-    Tier,
-)
+from booking.bookings.models import Booking, BookingEvent, BookingStatus
+from booking.compute.models import ComputeJob
+from booking.rounds.models import AllocationRound
+from booking.tenancy.models import Tier
 from booking.usage.selectors import MEASURED_STATUSES, local_day_start
 from resources.models import Park, Resource, ResourceKind, WeeklyHours
 

@@ -6,7 +6,8 @@ import datetime as dt
 
 from ninja import Field, Schema
 
-from booking.api.schemas import BookingStatusName, StrictIn
+from booking.api_common import StrictIn
+from booking.bookings.schemas import BookingStatusName
 
 
 class CheckInOut(Schema):

@@ -10,7 +10,8 @@ from decimal import Decimal
 from django.db.models import Q
 from django.utils import timezone
 
-from booking.models import Booking, BookingStatus, Tenant
+from booking.bookings.models import HOLDING_STATUSES, Booking, BookingStatus
+from booking.tenancy.models import Tenant
 from booking.usage.models import BookingUsage
 from booking.usage.services import check_in_times, default_window, window_for
 from resources.models import Resource, ResourceKind
@@ -26,6 +27,45 @@ MEASURED_STATUSES = (
 
 def local_day_start(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time.min, tzinfo=timezone.get_current_timezone())
+
+
+def charged_hours_adjustment(
+    *,
+    tenant,
+    resource_class: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    exclude_booking_id=None,
+) -> Decimal:
+    """The usage source of closed bookings for quota use (registered in ``UsageConfig.ready``).
+
+    Bookings' own source counts every holding booking at its booked hours. Once a booking is
+    closed its usage record says what it is charged (hours used; a no-show as the usage policy
+    says), so this source adds, for each closed booking in [start, end), its charged hours
+    minus what the bookings' source counted for it (nothing for a no-show, which holds no
+    capacity) — both for the part of the booking inside the window. The sum is then the hours
+    used where known, and the booked hours until a booking ends.
+    """
+    rows = BookingUsage.objects.filter(
+        booking__tenant=tenant,
+        booking__resource__kind=resource_class,
+        booking__status__in=(BookingStatus.COMPLETED, BookingStatus.NO_SHOW),
+        booking__start__lt=end,
+        booking__end__gt=start,
+        charged_hours__isnull=False,
+    )
+    if exclude_booking_id is not None:
+        rows = rows.exclude(booking_id=exclude_booking_id)
+    total = Decimal(0)
+    for b_start, b_end, units, status, charged in rows.values_list(
+        "booking__start", "booking__end", "booking__units", "booking__status", "charged_hours"
+    ):
+        overlap = Decimal((min(b_end, end) - max(b_start, start)).total_seconds())
+        length = Decimal((b_end - b_start).total_seconds())
+        total += charged * overlap / length
+        if status in HOLDING_STATUSES:
+            total -= Decimal(units) * overlap / Decimal(3600)
+    return total
 
 
 @dataclass

@@ -21,12 +21,14 @@ from django.db.models import Sum
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from booking.bookings.models import Booking, BookingStatus
+from booking.bookings.services import booking_transition, bookings_transition_many
 from booking.bulk import insert_rows
+from booking.compute.models import ComputeJob, JobState
 from booking.errors import Conflict, Forbidden, NotFound, ParkError
-from booking.models import Booking, BookingStatus, ComputeJob, JobState, Membership
-from booking.notifications import send_park_mail
-from booking.services.bookings import booking_transition, bookings_transition_many
-from booking.services.rounds import waitlist_on_cancel
+from booking.mail import send_park_mail
+from booking.rounds.waitlist import waitlist_on_cancel
+from booking.tenancy.models import Membership
 from booking.usage.models import (
     BookingUsage,
     CheckInRule,

@@ -20,9 +20,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
+from booking.bookings.models import Booking
+from booking.bookings.selectors import booking_get
 from booking.errors import NotFound, ParkError
-from booking.models import Booking
-from booking.selectors import booking_get
 from booking.usage import reports, services, tasks
 from booking.usage.selectors import booking_panel, kiosk_bookings
 from resources.models import Resource

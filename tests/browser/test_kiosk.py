@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from booking.models import Booking, BookingStatus
+from booking.bookings.models import Booking, BookingStatus
 
 pytestmark = [
     pytest.mark.browser,

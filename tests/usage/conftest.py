@@ -31,7 +31,7 @@ def book(
     title: str = "usage test",
 ):
     """A confirmed instant booking (booked an hour before it starts)."""
-    from booking.services.bookings import booking_create_instant
+    from booking.bookings.services import booking_create_instant
 
     return booking_create_instant(
         user=user or park.alice,

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 import time_machine
 
-from booking.models import BookingStatus
+from booking.bookings.models import BookingStatus
 from booking.usage.models import BookingUsage
 from tests.usage.conftest import book, local
 

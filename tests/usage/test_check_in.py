@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
+from booking.bookings.models import BookingEvent, BookingStatus
+from booking.bookings.rules import booking_check
 from booking.errors import NotFound, ParkError
-from booking.models import BookingEvent, BookingStatus
-from booking.services.bookings import booking_check
 from booking.usage.models import BookingUsage, CheckInRule
 from booking.usage.services import booking_check_in, booking_check_out
 from tests.usage.conftest import book, local
@@ -76,7 +76,7 @@ def test_checking_in_twice_or_a_cancelled_booking_is_refused(park):
         "already_checked_in"
     )
     other = book(park, start=local(2, 12))
-    from booking.services.bookings import booking_cancel
+    from booking.bookings.services import booking_cancel
 
     other = booking_cancel(user=park.alice, booking=other, now=other.start - MIN)
     assert _code(lambda: booking_check_in(user=park.alice, booking=other, now=other.start)) == (

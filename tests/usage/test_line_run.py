@@ -20,7 +20,7 @@ H = dt.timedelta(hours=1)
 
 def _line_booking(park):
     """A confirmed line run (lines are planned in rounds; written as the planner would)."""
-    from booking.models import Booking, BookingStatus
+    from booking.bookings.models import Booking, BookingStatus
 
     start = local(3, 8)
     return Booking.objects.create(

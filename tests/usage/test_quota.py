@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 import time_machine
 
-from booking.models import Period
-from booking.selectors import period_bounds, used_hours
-from booking.services.bookings import booking_check
+from booking.bookings.rules import booking_check
+from booking.tenancy.models import Period
+from booking.tenancy.selectors import period_bounds, used_hours
 from booking.usage.models import UsagePolicy
 from booking.usage.services import booking_check_in, booking_check_out
 from booking.usage.tasks import usage_sweep_task

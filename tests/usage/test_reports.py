@@ -11,10 +11,11 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 
-from booking.models import Booking, BookingEvent, BookingStatus, ComputeJob
+from booking.bookings.models import Booking, BookingEvent, BookingStatus
+from booking.compute.models import ComputeJob
 from booking.usage.models import BookingUsage
 from booking.usage.reports import funder_report, utilisation, waitlist_waits
-from tests.booking import round_fixtures
+from tests.rounds import round_fixtures
 from tests.usage.conftest import local
 
 week_round = round_fixtures.week_round

@@ -10,13 +10,14 @@ import pytest
 import time_machine
 from django.core import mail
 
-from booking.models import BookingEvent, BookingStatus, ComputeJob, JobState
-from booking.services.bookings import booking_check
+from booking.bookings.models import BookingEvent, BookingStatus
+from booking.bookings.rules import booking_check
+from booking.compute.models import ComputeJob, JobState
 from booking.usage.models import BookingUsage, UsagePolicy, UserLanguage
 from booking.usage.services import booking_check_in
 from booking.usage.tasks import usage_sweep_task
-from tests.booking import round_fixtures
-from tests.booking.round_fixtures import ask, close_and_solve, publish
+from tests.rounds import round_fixtures
+from tests.rounds.round_fixtures import ask, close_and_solve, publish
 from tests.usage.conftest import book, local
 
 week_round = round_fixtures.week_round
@@ -162,8 +163,8 @@ def test_time_freed_by_a_no_show_is_promoted_from_the_waitlist(
 def test_the_batch_transition_skips_bookings_changed_meanwhile_and_keeps_the_rules(park):
     from django.db import transaction
 
+    from booking.bookings.services import booking_cancel, bookings_transition_many
     from booking.errors import ParkError
-    from booking.services.bookings import booking_cancel, bookings_transition_many
 
     a = book(park, start=local(2, 10))
     b = book(park, start=local(2, 12))

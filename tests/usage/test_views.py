@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from django.test import Client
 
-from booking.models import BookingStatus
+from booking.bookings.models import BookingStatus
 from booking.usage.models import KioskPin
 from booking.usage.services import kiosk_pin_set
 from tests.usage.conftest import book, local
