@@ -26,6 +26,7 @@ from booking.rounds import api as rounds_api
 from booking.tenancy import api as tenancy_api
 from booking.tokens import api as tokens_api
 from booking.tokens.auth import READ, CallerRateThrottle
+from booking.usage import api as usage_api
 
 logger = logging.getLogger(__name__)
 
@@ -178,3 +179,4 @@ api.add_router("/", bookings_api.router, tags=["bookings"])
 api.add_router("/", rounds_api.router, tags=["rounds"])
 api.add_router("/", tenancy_api.router, auth=READ, tags=["quotas"])
 api.add_router("/", compute_api.router, tags=["jobs"])
+api.add_router("/", usage_api.router, tags=["usage"])

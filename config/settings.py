@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "booking.rounds",
     "booking.compute",
     "booking.tokens",
+    "booking.usage.apps.UsageConfig",
 ]
 
 MIDDLEWARE = [

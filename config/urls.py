@@ -22,6 +22,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", views.healthz, name="healthz"),
     path("", booking_views.home, name="home"),
+    path("", include("booking.usage.urls")),
     # The member pages of each app, then the operator pages of rounds and the token pages.
     path("", include("booking.bookings.urls")),
     path("", include("booking.compute.urls")),

@@ -18,10 +18,12 @@ class BookingStatus(models.TextChoices):
     WAITLISTED = "waitlisted", _("Waitlisted")
     CANCELLED = "cancelled", _("Cancelled")
     COMPLETED = "completed", _("Completed")
+    IN_USE = "in_use", _("In use")
+    NO_SHOW = "no_show", _("No-show")
 
 
 # Statuses that hold capacity on a resource.
-HOLDING_STATUSES = (BookingStatus.CONFIRMED, BookingStatus.COMPLETED)
+HOLDING_STATUSES = (BookingStatus.CONFIRMED, BookingStatus.IN_USE, BookingStatus.COMPLETED)
 
 # The life cycle as data: from each status, the statuses a booking may move to. Every change
 # goes through ``booking.bookings.services.booking_transition``, which refuses any other.
@@ -48,9 +50,19 @@ TRANSITIONS: dict[str, frozenset[str]] = {
         {BookingStatus.CONFIRMED, BookingStatus.REFUSED, BookingStatus.CANCELLED}
     ),
     BookingStatus.REFUSED: frozenset({BookingStatus.WAITLISTED, BookingStatus.CANCELLED}),
-    BookingStatus.CONFIRMED: frozenset({BookingStatus.CANCELLED, BookingStatus.COMPLETED}),
+    BookingStatus.CONFIRMED: frozenset(
+        {
+            BookingStatus.CANCELLED,
+            BookingStatus.COMPLETED,
+            BookingStatus.IN_USE,
+            BookingStatus.NO_SHOW,
+        }
+    ),
+    # Checked in; closed by check-out or at its end.
+    BookingStatus.IN_USE: frozenset({BookingStatus.COMPLETED}),
     BookingStatus.CANCELLED: frozenset(),
     BookingStatus.COMPLETED: frozenset(),
+    BookingStatus.NO_SHOW: frozenset(),
 }
 
 
@@ -134,7 +146,7 @@ class Booking(models.Model):
                 name="booking_names_resource_or_pool",
             ),
             models.CheckConstraint(
-                condition=~Q(status__in=["confirmed", "completed"])
+                condition=~Q(status__in=["confirmed", "in_use", "completed", "no_show"])
                 | (Q(resource__isnull=False) & Q(start__isnull=False) & Q(end__isnull=False)),
                 name="booking_confirmed_has_resource_and_times",
             ),

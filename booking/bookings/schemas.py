@@ -138,7 +138,14 @@ class PoolAvailabilityOut(Schema):
 
 
 BookingStatusName = Literal[
-    "requested", "confirmed", "refused", "waitlisted", "cancelled", "completed"
+    "requested",
+    "confirmed",
+    "refused",
+    "waitlisted",
+    "cancelled",
+    "completed",
+    "in_use",
+    "no_show",
 ]
 
 

@@ -16,6 +16,7 @@ from booking.bookings.hooks import booking_cancelled
 from booking.bookings.models import TRANSITIONS, Booking, BookingEvent, BookingStatus
 from booking.bookings.notifications import notify_booking
 from booking.bookings.rules import booking_check, cancel_refusal
+from booking.bulk import insert_rows
 from booking.errors import BookingRefused, Conflict, Forbidden, NotFound, ParkError
 from booking.tenancy.access import is_member, may_act_for
 from booking.tenancy.models import Tenant
@@ -32,6 +33,20 @@ def _slot_taken() -> Conflict:
 
 # Fields a status change may set at the same time (e.g. the planner's times and reason).
 TRANSITION_FIELDS = {"start", "end", "resource", "reason_code", "reason_text", "units"}
+
+
+def _check_transition(from_status: str, to_status: str) -> None:
+    if to_status not in TRANSITIONS.get(from_status, set()):
+        raise ParkError(
+            "transition_not_allowed",
+            _("status: a booking that is %(old)s cannot become %(new)s.")
+            % {
+                "old": BookingStatus(from_status).label if from_status else "new",
+                "new": BookingStatus(to_status).label,
+            },
+            field="status",
+            status=409,
+        )
 
 
 def booking_transition(
@@ -56,17 +71,7 @@ def booking_transition(
     Sends no e-mail: callers notify (``booking.notifications``) once their transaction commits.
     """
     from_status = booking.status
-    if to_status not in TRANSITIONS.get(from_status, set()):
-        raise ParkError(
-            "transition_not_allowed",
-            _("status: a booking that is %(old)s cannot become %(new)s.")
-            % {
-                "old": BookingStatus(from_status).label if from_status else "new",
-                "new": BookingStatus(to_status).label,
-            },
-            field="status",
-            status=409,
-        )
+    _check_transition(from_status, to_status)
     unknown = set(changes) - TRANSITION_FIELDS
     if unknown:
         raise ValueError(f"booking_transition cannot change {sorted(unknown)}")
@@ -97,6 +102,40 @@ def booking_transition(
         raise _slot_taken() from None
     booking.refresh_from_db()
     return booking
+
+
+def bookings_transition_many(
+    *, booking_ids: list[int], from_status: str, to_status: str, note: str = ""
+) -> list[int]:
+    """The same status change for many bookings at once, by the system (periodic sweeps).
+
+    The rules of ``booking_transition`` hold: the change must be allowed by ``TRANSITIONS``,
+    only bookings still in ``from_status`` change (their rows are locked first; others are
+    left out) and each gets its ``BookingEvent``. Must run inside a transaction (the caller's
+    batch). Out: the ids that changed. Only for changes that free capacity or keep it (never a
+    confirmation, which must pass the no-overlap check of one booking at a time).
+    """
+    _check_transition(from_status, to_status)
+    if to_status in (BookingStatus.CONFIRMED, BookingStatus.IN_USE):
+        raise ValueError("confirmations go through booking_transition, one at a time")
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("bookings_transition_many must run inside transaction.atomic()")
+    locked = list(
+        Booking.objects.select_for_update()
+        .filter(pk__in=booking_ids, status=from_status)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if not locked:
+        return []
+    now = timezone.now()
+    Booking.objects.filter(pk__in=locked).update(status=to_status, updated_at=now)
+    insert_rows(
+        BookingEvent,
+        ["booking_id", "from_status", "to_status", "actor_id", "at", "note"],
+        [(pk, from_status, to_status, None, now, note[:400]) for pk in locked],
+    )
+    return locked
 
 
 def booking_create_instant(

@@ -330,7 +330,12 @@ def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
     since = timezone.now() - dt.timedelta(days=90)
     bookings = bookings_for_user(
         user=user,
-        statuses=[BookingStatus.CONFIRMED, BookingStatus.COMPLETED, BookingStatus.CANCELLED],
+        statuses=[
+            BookingStatus.CONFIRMED,
+            BookingStatus.IN_USE,
+            BookingStatus.COMPLETED,
+            BookingStatus.CANCELLED,
+        ],
     ).filter(start__isnull=False, end__gte=since)
     host = request.get_host().split(":")[0] or "park.local"
     events = []

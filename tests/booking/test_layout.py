@@ -17,6 +17,7 @@ ALLOWED = {
     "bookings": {"tenancy", "tokens"},
     "rounds": {"tenancy", "tokens", "bookings"},
     "compute": {"tenancy", "tokens", "bookings"},
+    "usage": {"tenancy", "tokens", "bookings", "rounds", "compute"},
 }
 
 
