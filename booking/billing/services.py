@@ -112,21 +112,26 @@ def rate_card_publish(*, by=None, **fields) -> RateCard:
     so a new version may not start on or before the last closed month."""
     card = RateCard(created_by=by, **fields)
     card.full_clean()
+    rate_card_check_date(card.valid_from)
+    card.save()
+    return card
+
+
+def rate_card_check_date(valid_from: dt.date) -> None:
+    """A new version may not start in (or before) a month already closed."""
     last_closed = (
         Statement.objects.filter(status=StatementStatus.FINAL)
         .order_by("-month")
         .values_list("month", flat=True)
         .first()
     )
-    if last_closed is not None and card.valid_from < _next_month(last_closed):
+    if last_closed is not None and valid_from < _next_month(last_closed):
         raise ParkError(
             "rate_in_closed_month",
             _("valid_from: %(month)s is closed; a new rate starts after it.")
             % {"month": f"{last_closed:%Y-%m}"},
             field="valid_from",
         )
-    card.save()
-    return card
 
 
 def rate_book() -> charges.RateBook:
@@ -348,6 +353,12 @@ def statements_close_month(*, month: dt.date, by=None, now: dt.datetime | None =
     final ones are left alone, so a rerun closes the rest)."""
     month = month_start(month)
     now = now or timezone.now()
+    if _local(_next_month(month)) > now:
+        raise ParkError(
+            "month_not_over",
+            _("month: %(month)s is not over yet.") % {"month": f"{month:%Y-%m}"},
+            field="month",
+        )
     context = {"rates": rate_book(), "factors": cluster_factors(), "pools": _pool_clusters()}
     closed = already = 0
     for tenant in Tenant.objects.filter(active=True).order_by("pk"):
