@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import BigIntegerField, Func, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -176,6 +176,22 @@ def rmb_rate() -> Decimal | None:
     return Decimal(str(value)) if value not in (None, "") else None
 
 
+class Epoch(Func):
+    """A timestamp as whole Unix seconds, computed by the database."""
+
+    output_field = BigIntegerField()
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return self.as_sql(
+            compiler, connection, template="CAST(strftime('%%%%s', %(expressions)s) AS INTEGER)"
+        )
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(
+            compiler, connection, template="CAST(EXTRACT(EPOCH FROM %(expressions)s) AS BIGINT)"
+        )
+
+
 def _usage_rows(tenant: Tenant, month: dt.date) -> list[charges.Usage]:
     rows = Booking.objects.filter(
         tenant=tenant,
@@ -186,14 +202,14 @@ def _usage_rows(tenant: Tenant, month: dt.date) -> list[charges.Usage]:
         "resource_id",
         "resource__kind",
         "resource__name",
-        "start",
-        "end",
+        Epoch("start"),
+        Epoch("end"),
         "units",
         "status",
         "usage__used_hours",
-        "usage__checked_in_at",
-        "usage__checked_out_at",
-        "usage__booked_end",
+        Epoch("usage__checked_in_at"),
+        Epoch("usage__checked_out_at"),
+        Epoch("usage__booked_end"),
         "line_run__wafers",
         "resource__gpu__slurm_cluster",
         "billing_link__project_id",
@@ -287,12 +303,12 @@ def statement_refresh(
             tier=tenant.tier,
             factors=factors if factors is not None else cluster_factors(),
         )
-        for usage in _usage_rows(tenant, statement.month):
-            pricer.add_usage(usage)
-        for job in _job_rows(
-            tenant, statement.month, pools if pools is not None else _pool_clusters()
-        ):
-            pricer.add_job(job)
+        jobs = _job_rows(tenant, statement.month, pools if pools is not None else _pool_clusters())
+        with charges.pricing_zone():
+            for usage in _usage_rows(tenant, statement.month):
+                pricer.add_usage(usage)
+            for job in jobs:
+                pricer.add_job(job)
         lines = pricer.lines()
         default_id = None
         if any(line.project_id is None for line in lines):
@@ -447,8 +463,8 @@ def estimate_booking(
             resource_id=resource.pk,
             resource_class=resource.kind,
             resource_name=resource.name,
-            start=start,
-            end=end,
+            start=int(start.timestamp()),
+            end=int(end.timestamp()),
             units=units,
             no_show=False,
             cluster=cluster,
