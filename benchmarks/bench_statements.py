@@ -205,8 +205,8 @@ def measure() -> dict:
         "closed": result["closed"],
         "final": Statement.objects.filter(month=MONTH, status="final").count(),
         "lines": StatementLine.objects.filter(statement__month=MONTH).count(),
-        "total": totals,
-        "lines_total": lines or Decimal(0),
+        "total": Decimal(totals).quantize(Decimal("0.01")),
+        "lines_total": Decimal(lines or 0).quantize(Decimal("0.01")),
         "mismatched": mismatched,
     }
 
@@ -244,7 +244,12 @@ def main(argv: list[str] | None = None) -> int:
     from django.test.utils import setup_test_environment, teardown_test_environment
 
     setup_test_environment()
-    connection.settings_dict.setdefault("TEST", {})["NAME"] = "park_bench_statements"
+    # A file on SQLite (as the park runs it), a database of its own on PostgreSQL.
+    name = "park_bench_statements"
+    if connection.vendor == "sqlite":
+        (ROOT / "var").mkdir(exist_ok=True)
+        name = str(ROOT / "var" / "park_bench_statements.sqlite3")
+    connection.settings_dict.setdefault("TEST", {})["NAME"] = name
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
     try:
         t0 = time.perf_counter()
