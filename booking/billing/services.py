@@ -365,8 +365,9 @@ def statement_close(
 
 
 def statements_close_month(*, month: dt.date, by=None, now: dt.datetime | None = None) -> dict:
-    """Close every active tenant's statement of ``month`` (each in its own transaction; already
-    final ones are left alone, so a rerun closes the rest)."""
+    """Close every active tenant's statement of ``month`` in one transaction: the month closes
+    for all tenants or, on any failure, for none. Already final ones are left alone, so a rerun
+    is harmless."""
     month = month_start(month)
     now = now or timezone.now()
     if _local(_next_month(month)) > now:
@@ -377,14 +378,16 @@ def statements_close_month(*, month: dt.date, by=None, now: dt.datetime | None =
         )
     context = {"rates": rate_book(), "factors": cluster_factors(), "pools": _pool_clusters()}
     closed = already = 0
-    for tenant in Tenant.objects.filter(active=True).order_by("pk"):
-        statement = statement_for(tenant=tenant, month=month)
-        if statement.is_final:
-            already += 1
-            continue
-        statement.tenant = tenant
-        statement_close(statement=statement, by=by, now=now, **context)
-        closed += 1
+    with transaction.atomic():
+        existing = {s.tenant_id: s for s in Statement.objects.filter(month=month)}
+        for tenant in Tenant.objects.filter(active=True).order_by("pk"):
+            statement = existing.get(tenant.pk) or statement_for(tenant=tenant, month=month)
+            if statement.is_final:
+                already += 1
+                continue
+            statement.tenant = tenant
+            statement_close(statement=statement, by=by, now=now, **context)
+            closed += 1
     return {"closed": closed, "already_final": already}
 
 
