@@ -24,6 +24,8 @@ def insert_rows(model, field_names: Sequence[str], rows: Iterable[Sequence]) -> 
 
     def prep(i: int, value):
         memo = prepared[i]
+        if isinstance(value, dict | list):  # unhashable (JSON): prepared each time
+            return fields[i].get_db_prep_save(value, connection)
         if value not in memo:
             memo[value] = fields[i].get_db_prep_save(value, connection)
         return memo[value]

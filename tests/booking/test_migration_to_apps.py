@@ -19,7 +19,7 @@ from django.db.migrations.executor import MigrationExecutor
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 # The apps of the split, and the apps built on them (their migrations depend on the split's).
-NEW_APPS = ("tenancy", "bookings", "rounds", "compute", "tokens", "usage")
+NEW_APPS = ("tenancy", "bookings", "rounds", "compute", "tokens", "usage", "billing")
 OLD = ("booking", "0005_calendar_feed_token")
 TABLES = [
     "booking_tenant",
