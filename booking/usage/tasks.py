@@ -6,9 +6,13 @@ from __future__ import annotations
 import logging
 
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
+from huey.contrib.djhuey import db_periodic_task, db_task
 
+from booking.leases import LeaseHeld, held
 from booking.usage import services
+
+# A sweep takes seconds; a worker killed mid-sweep frees the lease after this long.
+SWEEP_LEASE_SECONDS = 120
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +46,13 @@ def usage_sweep() -> services.Sweep:
 
 
 @db_periodic_task(crontab(minute="*"))
-@lock_task("usage-sweep")
 def usage_sweep_task() -> int:
-    """Every minute: release no-shows and close what has ended. One sweep at a time."""
-    sweep = usage_sweep()
+    """Every minute: release no-shows and close what has ended. One sweep at a time, under a
+    lease (not huey's lock, which outlives a killed worker)."""
+    try:
+        with held("usage-sweep", seconds=SWEEP_LEASE_SECONDS):
+            sweep = usage_sweep()
+    except LeaseHeld:
+        logger.info("usage sweep still running elsewhere; this tick does nothing")
+        return 0
     return len(sweep.no_shows) + len(sweep.closed_at_end) + len(sweep.completed)

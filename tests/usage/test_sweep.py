@@ -185,3 +185,22 @@ def test_the_batch_transition_skips_bookings_changed_meanwhile_and_keeps_the_rul
             booking_ids=[a.pk], from_status=BookingStatus.NO_SHOW, to_status="completed"
         )
     assert info.value.code == "transition_not_allowed"
+
+
+def test_the_sweep_waits_for_a_live_holder_and_takes_over_from_a_dead_one(
+    park, django_capture_on_commit_callbacks
+):
+    from booking.leases import lease_acquire
+
+    b = book(park, start=local(2, 10), minutes=120)
+    due = b.start + 16 * MIN
+    with time_machine.travel(due - dt.timedelta(seconds=30), tick=False):
+        # Another worker is sweeping (its lease runs 60 s from 30 s ago)...
+        assert lease_acquire(name="usage-sweep", seconds=60, holder="other-worker")
+    sweep_at(due, django_capture_on_commit_callbacks)
+    b.refresh_from_db()
+    assert b.status == BookingStatus.CONFIRMED  # ...so this tick leaves the work to it
+    # That worker was killed: once its lease has run out, the next tick sweeps.
+    sweep_at(due + 31 * dt.timedelta(seconds=1), django_capture_on_commit_callbacks)
+    b.refresh_from_db()
+    assert b.status == BookingStatus.NO_SHOW
