@@ -5,17 +5,24 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
 from booking import views as booking_views
+from config import health
+from config.signin import ThrottledAdminAuthenticationForm, ThrottledAuthenticationForm
 
 admin.site.site_header = _("Park booking — operations")
 admin.site.site_title = _("Park booking")
 admin.site.index_title = _("Catalogue, tenants, quotas and rounds")
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(authentication_form=ThrottledAuthenticationForm),
+        name="login",
+    ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("healthz", booking_views.healthz, name="healthz"),
+    path("healthz", health.healthz, name="healthz"),
     path("", booking_views.home, name="home"),
 ]
 

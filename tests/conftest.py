@@ -30,6 +30,15 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_pg)
 
 
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    # Rate-limit and sign-in counters live in the cache; no test inherits another's.
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 def require_or_skip(reason: str) -> None:
     """Skip locally when a dependency is missing, but fail in CI: nothing is skipped silently there."""
     if REQUIRE_ALL:
