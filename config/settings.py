@@ -102,6 +102,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("zh-hant", "繁體中文"), ("zh-hans", "简体中文")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# English pages follow Hong Kong's conventions (config/formats/en/): 03/12/2026 14:00.
+FORMAT_MODULE_PATH = ["config.formats"]
 TIME_ZONE = env_str("TIME_ZONE", "Asia/Hong_Kong")
 USE_I18N = True
 USE_TZ = True
