@@ -409,14 +409,21 @@ def booking_cancel_view(request: HttpRequest, pk: str) -> HttpResponse:
 @login_required
 def calendar_feed_settings(request: HttpRequest) -> HttpResponse:
     """Shows whether a feed link exists; POST issues a new one (the old one stops working)."""
-    feed_url = None
     if request.method == "POST":
         token = calendar_feed_regenerate(user=request.user)
-        feed_url = request.build_absolute_uri(reverse("calendar_feed", args=[token]))
+        # Redirect after the POST (a reload must not replace the new address); the address is
+        # shown on the next page view only.
+        request.session["calendar_feed_new_url"] = request.build_absolute_uri(
+            reverse("calendar_feed", args=[token])
+        )
+        return redirect("calendar_feed_settings")
+    feed_url = request.session.pop("calendar_feed_new_url", None)
     has_feed = feed_url is not None or CalendarFeedToken.objects.filter(user=request.user).exists()
-    return render(
+    response = render(
         request, "booking/calendar_feed.html", {"feed_url": feed_url, "has_feed": has_feed}
     )
+    response["Cache-Control"] = "no-store"  # the new address is shown once
+    return response
 
 
 @require_GET

@@ -262,8 +262,9 @@ def test_token_page_shows_a_new_token_once_and_lists_it_with_last_use(park):
             "scopes": ["read", "jobs"],
             "expires_in_days": 30,
         },
+        follow=True,
     )
-    assert response.status_code == 200
+    assert response.redirect_chain == [("/account/tokens/", 302)]
     assert response["Cache-Control"] == "no-store"
     secret = response.context["secret"]
     assert secret and secret in response.content.decode()

@@ -39,3 +39,30 @@ def test_quota_bars_have_an_accessible_name(client, park):
     for chunk in html.split('role="progressbar"')[1:]:
         tag = chunk.split(">", 1)[0]
         assert "aria-labelledby=" in tag or "aria-label=" in tag
+
+
+def test_reloading_after_creating_a_token_creates_no_second_token(client, park):
+    from booking.models import ApiToken
+
+    client.force_login(park.alice)
+    data = {"name": "laptop", "tenant": "acme", "scopes": ["read"], "expires_in_days": 30}
+    response = client.post("/account/tokens/", data)
+    assert response.status_code == 302 and response["Location"] == "/account/tokens/"
+    first = client.get("/account/tokens/").content.decode()
+    assert "park_" in first  # the secret, once
+    # A reload is a GET now: no second token, and the secret is not shown again.
+    again = client.get("/account/tokens/").content.decode()
+    assert ApiToken.objects.count() == 1
+    assert first.count("park_") > again.count("park_")
+
+
+def test_reloading_after_a_new_calendar_address_keeps_that_address(client, park):
+    import re
+
+    client.force_login(park.alice)
+    response = client.post(reverse("calendar_feed_settings"))
+    assert response.status_code == 302
+    page = client.get(reverse("calendar_feed_settings")).content.decode()
+    url = re.search(r'value="(http[^"]+\.ics)"', page).group(1)
+    client.get(reverse("calendar_feed_settings"))  # the reload
+    assert client.get(url).status_code == 200
