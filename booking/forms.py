@@ -139,3 +139,39 @@ def parse_week(value: str | None, default: dt.date) -> dt.date:
         return dt.date.fromisoformat(value) if value else default
     except ValueError:
         return default
+
+
+class TenantBookingFilters(forms.Form):
+    """Filters of a manager's list of the tenant's bookings (GET); every field optional."""
+
+    WHEN_CHOICES = [("", _("Any time")), ("upcoming", _("Upcoming")), ("past", _("Past"))]
+
+    status = forms.ChoiceField(label=_("Status"), required=False)
+    member = forms.ChoiceField(label=_("Member"), required=False)
+    when = forms.ChoiceField(label=_("When"), choices=WHEN_CHOICES, required=False)
+
+    def __init__(self, *args, tenant: Tenant, **kwargs):
+        from booking.models import BookingStatus, Membership
+
+        super().__init__(*args, **kwargs)
+        self.fields["status"].choices = [("", _("Any status")), *BookingStatus.choices]
+        members = (
+            Membership.objects.filter(tenant=tenant)
+            .select_related("user")
+            .order_by("user__first_name", "user__username")
+        )
+        self.fields["member"].choices = [("", _("Any member"))] + [
+            (str(m.user_id), m.user.get_full_name() or m.user.username) for m in members
+        ]
+
+    def apply(self, qs, *, now):
+        data = self.cleaned_data
+        if data.get("status"):
+            qs = qs.filter(status=data["status"])
+        if data.get("member"):
+            qs = qs.filter(user_id=int(data["member"]))
+        if data.get("when") == "upcoming":
+            qs = qs.filter(end__gte=now)
+        elif data.get("when") == "past":
+            qs = qs.filter(end__lt=now)
+        return qs

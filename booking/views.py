@@ -19,7 +19,13 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from booking import ical
 from booking.errors import NotFound, ParkError
-from booking.forms import BookingForm, CatalogueFilterForm, RoundRequestForm, parse_week
+from booking.forms import (
+    BookingForm,
+    CatalogueFilterForm,
+    RoundRequestForm,
+    TenantBookingFilters,
+    parse_week,
+)
 from booking.models import AllocationRound, BookingStatus, CalendarFeedToken, Period
 from booking.reasons import reason_for
 from booking.selectors import (
@@ -358,11 +364,19 @@ def tenant_bookings(request: HttpRequest, slug: str) -> HttpResponse:
     if tenant is None:
         raise Http404
     now = timezone.now()
-    bookings = list(bookings_for_tenant(user=request.user, tenant=tenant)[:500])
+    filters = TenantBookingFilters(request.GET, tenant=tenant)
+    qs = bookings_for_tenant(user=request.user, tenant=tenant)
+    if filters.is_valid():
+        qs = filters.apply(qs, now=now)
+    bookings = list(qs[:500])
     for b in bookings:
         b.cancellable = _cancellable(b, now)
         b.reason = reason_for(b)
-    return render(request, "booking/tenant_bookings.html", {"tenant": tenant, "bookings": bookings})
+    return render(
+        request,
+        "booking/tenant_bookings.html",
+        {"tenant": tenant, "bookings": bookings, "filters": filters},
+    )
 
 
 @login_required

@@ -66,3 +66,58 @@ def test_reloading_after_a_new_calendar_address_keeps_that_address(client, park)
     url = re.search(r'value="(http[^"]+\.ics)"', page).group(1)
     client.get(reverse("calendar_feed_settings"))  # the reload
     assert client.get(url).status_code == 200
+
+
+def _book(park, user, start_days, title):
+    from booking.services.bookings import booking_create_instant
+    from tests.browser.pages import at
+
+    return booking_create_instant(
+        user=user,
+        tenant=park.acme,
+        resource=park.gpu,
+        start=at(start_days, 10),
+        end=at(start_days, 12),
+        title=title,
+    )
+
+
+def test_managers_reach_tenant_bookings_from_the_navigation(client, park):
+    client.force_login(park.bob)
+    nav = client.get("/").content.decode().split("<nav", 1)[1].split("</nav>", 1)[0]
+    assert f'href="/tenants/{park.acme.slug}/bookings/"' in nav
+    client.force_login(park.alice)
+    nav = client.get("/").content.decode().split("<nav", 1)[1].split("</nav>", 1)[0]
+    assert "/tenants/" not in nav
+
+
+def test_tenant_bookings_filter_by_member_and_status(client, park):
+    from booking.services.bookings import booking_cancel
+
+    mine = _book(park, park.alice, 2, "Alice fine-tune")
+    bobs = _book(park, park.bob, 3, "Bob sweep")
+    gone = _book(park, park.bob, 4, "Bob cancelled run")
+    booking_cancel(user=park.bob, booking=gone)
+    client.force_login(park.bob)
+    url = f"/tenants/{park.acme.slug}/bookings/"
+    page = client.get(url, {"member": park.bob.pk}).content.decode()
+    assert bobs.title in page and gone.title in page and mine.title not in page
+    page = client.get(url, {"member": park.bob.pk, "status": "cancelled"}).content.decode()
+    assert gone.title in page and bobs.title not in page
+    # Another tenant's member is no choice here: the filter says so and filters nothing away.
+    page = client.get(url, {"member": park.charlie.pk}).content.decode()
+    assert 'class="field-error"' in page
+
+
+def test_tenant_bookings_of_another_tenant_answer_404(client, park):
+    client.force_login(park.charlie)
+    assert client.get(f"/tenants/{park.acme.slug}/bookings/?status=confirmed").status_code == 404
+
+
+def test_tenant_booking_filters_speak_the_readers_language(client, park):
+    client.force_login(park.bob)
+    page = client.get(
+        f"/tenants/{park.acme.slug}/bookings/", headers={"Accept-Language": "zh-hant"}
+    ).content.decode()
+    assert "任何成員" in page and "租戶預約" in page
+    assert "Any member" not in page
