@@ -43,6 +43,7 @@ from booking.selectors import (
 from booking.services.bookings import booking_cancel, booking_check, booking_create_instant
 from booking.services.calendar_feed import calendar_feed_regenerate, calendar_feed_user
 from resources.models import UNIT_OF_KIND, BookingMode, ResourceKind
+from resources.selectors import training_contact, trainings_held
 
 # A short name for every rule a booking can break, shown next to the message.
 RULE_LABELS = {
@@ -162,7 +163,11 @@ def catalogue_view(request: HttpRequest) -> HttpResponse:
             "trained_only": data["trained_only"],
         }
     resources = list(catalogue(user=request.user, **filters))
-    context = {"form": form, "resources": resources}
+    context = {
+        "form": form,
+        "resources": resources,
+        "trainings_held": trainings_held(user=request.user, on=timezone.localdate()),
+    }
     if request.htmx and request.htmx.target == "results":
         return render(request, "booking/_catalogue_results.html", context)
     return render(request, "booking/catalogue.html", context)
@@ -205,6 +210,10 @@ def resource_view(request: HttpRequest, slug: str) -> HttpResponse:
         "form": _booking_form(request, resource, tenants),
         "errors": [],
         "open_round": _open_round() if resource.booking_mode == BookingMode.ROUND else None,
+        "training_missing": resource.required_training_id is not None
+        and resource.required_training_id
+        not in trainings_held(user=request.user, on=timezone.localdate()),
+        "training_contact": training_contact(),
     }
     return render(request, "booking/resource.html", context)
 

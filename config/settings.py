@@ -223,6 +223,10 @@ SLURM_CLUSTER = env_str("SLURM_CLUSTER", "park")
 SLURM_TIMEOUT = float(env_str("SLURM_TIMEOUT", "10"))
 SLURM_JOB_WORKDIR = env_str("SLURM_JOB_WORKDIR", str(VAR_DIR / "jobs"))
 
+# Whom a member asks for a missing training (named in the refusal and on the resource page),
+# e.g. "the lab office (labs@park.example, ext. 2101)"; the park's operators when unset.
+TRAINING_CONTACT = env_str("TRAINING_CONTACT")
+
 # Planner defaults for allocation rounds.
 PLANNER_TIME_LIMIT = float(env_str("PLANNER_TIME_LIMIT", "10"))
 

@@ -39,6 +39,16 @@ def fresh_cache():
     yield
 
 
+@pytest.fixture(autouse=True)
+def default_language():
+    # A request in another language leaves it active in the thread; the next test starts in
+    # the default language.
+    from django.utils import translation
+
+    yield
+    translation.deactivate()
+
+
 def require_or_skip(reason: str) -> None:
     """Skip locally when a dependency is missing, but fail in CI: nothing is skipped silently there."""
     if REQUIRE_ALL:

@@ -25,7 +25,7 @@ from booking.models import (
 )
 from booking.selectors import period_bounds, used_hours
 from resources.models import MaintenanceWindow, Recipe, Resource, ResourceKind, WeeklyHours
-from resources.selectors import training_valid
+from resources.selectors import training_contact, training_valid
 
 
 class BookingRefused(ParkError):
@@ -327,11 +327,15 @@ def booking_check(
                 errors.append(
                     ParkError(
                         "training_required",
-                        _("resource: %(name)s needs a valid “%(training)s” training on %(day)s.")
+                        _(
+                            "resource: %(name)s needs a valid “%(training)s” training on "
+                            "%(day)s. Ask %(contact)s to book you on the training."
+                        )
                         % {
                             "name": resource.name,
                             "training": resource.required_training.name,
                             "day": day.isoformat(),
+                            "contact": training_contact(),
                         },
                         field="resource",
                         status=403,

@@ -121,3 +121,49 @@ def test_tenant_booking_filters_speak_the_readers_language(client, park):
     ).content.decode()
     assert "任何成員" in page and "租戶預約" in page
     assert "Any member" not in page
+
+
+def test_a_training_refusal_says_whom_to_ask(park, settings):
+    from django.utils import translation
+
+    from booking.services.bookings import BookingRefused, booking_create_instant
+    from tests.browser.pages import at
+
+    settings.TRAINING_CONTACT = "the lab office (labs@park.example)"
+    with translation.override("en"), pytest.raises(BookingRefused) as refused:
+        booking_create_instant(
+            user=park.bob,
+            tenant=park.acme,
+            resource=park.confocal,
+            start=at(2, 10),
+            end=at(2, 11),
+            title="x",
+        )
+    message = next(e.message for e in refused.value.errors if e.code == "training_required")
+    assert "Ask the lab office (labs@park.example) to book you on the training." in str(message)
+
+
+def test_untrained_members_are_warned_before_the_form_and_in_the_catalogue(client, park):
+    client.force_login(park.bob)  # bob holds no confocal training
+    page = client.get(f"/resources/{park.confocal.slug}/").content.decode()
+    assert "You cannot book this yet." in page and "the park&#x27;s operators" in page
+    catalogue = client.get("/resources/").content.decode()
+    card = catalogue.split(f'href="/resources/{park.confocal.slug}/"', 1)[1].split("</li>", 1)[0]
+    assert "Not bookable for you yet" in card
+    # alice holds it: no warning, and the catalogue says she has it.
+    client.force_login(park.alice)
+    assert (
+        "You cannot book this yet."
+        not in client.get(f"/resources/{park.confocal.slug}/").content.decode()
+    )
+    card = client.get("/resources/").content.decode()
+    card = card.split(f'href="/resources/{park.confocal.slug}/"', 1)[1].split("</li>", 1)[0]
+    assert "Not bookable for you yet" not in card
+
+
+def test_the_training_warning_reads_in_chinese(client, park):
+    client.force_login(park.bob)
+    page = client.get(
+        f"/resources/{park.confocal.slug}/", headers={"Accept-Language": "zh-hans"}
+    ).content.decode()
+    assert "您暂时无法预约此资源。" in page and "园区运营人员" in page
