@@ -167,3 +167,47 @@ def test_the_training_warning_reads_in_chinese(client, park):
         f"/resources/{park.confocal.slug}/", headers={"Accept-Language": "zh-hans"}
     ).content.decode()
     assert "您暂时无法预约此资源。" in page and "园区运营人员" in page
+
+
+def test_live_validation_of_a_round_request_uses_the_rules_sending_uses(client, park, week_round):
+    from booking.models import Booking
+
+    assert park.line.booking_mode == "round"
+    start = round_fixtures.at(week_round, 1, 8)
+    data = {
+        "tenant": park.acme.pk,
+        "title": "GaN run",
+        "earliest_start": start.strftime("%Y-%m-%dT%H:%M"),
+        "latest_end": (start + dt.timedelta(hours=12)).strftime("%Y-%m-%dT%H:%M"),
+        "duration_hours": "4",
+        "recipe": "",
+    }
+    client.force_login(park.alice)
+    before = Booking.objects.count()
+    live = client.post(reverse("booking_validate", args=[park.line.slug]), data).content.decode()
+    assert "looks complete" not in live
+    assert 'data-code="recipe_required"' in live
+    sent = client.post(reverse("booking_submit", args=[park.line.slug]), data).content.decode()
+    assert 'data-code="recipe_required"' in sent
+    assert Booking.objects.count() == before  # the live check stored nothing
+    # With a recipe both agree it is fine, and only sending stores it.
+    data["recipe"] = park.line.recipes.first().pk
+    live = client.post(reverse("booking_validate", args=[park.line.slug]), data).content.decode()
+    assert "looks complete" in live
+    assert Booking.objects.count() == before
+
+
+def test_refusals_on_the_page_start_with_a_capital(client, park, week_round):
+    start = round_fixtures.at(week_round, 1, 8)
+    data = {
+        "tenant": park.acme.pk,
+        "title": "GaN run",
+        "earliest_start": start.strftime("%Y-%m-%dT%H:%M"),
+        "latest_end": (start + dt.timedelta(hours=12)).strftime("%Y-%m-%dT%H:%M"),
+        "duration_hours": "4",
+    }
+    client.force_login(park.alice)
+    html = client.post(reverse("booking_submit", args=[park.line.slug]), data).content.decode()
+    message = html.split('data-code="recipe_required"', 1)[1].split("</strong>", 1)[1]
+    first = message.strip()[0]
+    assert first.isupper(), message[:80]
