@@ -199,7 +199,12 @@ def _booking_form(request, resource, tenants, data=None):
 @require_GET
 def resource_view(request: HttpRequest, slug: str) -> HttpResponse:
     resource = _resource_or_404(slug)
-    week_start = parse_week(request.GET.get("week"), timezone.localdate())
+    open_round = _open_round() if resource.booking_mode == BookingMode.ROUND else None
+    # A round-planned resource opens on the week the open round plans, not on today's.
+    default_day = (
+        timezone.localtime(open_round.period_start).date() if open_round else timezone.localdate()
+    )
+    week_start = parse_week(request.GET.get("week"), default_day)
     week = resource_week(user=request.user, resource=resource, week_start=week_start)
     if request.htmx and request.htmx.target == "week":
         return render(request, "booking/_week.html", {"week": week, "resource": resource})
@@ -209,7 +214,7 @@ def resource_view(request: HttpRequest, slug: str) -> HttpResponse:
         "week": week,
         "form": _booking_form(request, resource, tenants),
         "errors": [],
-        "open_round": _open_round() if resource.booking_mode == BookingMode.ROUND else None,
+        "open_round": open_round,
         "training_missing": resource.required_training_id is not None
         and resource.required_training_id
         not in trainings_held(user=request.user, on=timezone.localdate()),

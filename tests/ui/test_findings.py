@@ -211,3 +211,23 @@ def test_refusals_on_the_page_start_with_a_capital(client, park, week_round):
     message = html.split('data-code="recipe_required"', 1)[1].split("</strong>", 1)[1]
     first = message.strip()[0]
     assert first.isupper(), message[:80]
+
+
+def test_a_round_resource_opens_on_the_rounds_week(client, park):
+    from booking.services.rounds import round_create
+
+    start = round_fixtures.local_midnight(15)  # a week that is not this one
+    rnd = round_create(
+        name="Later week",
+        period_start=start,
+        period_end=start + dt.timedelta(days=7),
+        cutoff=start - dt.timedelta(days=1),
+    )
+    client.force_login(park.alice)
+    response = client.get(reverse("resource", args=[park.line.slug]))
+    days = [d.date for d in response.context["week"].days]
+    assert timezone.localtime(rnd.period_start).date() in days
+    assert timezone.localdate() not in days
+    # An instant resource still opens on today's week.
+    response = client.get(reverse("resource", args=[park.confocal.slug]))
+    assert timezone.localdate() in [d.date for d in response.context["week"].days]
