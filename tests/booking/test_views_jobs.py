@@ -376,7 +376,9 @@ def test_cancelling_an_ended_job_is_refused_with_a_message(alice, park, slurm):
     job = make_job(park, state=JobState.COMPLETED)
     response = alice.post(cancel(job), follow=True)
     page = response.content.decode()
-    assert '<li class="error">the job has already ended (Completed).</li>' in page
+    assert (
+        '<li class="error">The job has already ended (Completed).</li>' in page
+    )  # messages start with a capital
     assert ComputeJob.objects.get(pk=job.pk).state == JobState.COMPLETED
     assert slurm.cancelled == []
 

@@ -231,3 +231,18 @@ def test_a_round_resource_opens_on_the_rounds_week(client, park):
     # An instant resource still opens on today's week.
     response = client.get(reverse("resource", args=[park.confocal.slug]))
     assert timezone.localdate() in [d.date for d in response.context["week"].days]
+
+
+def test_share_reasons_name_their_resource_class():
+    from django.utils import translation
+
+    from booking.reasons import reason_text
+
+    params = {"share": 1.03, "floor": 0.65, "resource_class": "line"}
+    with translation.override("en"):
+        text = reason_text("capacity_to_fairer_share", params)
+        assert "103% of its entitlement in “Pilot line”" in text
+        text = reason_text("capacity_full", {"share": 0.65, "resource_class": "gpu"})
+        assert "65% of its entitlement in “GPU node”" in text
+    with translation.override("zh-hant"):
+        assert "「" in reason_text("capacity_full", {"share": 0.65, "resource_class": "gpu"})
