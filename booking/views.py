@@ -7,7 +7,7 @@ import re
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import connection, transaction
+from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -241,37 +241,30 @@ def _check_instant(request, resource, form) -> list[dict]:
     return [_ui_error(e) for e in errors]
 
 
-class _DryRun(Exception):
-    """Undoes a round request made only to learn whether sending it would succeed."""
-
-
 def _check_round_request(request, resource, form) -> list[dict]:
-    """Live validation of a round request by the very service that sending calls: it runs in
-    a transaction that is always rolled back, so the member sees exactly the refusal sending
-    would give (a pilot line's missing recipe included) and nothing is stored or mailed."""
+    """Live validation of a round request by the rules sending uses: the same service in its
+    check-only mode (nothing written), so a pilot line's missing recipe shows while typing."""
     if not form.is_valid():
         return [e for e in _form_errors(form) if e["field"] != "title"]
     from booking.services.rounds import round_request_create
 
     data = form.cleaned_data
     try:
-        with transaction.atomic():
-            round_request_create(
-                user=request.user,
-                tenant=data["tenant"],
-                resource=resource,
-                earliest_start=data["earliest_start"],
-                latest_end=data["latest_end"],
-                duration_minutes=form.duration_minutes,
-                units=data.get("units") or 1,
-                recipe=data.get("recipe"),
-                title=data["title"],
-            )
-            raise _DryRun
-    except _DryRun:
-        return []
+        round_request_create(
+            user=request.user,
+            tenant=data["tenant"],
+            resource=resource,
+            earliest_start=data["earliest_start"],
+            latest_end=data["latest_end"],
+            duration_minutes=form.duration_minutes,
+            units=data.get("units") or 1,
+            recipe=data.get("recipe"),
+            title=data["title"],
+            check_only=True,
+        )
     except ParkError as error:
         return [_ui_error(error)]
+    return []
 
 
 @login_required

@@ -382,8 +382,13 @@ def round_request_create(
     max_gap_minutes: int | None = None,
     title: str,
     now: dt.datetime | None = None,
-) -> Booking:
+    check_only: bool = False,
+) -> Booking | None:
     """A request for a round-booked resource (or pool), to be planned at the round's cut-off.
+
+    With ``check_only`` (the form's live validation) every rule that needs no lock on the
+    round is checked, the same code raising the same errors, and nothing is written: returns
+    None when those rules pass.
 
     In: the acting ``user`` and the ``tenant`` they ask for; ``resource`` or ``pool`` (one of
     them); the open ``round`` (default: the open round whose period holds the window); the
@@ -532,6 +537,8 @@ def round_request_create(
             % {"name": target_name},
             status=403,
         )
+    if check_only:
+        return None
 
     with transaction.atomic():
         # Lock the round so a concurrent close cannot slip between the check and the insert.
