@@ -21,6 +21,9 @@ def main(base: str) -> None:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
         page = browser.new_page()
+        # A shared CI machine can be slow: a first request per worker loads templates and
+        # catalogues, and a sign-in hashes the password.
+        page.set_default_timeout(120_000)
         violations: list[str] = []
         page.on(
             "console",
