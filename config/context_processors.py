@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.utils.functional import SimpleLazyObject
 
-from booking.selectors import managed_tenants
+from booking.tenancy.selectors import managed_tenants
 
 
 def navigation(request) -> dict:

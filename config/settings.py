@@ -50,6 +50,12 @@ INSTALLED_APPS = [
     "huey.contrib.djhuey",
     "resources",
     "booking",
+    "booking.tenancy",
+    "booking.bookings",
+    "booking.rounds",
+    "booking.compute",
+    "booking.tokens",
+    "booking.usage.apps.UsageConfig",
 ]
 
 MIDDLEWARE = [
@@ -63,6 +69,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "booking.tenancy.middleware.RememberLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",

@@ -16,9 +16,10 @@ def at(days: int, hour: int) -> dt.datetime:
 
 def fill_park(park) -> dict:
     """Bookings, a job, a round with a request and a token: no page is empty."""
-    from booking.models import ComputeJob, JobState
-    from booking.services.bookings import booking_create_instant
-    from booking.services.rounds import round_create, round_request_create
+    from booking.bookings.services import booking_create_instant
+    from booking.compute.models import ComputeJob, JobState
+    from booking.rounds.requests import round_request_create
+    from booking.rounds.services import round_create
 
     booking = booking_create_instant(
         user=park.alice,
@@ -91,6 +92,11 @@ def pages_of(park, data) -> list[tuple[str, str | None]]:
         ("/rounds/", "olga"),
         (f"/rounds/{rnd.pk}/", "olga"),
         ("/rounds/new/", "olga"),
+        # Usage: check-in on the booking page (above), the kiosk, the PIN page, the reports.
+        (f"/kiosk/{park.confocal.slug}/", None),
+        (f"/kiosk/{park.confocal.slug}/", "alice"),
+        ("/account/kiosk-pin/", "alice"),
+        ("/reports/", "olga"),
     ]
 
 

@@ -22,7 +22,7 @@ def test_no_page_violates_the_policy(page, live_server, park):
         ),
     )
     sessions: dict = {}
-    extra = [("/admin/", "olga"), ("/admin/booking/booking/", "olga"), ("/api/docs", "alice")]
+    extra = [("/admin/", "olga"), ("/admin/bookings/booking/", "olga"), ("/api/docs", "alice")]
     for path, who in pages_of(park, data) + extra:
         visit(page, live_server.url, path, who, "en", sessions)
         page.wait_for_load_state("networkidle")
