@@ -19,6 +19,7 @@ from ninja.errors import AuthenticationError, AuthorizationError, HttpError, Thr
 from ninja.errors import ValidationError as NinjaValidationError
 
 from booking.api_common import park_error_body
+from booking.billing import api as billing_api
 from booking.bookings import api as bookings_api
 from booking.compute import api as compute_api
 from booking.errors import ParkError
@@ -180,3 +181,4 @@ api.add_router("/", rounds_api.router, tags=["rounds"])
 api.add_router("/", tenancy_api.router, auth=READ, tags=["quotas"])
 api.add_router("/", compute_api.router, tags=["jobs"])
 api.add_router("/", usage_api.router, tags=["usage"])
+api.add_router("/", billing_api.router, tags=["billing"])

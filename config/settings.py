@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "booking.compute",
     "booking.tokens",
     "booking.usage.apps.UsageConfig",
+    "booking.billing.apps.BillingConfig",
 ]
 
 MIDDLEWARE = [
@@ -277,3 +278,10 @@ LOGGING = {
 }
 
 SITE_NAME = _("Park booking")
+
+# Billing (booking.billing): peak hours are Monday–Friday from the first to the second hour,
+# local time (TIME_ZONE); RMB shown on statements at this rate (RMB per HKD) when set.
+BILLING_PEAK_HOURS = (9, 18)
+BILLING_RMB_PER_HKD = env_str("BILLING_RMB_PER_HKD", "") or None
+# Rate factors per Slurm cluster (a ClusterFactor row in the admin overrides these).
+BILLING_CLUSTER_FACTORS: dict[str, str] = {}

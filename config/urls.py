@@ -32,6 +32,7 @@ urlpatterns = [
     # The member pages of each app, then the operator pages of rounds and the token pages.
     path("", include("booking.bookings.urls")),
     path("", include("booking.compute.urls")),
+    path("", include("booking.billing.urls")),
     path("rounds/", include("booking.rounds.urls")),
     path("account/tokens/", include("booking.tokens.urls")),
     # The researcher API, and its docs also at the short, version-free address.

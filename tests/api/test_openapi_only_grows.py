@@ -28,6 +28,13 @@ def _missing(before, after, path="") -> list[str]:
         scalars = all(not isinstance(x, dict | list) for x in before)
         if scalars and isinstance(after, list) and set(map(str, before)) <= set(map(str, after)):
             return []
+        if not scalars and isinstance(after, list) and len(before) == len(after):
+            # e.g. anyOf: [{enum: [...]}, {type: null}] — each member may only grow
+            return [
+                m
+                for i, (b, a) in enumerate(zip(before, after, strict=True))
+                for m in _missing(b, a, f"{path}/{i}")
+            ]
         return [] if before == after else [f"{path}: {before!r} became {after!r}"]
     return [] if before == after else [f"{path}: {before!r} became {after!r}"]
 
@@ -44,3 +51,11 @@ def test_the_comparison_notices_a_removed_field():
     before = {"components": {"JobOut": {"properties": {"reason": {}, "state": {}}}}}
     after = {"components": {"JobOut": {"properties": {"state": {}, "reason_code": {}}}}}
     assert _missing(before, after) == ["/components/JobOut/properties/reason: removed"]
+
+
+def test_the_comparison_allows_a_grown_enum_inside_any_of_and_notices_a_shrunk_one():
+    before = {"s": {"anyOf": [{"enum": ["a", "b"]}, {"type": "null"}]}}
+    grown = {"s": {"anyOf": [{"enum": ["a", "b", "c"]}, {"type": "null"}]}}
+    shrunk = {"s": {"anyOf": [{"enum": ["a"]}, {"type": "null"}]}}
+    assert _missing(before, grown) == []
+    assert _missing(before, shrunk) == ["/s/anyOf/0/enum: ['a', 'b'] became ['a']"]

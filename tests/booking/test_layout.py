@@ -18,6 +18,7 @@ ALLOWED = {
     "rounds": {"tenancy", "tokens", "bookings"},
     "compute": {"tenancy", "tokens", "bookings"},
     "usage": {"tenancy", "tokens", "bookings", "rounds", "compute"},
+    "billing": {"tenancy", "tokens", "bookings", "compute", "usage"},
 }
 
 

@@ -1,0 +1,478 @@
+"""Billing writes: projects and their links, rate card versions, statements (refresh, close,
+adjust). Pricing rules are in ``charges``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import BigIntegerField, Func, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from booking.billing import charges
+from booking.billing.models import (
+    BookingProject,
+    ClusterFactor,
+    JobProject,
+    LineKind,
+    Project,
+    RateCard,
+    Statement,
+    StatementLine,
+    StatementStatus,
+)
+from booking.bookings.models import Booking, BookingStatus
+from booking.compute.models import LIVE_JOB_STATES, ComputeJob
+from booking.errors import Conflict, ParkError
+from booking.tenancy.models import Tenant
+
+# --------------------------------------------------------------------------------------------
+# Projects
+# --------------------------------------------------------------------------------------------
+
+
+def default_project(tenant: Tenant) -> Project:
+    """The tenant's default project (created on first use, named after the tenant)."""
+    project = Project.objects.filter(tenant=tenant, is_default=True).first()
+    if project is None:
+        project, _created = Project.objects.get_or_create(
+            tenant=tenant,
+            is_default=True,
+            defaults={"name": _("General"), "principal_investigator": tenant.name[:120]},
+        )
+    return project
+
+
+def project_create(
+    *,
+    tenant: Tenant,
+    name: str,
+    principal_investigator: str,
+    funding_code: str = "",
+    budget: Decimal | None = None,
+    is_default: bool = False,
+) -> Project:
+    if budget is not None and budget < 0:
+        raise ParkError("budget_negative", _("budget: a budget is not negative."), field="budget")
+    if Project.objects.filter(tenant=tenant, name=name).exists():
+        raise Conflict(
+            "project_exists", _("name: the tenant has a project of this name."), field="name"
+        )
+    with transaction.atomic():
+        if is_default:
+            Project.objects.filter(tenant=tenant, is_default=True).update(is_default=False)
+        return Project.objects.create(
+            tenant=tenant,
+            name=name,
+            principal_investigator=principal_investigator,
+            funding_code=funding_code,
+            budget=budget,
+            is_default=is_default,
+        )
+
+
+def _check_project(project: Project, tenant_id: int) -> None:
+    if project.tenant_id != tenant_id:
+        raise ParkError(
+            "project_of_other_tenant",
+            _("project: the project belongs to another tenant."),
+            field="project",
+        )
+    if not project.active:
+        raise ParkError("project_inactive", _("project: the project is closed."), field="project")
+
+
+def booking_project_set(*, booking: Booking, project: Project | None) -> Project:
+    """Charge a booking to a project of its tenant (None: the tenant's default)."""
+    project = project or default_project(booking.tenant)
+    _check_project(project, booking.tenant_id)
+    BookingProject.objects.update_or_create(booking=booking, defaults={"project": project})
+    return project
+
+
+def job_project_set(*, job: ComputeJob, project: Project | None) -> Project:
+    """Charge a job to a project of its tenant (None: the tenant's default)."""
+    project = project or default_project(job.tenant)
+    _check_project(project, job.tenant_id)
+    JobProject.objects.update_or_create(job=job, defaults={"project": project})
+    return project
+
+
+# --------------------------------------------------------------------------------------------
+# Rate cards
+# --------------------------------------------------------------------------------------------
+
+
+def rate_card_publish(*, by=None, **fields) -> RateCard:
+    """A new rate card version. Versions are never edited: a change is a new version with a
+    later ``valid_from``; a version whose date has been used on a final statement is final too,
+    so a new version may not start on or before the last closed month."""
+    card = RateCard(created_by=by, **fields)
+    card.full_clean()
+    rate_card_check_date(card.valid_from)
+    card.save()
+    return card
+
+
+def rate_card_check_date(valid_from: dt.date) -> None:
+    """A new version may not start in (or before) a month already closed."""
+    last_closed = (
+        Statement.objects.filter(status=StatementStatus.FINAL)
+        .order_by("-month")
+        .values_list("month", flat=True)
+        .first()
+    )
+    if last_closed is not None and valid_from < _next_month(last_closed):
+        raise ParkError(
+            "rate_in_closed_month",
+            _("valid_from: %(month)s is closed; a new rate starts after it.")
+            % {"month": f"{last_closed:%Y-%m}"},
+            field="valid_from",
+        )
+
+
+def rate_book() -> charges.RateBook:
+    return charges.RateBook(RateCard.objects.all())
+
+
+def cluster_factors() -> dict[str, Decimal]:
+    factors = dict(getattr(settings, "BILLING_CLUSTER_FACTORS", {}) or {})
+    factors = {k: Decimal(str(v)) for k, v in factors.items()}
+    factors.update(ClusterFactor.objects.values_list("cluster", "factor"))
+    return factors
+
+
+# --------------------------------------------------------------------------------------------
+# Statements
+# --------------------------------------------------------------------------------------------
+
+
+def month_start(value: dt.date) -> dt.date:
+    return value.replace(day=1)
+
+
+def _next_month(value: dt.date) -> dt.date:
+    return (value.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+def parse_month(text: str) -> dt.date:
+    try:
+        return dt.datetime.strptime(text, "%Y-%m").date()
+    except (TypeError, ValueError):
+        raise ParkError(
+            "bad_month", _("month: write the month as YYYY-MM."), field="month"
+        ) from None
+
+
+def _local(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=timezone.get_current_timezone())
+
+
+def rmb_rate() -> Decimal | None:
+    value = getattr(settings, "BILLING_RMB_PER_HKD", None)
+    return Decimal(str(value)) if value not in (None, "") else None
+
+
+class Epoch(Func):
+    """A timestamp as whole Unix seconds, computed by the database."""
+
+    output_field = BigIntegerField()
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return self.as_sql(
+            compiler, connection, template="CAST(strftime('%%%%s', %(expressions)s) AS INTEGER)"
+        )
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(
+            compiler, connection, template="CAST(EXTRACT(EPOCH FROM %(expressions)s) AS BIGINT)"
+        )
+
+
+def _usage_rows(tenant: Tenant, month: dt.date) -> list[charges.Usage]:
+    rows = Booking.objects.filter(
+        tenant=tenant,
+        status__in=(BookingStatus.COMPLETED, BookingStatus.NO_SHOW),
+        start__gte=_local(month),
+        start__lt=_local(_next_month(month)),
+    ).values_list(
+        "resource_id",
+        "resource__kind",
+        "resource__name",
+        Epoch("start"),
+        Epoch("end"),
+        "units",
+        "status",
+        "usage__used_hours",
+        Epoch("usage__checked_in_at"),
+        Epoch("usage__checked_out_at"),
+        Epoch("usage__booked_end"),
+        "line_run__wafers",
+        "resource__gpu__slurm_cluster",
+        "billing_link__project_id",
+    )
+    return [
+        charges.Usage(
+            resource_id=r[0],
+            resource_class=r[1],
+            resource_name=r[2],
+            start=r[3],
+            end=r[4],
+            units=r[5],
+            no_show=r[6] == BookingStatus.NO_SHOW,
+            used_hours=r[7],
+            checked_in_at=r[8],
+            checked_out_at=r[9],
+            booked_end=r[10],
+            wafers=r[11] or 0,
+            cluster=r[12] or "",
+            project_id=r[13],
+        )
+        for r in rows.iterator(chunk_size=5000)
+    ]
+
+
+def _pool_clusters() -> dict[int, str]:
+    from resources.models import ResourcePool
+
+    out: dict[int, str] = {}
+    for pool_id, cluster in ResourcePool.members.through.objects.filter(
+        resource__gpu__isnull=False
+    ).values_list("resourcepool_id", "resource__gpu__slurm_cluster"):
+        out.setdefault(pool_id, cluster)
+    return out
+
+
+def _job_rows(tenant: Tenant, month: dt.date, pools: dict[int, str]) -> list[charges.Job]:
+    rows = (
+        ComputeJob.objects.filter(
+            tenant=tenant,
+            booking__isnull=True,
+            ended_at__gte=_local(month),
+            ended_at__lt=_local(_next_month(month)),
+            gpu_hours__gt=0,
+        )
+        .exclude(state__in=LIVE_JOB_STATES)
+        .values_list("started_at", "ended_at", "gpu_hours", "pool_id", "billing_link__project_id")
+    )
+    default_cluster = getattr(settings, "SLURM_CLUSTER", "park")
+    return [
+        charges.Job(
+            started_at=s,
+            ended_at=e,
+            gpu_hours=h,
+            cluster=pools.get(pool, default_cluster),
+            project_id=project,
+        )
+        for s, e, h, pool, project in rows
+    ]
+
+
+def _check_open(statement: Statement) -> None:
+    if statement.is_final:
+        raise Conflict(
+            "statement_closed",
+            _("This statement is closed and never changes; add an adjustment to an open month."),
+        )
+
+
+def statement_for(*, tenant: Tenant, month: dt.date) -> Statement:
+    statement, _created = Statement.objects.get_or_create(tenant=tenant, month=month_start(month))
+    return statement
+
+
+def statement_refresh(
+    *,
+    statement: Statement,
+    rates: charges.RateBook | None = None,
+    factors: dict[str, Decimal] | None = None,
+    pools: dict[int, str] | None = None,
+    now: dt.datetime | None = None,
+) -> Statement:
+    """Rebuild a draft's charge lines from the usage records and finished jobs of its month
+    (adjustment lines stay); the total is the sum of all lines. A final statement: refused."""
+    tenant = statement.tenant
+    with transaction.atomic():
+        statement = Statement.objects.select_for_update().get(pk=statement.pk)
+        _check_open(statement)
+        pricer = charges.Pricer(
+            rates=rates or rate_book(),
+            tier=tenant.tier,
+            factors=factors if factors is not None else cluster_factors(),
+        )
+        jobs = _job_rows(tenant, statement.month, pools if pools is not None else _pool_clusters())
+        with charges.pricing_zone():
+            for usage in _usage_rows(tenant, statement.month):
+                pricer.add_usage(usage)
+            for job in jobs:
+                pricer.add_job(job)
+        lines = pricer.lines()
+        default_id = None
+        if any(line.project_id is None for line in lines):
+            default_id = default_project(tenant).pk
+        StatementLine.objects.filter(statement=statement).exclude(kind=LineKind.ADJUSTMENT).delete()
+        StatementLine.objects.bulk_create(
+            [
+                StatementLine(
+                    statement=statement,
+                    project_id=line.project_id or default_id,
+                    kind=line.kind,
+                    description=line.description,
+                    resource_id=line.resource_id,
+                    band=line.band,
+                    quantity=line.quantity,
+                    unit_price=line.unit_price,
+                    amount=line.amount,
+                    items=line.items,
+                )
+                for line in lines
+            ],
+            batch_size=1000,
+        )
+        statement.total = _lines_total(statement)
+        statement.rmb_rate = rmb_rate()
+        statement.refreshed_at = now or timezone.now()
+        statement.save(update_fields=["total", "rmb_rate", "refreshed_at"])
+    return statement
+
+
+def _lines_total(statement: Statement) -> Decimal:
+    total = StatementLine.objects.filter(statement=statement).aggregate(t=Sum("amount"))["t"]
+    return charges.money(total or Decimal(0))
+
+
+def statement_close(
+    *, statement: Statement, by=None, now: dt.datetime | None = None, **context
+) -> Statement:
+    """Refresh a draft one last time and make it final. It never changes afterwards."""
+    now = now or timezone.now()
+    if _local(_next_month(statement.month)) > now:
+        raise ParkError(
+            "month_not_over",
+            _("month: %(month)s is not over yet.") % {"month": f"{statement.month:%Y-%m}"},
+            field="month",
+        )
+    with transaction.atomic():
+        statement = statement_refresh(statement=statement, now=now, **context)
+        Statement.objects.filter(pk=statement.pk, status=StatementStatus.DRAFT).update(
+            status=StatementStatus.FINAL, closed_at=now, closed_by=by
+        )
+        statement.refresh_from_db()
+    return statement
+
+
+def statements_close_month(*, month: dt.date, by=None, now: dt.datetime | None = None) -> dict:
+    """Close every active tenant's statement of ``month`` in one transaction: the month closes
+    for all tenants or, on any failure, for none. Already final ones are left alone, so a rerun
+    is harmless."""
+    month = month_start(month)
+    now = now or timezone.now()
+    if _local(_next_month(month)) > now:
+        raise ParkError(
+            "month_not_over",
+            _("month: %(month)s is not over yet.") % {"month": f"{month:%Y-%m}"},
+            field="month",
+        )
+    context = {"rates": rate_book(), "factors": cluster_factors(), "pools": _pool_clusters()}
+    closed = already = 0
+    with transaction.atomic():
+        existing = {s.tenant_id: s for s in Statement.objects.filter(month=month)}
+        for tenant in Tenant.objects.filter(active=True).order_by("pk"):
+            statement = existing.get(tenant.pk) or statement_for(tenant=tenant, month=month)
+            if statement.is_final:
+                already += 1
+                continue
+            statement.tenant = tenant
+            statement_close(statement=statement, by=by, now=now, **context)
+            closed += 1
+    return {"closed": closed, "already_final": already}
+
+
+def adjustment_add(
+    *, statement: Statement, amount: Decimal, reason: str, by, project: Project | None = None
+) -> StatementLine:
+    """A correction with who and why. On a draft it is a line of that draft; a final statement
+    never changes, so its correction goes on the tenant's next open month, naming it."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ParkError(
+            "reason_required", _("reason: say why the amount is corrected."), field="reason"
+        )
+    amount = Decimal(amount)
+    if amount != charges.money(amount) or not amount:
+        raise ParkError(
+            "bad_amount",
+            _("amount: a non-zero amount in HKD with at most two decimals."),
+            field="amount",
+        )
+    tenant = statement.tenant
+    project = project or default_project(tenant)
+    _check_project(project, tenant.pk)
+    with transaction.atomic():
+        target, corrects = statement, None
+        if statement.is_final:
+            corrects = statement
+            month = _next_month(statement.month)
+            target = statement_for(tenant=tenant, month=month)
+            while target.is_final:
+                month = _next_month(month)
+                target = statement_for(tenant=tenant, month=month)
+        target = Statement.objects.select_for_update().get(pk=target.pk)
+        _check_open(target)
+        line = StatementLine.objects.create(
+            statement=target,
+            project=project,
+            kind=LineKind.ADJUSTMENT,
+            description=(
+                _("Correction of %(month)s") % {"month": f"{corrects.month:%Y-%m}"}
+                if corrects
+                else _("Adjustment")
+            ),
+            amount=amount,
+            reason=reason[:300],
+            corrects=corrects,
+            created_by=by,
+        )
+        target.total = _lines_total(target)
+        target.save(update_fields=["total"])
+    return line
+
+
+# --------------------------------------------------------------------------------------------
+# Estimates
+# --------------------------------------------------------------------------------------------
+
+
+def estimate_booking(
+    *, tenant: Tenant, resource, start: dt.datetime, end: dt.datetime, units: int = 1
+):
+    """What a booking would cost if used as booked (no consumables). None: no rate applies."""
+    from resources.models import GpuNode
+
+    cluster = ""
+    if resource.kind == "gpu":
+        cluster = (
+            GpuNode.objects.filter(resource=resource)
+            .values_list("slurm_cluster", flat=True)
+            .first()
+            or ""
+        )
+    pricer = charges.Pricer(rates=rate_book(), tier=tenant.tier, factors=cluster_factors())
+    cost = pricer.add_usage(
+        charges.Usage(
+            resource_id=resource.pk,
+            resource_class=resource.kind,
+            resource_name=resource.name,
+            start=int(start.timestamp()),
+            end=int(end.timestamp()),
+            units=units,
+            no_show=False,
+            cluster=cluster,
+        )
+    )
+    if cost is None:
+        return None
+    return sum((line.amount for line in pricer.lines()), Decimal(0))
