@@ -97,6 +97,7 @@ def pages_of(park, data) -> list[tuple[str, str | None]]:
         (f"/kiosk/{park.confocal.slug}/", "alice"),
         ("/account/kiosk-pin/", "alice"),
         ("/reports/", "olga"),
+        (f"/tenants/{park.acme.slug}/statements/", "bob"),
     ]
 
 
