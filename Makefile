@@ -18,7 +18,7 @@ uv:
 setup: uv
 	$(UV) sync --frozen
 	$(UV) run python manage.py migrate --noinput
-	$(UV) run python manage.py demo_park
+	$(UV) run python manage.py demo_park -v 0
 
 run: setup
 	scripts/run-park

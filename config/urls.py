@@ -8,19 +8,25 @@ from django.utils.translation import gettext_lazy as _
 from ninja.openapi.views import openapi_view
 
 from booking.bookings import views as booking_views
-from config import views
+from config import health
 from config.api import api
+from config.signin import ThrottledAdminAuthenticationForm, ThrottledAuthenticationForm
 
 admin.site.site_header = _("Park booking — operations")
 admin.site.site_title = _("Park booking")
 admin.site.index_title = _("Catalogue, tenants, quotas and rounds")
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(authentication_form=ThrottledAuthenticationForm),
+        name="login",
+    ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("healthz", views.healthz, name="healthz"),
+    path("healthz", health.healthz, name="healthz"),
     path("", booking_views.home, name="home"),
     path("", include("booking.usage.urls")),
     # The member pages of each app, then the operator pages of rounds and the token pages.

@@ -30,6 +30,25 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_pg)
 
 
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    # Rate-limit and sign-in counters live in the cache; no test inherits another's.
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture(autouse=True)
+def default_language():
+    # A request in another language leaves it active in the thread; the next test starts in
+    # the default language.
+    from django.utils import translation
+
+    yield
+    translation.deactivate()
+
+
 def require_or_skip(reason: str) -> None:
     """Skip locally when a dependency is missing, but fail in CI: nothing is skipped silently there."""
     if REQUIRE_ALL:

@@ -1,4 +1,4 @@
-"""Forms parse and type the input; the booking rules themselves live in booking.services."""
+"""Forms parse and type the input; the booking rules themselves live in rules and services."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from decimal import Decimal
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from booking.tenancy.models import Tenant
+from booking.bookings.models import BookingStatus
+from booking.tenancy.models import Membership, Tenant
 from resources.models import Location, Recipe, Resource, ResourceKind
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"]
@@ -139,3 +140,37 @@ def parse_week(value: str | None, default: dt.date) -> dt.date:
         return dt.date.fromisoformat(value) if value else default
     except ValueError:
         return default
+
+
+class TenantBookingFilters(forms.Form):
+    """Filters of a manager's list of the tenant's bookings (GET); every field optional."""
+
+    WHEN_CHOICES = [("", _("Any time")), ("upcoming", _("Upcoming")), ("past", _("Past"))]
+
+    status = forms.ChoiceField(label=_("Status"), required=False)
+    member = forms.ChoiceField(label=_("Member"), required=False)
+    when = forms.ChoiceField(label=_("When"), choices=WHEN_CHOICES, required=False)
+
+    def __init__(self, *args, tenant: Tenant, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["status"].choices = [("", _("Any status")), *BookingStatus.choices]
+        members = (
+            Membership.objects.filter(tenant=tenant)
+            .select_related("user")
+            .order_by("user__first_name", "user__username")
+        )
+        self.fields["member"].choices = [("", _("Any member"))] + [
+            (str(m.user_id), m.user.get_full_name() or m.user.username) for m in members
+        ]
+
+    def apply(self, qs, *, now):
+        data = self.cleaned_data
+        if data.get("status"):
+            qs = qs.filter(status=data["status"])
+        if data.get("member"):
+            qs = qs.filter(user_id=int(data["member"]))
+        if data.get("when") == "upcoming":
+            qs = qs.filter(end__gte=now)
+        elif data.get("when") == "past":
+            qs = qs.filter(end__lt=now)
+        return qs

@@ -16,7 +16,7 @@ from booking.tenancy.models import Quota, Tenant
 from booking.tenancy.selectors import period_bounds, used_hours
 from resources.availability import covered, hours_purpose, open_intervals, peak_units
 from resources.models import MaintenanceWindow, Recipe, Resource, ResourceKind, WeeklyHours
-from resources.selectors import training_valid
+from resources.selectors import training_contact, training_valid
 
 
 def _local_dates(start: dt.datetime, end: dt.datetime) -> list[dt.date]:
@@ -224,11 +224,15 @@ def booking_check(
                 errors.append(
                     ParkError(
                         "training_required",
-                        _("resource: %(name)s needs a valid “%(training)s” training on %(day)s.")
+                        _(
+                            "resource: %(name)s needs a valid “%(training)s” training on "
+                            "%(day)s. Ask %(contact)s to book you on the training."
+                        )
                         % {
                             "name": resource.name,
                             "training": resource.required_training.name,
                             "day": day_text(day),
+                            "contact": training_contact(),
                         },
                         field="resource",
                         status=403,

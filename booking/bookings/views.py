@@ -18,7 +18,13 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from booking.bookings import ical
 from booking.bookings.calendar import resource_week
-from booking.bookings.forms import BookingForm, CatalogueFilterForm, RoundRequestForm, parse_week
+from booking.bookings.forms import (
+    BookingForm,
+    CatalogueFilterForm,
+    RoundRequestForm,
+    TenantBookingFilters,
+    parse_week,
+)
 from booking.bookings.hooks import round_desk
 from booking.bookings.models import BookingStatus
 from booking.bookings.reasons import reason_for
@@ -32,7 +38,7 @@ from booking.bookings.selectors import (
     resource_get,
 )
 from booking.bookings.services import booking_cancel, booking_create_instant
-from booking.errors import NotFound, ParkError
+from booking.errors import BookingRefused, NotFound, ParkError
 from booking.formats import when_text
 from booking.tenancy.models import Period
 from booking.tenancy.selectors import managed_tenants, quota_uses, tenants_for_user
@@ -40,6 +46,7 @@ from booking.tokens.models import CalendarFeedToken
 from booking.tokens.services import calendar_feed_regenerate, calendar_feed_user
 from booking.ui import form_errors, ui_error
 from resources.models import UNIT_OF_KIND, BookingMode, ResourceKind
+from resources.selectors import training_contact, trainings_held
 
 
 @login_required
@@ -83,7 +90,11 @@ def catalogue_view(request: HttpRequest) -> HttpResponse:
             "trained_only": data["trained_only"],
         }
     resources = list(catalogue(user=request.user, **filters))
-    context = {"form": form, "resources": resources}
+    context = {
+        "form": form,
+        "resources": resources,
+        "trainings_held": trainings_held(user=request.user, on=timezone.localdate()),
+    }
     if request.htmx and request.htmx.target == "results":
         return render(request, "booking/_catalogue_results.html", context)
     return render(request, "booking/catalogue.html", context)
@@ -109,7 +120,12 @@ def _booking_form(request, resource, tenants, data=None):
 @require_GET
 def resource_view(request: HttpRequest, slug: str) -> HttpResponse:
     resource = _resource_or_404(slug)
-    week_start = parse_week(request.GET.get("week"), timezone.localdate())
+    open_round = _open_round() if resource.booking_mode == BookingMode.ROUND else None
+    # A round-planned resource opens on the week the open round plans, not on today's.
+    default_day = (
+        timezone.localtime(open_round.period_start).date() if open_round else timezone.localdate()
+    )
+    week_start = parse_week(request.GET.get("week"), default_day)
     week = resource_week(user=request.user, resource=resource, week_start=week_start)
     if request.htmx and request.htmx.target == "week":
         return render(request, "booking/_week.html", {"week": week, "resource": resource})
@@ -119,7 +135,11 @@ def resource_view(request: HttpRequest, slug: str) -> HttpResponse:
         "week": week,
         "form": _booking_form(request, resource, tenants),
         "errors": [],
-        "open_round": _open_round() if resource.booking_mode == BookingMode.ROUND else None,
+        "open_round": open_round,
+        "training_missing": resource.required_training_id is not None
+        and resource.required_training_id
+        not in trainings_held(user=request.user, on=timezone.localdate()),
+        "training_contact": training_contact(),
     }
     return render(request, "booking/resource.html", context)
 
@@ -142,6 +162,32 @@ def _check_instant(request, resource, form) -> list[dict]:
     return [ui_error(e) for e in errors]
 
 
+def _check_round_request(request, resource, form) -> list[dict]:
+    """Live validation of a round request by the rules sending uses: the same service in its
+    check-only mode (nothing written), so a pilot line's missing recipe shows while typing."""
+    if not form.is_valid():
+        return [e for e in form_errors(form) if e["field"] != "title"]
+    data = form.cleaned_data
+    try:
+        round_desk().request_create(
+            user=request.user,
+            tenant=data["tenant"],
+            resource=resource,
+            earliest_start=data["earliest_start"],
+            latest_end=data["latest_end"],
+            duration_minutes=form.duration_minutes,
+            units=data.get("units") or 1,
+            recipe=data.get("recipe"),
+            title=data["title"],
+            check_only=True,
+        )
+    except BookingRefused as refused:
+        return [ui_error(e) for e in refused.errors]
+    except ParkError as error:
+        return [ui_error(error)]
+    return []
+
+
 @login_required
 @require_POST
 def booking_validate(request: HttpRequest, slug: str) -> HttpResponse:
@@ -150,9 +196,11 @@ def booking_validate(request: HttpRequest, slug: str) -> HttpResponse:
     tenants = tenants_for_user(user=request.user)
     form = _booking_form(request, resource, tenants, request.POST)
     if resource.booking_mode == BookingMode.ROUND:
-        errors = (
-            [e for e in form_errors(form) if e["field"] != "title"] if not form.is_valid() else []
-        )
+        if not request.POST.get("title"):
+            data = request.POST.copy()
+            data["title"] = "-"
+            form = _booking_form(request, resource, tenants, data)
+        errors = _check_round_request(request, resource, form)
         checked = not errors and form.is_valid()
     else:
         # Validate without the title so rules show before the member has named the booking.
@@ -262,11 +310,19 @@ def tenant_bookings(request: HttpRequest, slug: str) -> HttpResponse:
     if tenant is None:
         raise Http404
     now = timezone.now()
-    bookings = list(bookings_for_tenant(user=request.user, tenant=tenant)[:500])
+    filters = TenantBookingFilters(request.GET, tenant=tenant)
+    qs = bookings_for_tenant(user=request.user, tenant=tenant)
+    if filters.is_valid():
+        qs = filters.apply(qs, now=now)
+    bookings = list(qs[:500])
     for b in bookings:
         b.cancellable = booking_cancellable(booking=b, now=now)
         b.reason = reason_for(b)
-    return render(request, "booking/tenant_bookings.html", {"tenant": tenant, "bookings": bookings})
+    return render(
+        request,
+        "booking/tenant_bookings.html",
+        {"tenant": tenant, "bookings": bookings, "filters": filters},
+    )
 
 
 @login_required
@@ -310,14 +366,21 @@ def booking_cancel_view(request: HttpRequest, pk: str) -> HttpResponse:
 @login_required
 def calendar_feed_settings(request: HttpRequest) -> HttpResponse:
     """Shows whether a feed link exists; POST issues a new one (the old one stops working)."""
-    feed_url = None
     if request.method == "POST":
         token = calendar_feed_regenerate(user=request.user)
-        feed_url = request.build_absolute_uri(reverse("calendar_feed", args=[token]))
+        # Redirect after the POST (a reload must not replace the new address); the address is
+        # shown on the next page view only.
+        request.session["calendar_feed_new_url"] = request.build_absolute_uri(
+            reverse("calendar_feed", args=[token])
+        )
+        return redirect("calendar_feed_settings")
+    feed_url = request.session.pop("calendar_feed_new_url", None)
     has_feed = feed_url is not None or CalendarFeedToken.objects.filter(user=request.user).exists()
-    return render(
+    response = render(
         request, "booking/calendar_feed.html", {"feed_url": feed_url, "has_feed": has_feed}
     )
+    response["Cache-Control"] = "no-store"  # the new address is shown once
+    return response
 
 
 @require_GET

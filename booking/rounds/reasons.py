@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import override
 
 import scheduler
-from resources.models import UNIT_OF_KIND
+from resources.models import UNIT_OF_KIND, ResourceKind
 
 # Outcomes that can never change by waiting: the request is REFUSED, not waitlisted.
 FINAL_CODES = frozenset(
@@ -57,13 +57,13 @@ REASON_TEXTS = {
     ),
     "capacity_to_fairer_share": _(
         "Waitlisted: the time in your window went to tenants further below their fair share. "
-        "Your tenant received %(share)s of its entitlement; the round's fairness floor is "
-        "%(floor)s."
+        "Your tenant received %(share)s of its entitlement in “%(class)s”; the round's "
+        "fairness floor is %(floor)s."
     ),
     "capacity_full": _(
         "Waitlisted: the resource was fully booked in your window, by tenants with at least the "
         "same share of their entitlement or by your tenant's other requests. Your tenant "
-        "received %(share)s of its entitlement."
+        "received %(share)s of its entitlement in “%(class)s”."
     ),
     "left_out_by_solver": _(
         "Waitlisted: there was room for this request, but the planner reached its time limit "
@@ -87,6 +87,13 @@ def _fmt_hours(value) -> str:
     return formats.number_format(round(float(value), 1), decimal_pos=1, use_l10n=True)
 
 
+def _class_label(kind) -> str:
+    try:
+        return str(ResourceKind(kind).label)
+    except ValueError:
+        return str(kind or "")
+
+
 def reason_text(code: str, params: dict | None = None) -> str:
     """The reason in plain words in the active language; unknown codes are returned as is."""
     template = REASON_TEXTS.get(code)
@@ -103,6 +110,8 @@ def reason_text(code: str, params: dict | None = None) -> str:
         "used": _fmt_hours(params.get("used", 0)),
         "need": _fmt_hours(params.get("need", 0)),
         "unit": UNIT_OF_KIND.get(params.get("resource_class"), _("hours")),
+        # Shares differ by resource class; a list of reasons names the class each one is in.
+        "class": _class_label(params.get("resource_class")),
     }
     return str(template) % values
 

@@ -325,8 +325,13 @@ def round_request_create(
     max_gap_minutes: int | None = None,
     title: str,
     now: dt.datetime | None = None,
-) -> Booking:
+    check_only: bool = False,
+) -> Booking | None:
     """A request for a round-booked resource (or pool), to be planned at the round's cut-off.
+
+    With ``check_only`` (the form's live validation) the same rules are checked by the same
+    code, the round read without a lock and outside a transaction, and nothing is written:
+    raises the same ``BookingRefused`` or returns None when every rule passes.
 
     In: the acting ``user`` and the ``tenant`` they ask for; ``resource`` or ``pool`` (one of
     them); the open ``allocation_round`` (default: the open round whose period holds the window); the
@@ -356,20 +361,23 @@ def round_request_create(
         title=title,
     )
     window = earliest_start is not None and latest_end is not None
-    with transaction.atomic():
-        # Lock the round so a concurrent close cannot slip between the check and the insert.
+
+    def round_and_problems(*, lock: bool):
         rnd = None
+        rounds = AllocationRound.objects.all()
         if allocation_round is not None:
-            rnd = AllocationRound.objects.select_for_update().filter(pk=allocation_round.pk).first()
+            if lock:
+                rounds = rounds.select_for_update()
+            rnd = rounds.filter(pk=allocation_round.pk).first()
             if rnd is None:
                 raise NotFound("round", field="round")
         elif window:
-            rnd = (
-                open_rounds(now=now)
-                .filter(period_start__lte=earliest_start, period_end__gte=latest_end)
-                .select_for_update()
-                .first()
+            covering = open_rounds(now=now).filter(
+                period_start__lte=earliest_start, period_end__gte=latest_end
             )
+            if lock:
+                covering = covering.select_for_update()
+            rnd = covering.first()
             if rnd is None:
                 errors.append(
                     _err(
@@ -379,17 +387,28 @@ def round_request_create(
                     )
                 )
         if rnd is not None:
-            errors += _round_problems(
-                rnd=rnd,
-                now=now,
-                earliest_start=earliest_start,
-                latest_end=latest_end,
-                tenant=tenant,
-                follows=follows,
-                max_gap_minutes=max_gap_minutes,
+            errors.extend(
+                _round_problems(
+                    rnd=rnd,
+                    now=now,
+                    earliest_start=earliest_start,
+                    latest_end=latest_end,
+                    tenant=tenant,
+                    follows=follows,
+                    max_gap_minutes=max_gap_minutes,
+                )
             )
         if errors:
             raise BookingRefused(errors)
+        return rnd
+
+    if check_only:
+        round_and_problems(lock=False)
+        return None
+
+    with transaction.atomic():
+        # Lock the round so a concurrent close cannot slip between the check and the insert.
+        rnd = round_and_problems(lock=True)
         targets = found["targets"]
         booking = Booking(
             tenant=tenant,

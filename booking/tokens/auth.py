@@ -7,15 +7,14 @@ query parameter (a slug) or the user's only membership.
 
 from __future__ import annotations
 
-import math
 import re
-import time
+import threading
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
+from ninja.errors import Throttled
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.throttling import BaseThrottle
 from ninja.utils import check_csrf
@@ -24,6 +23,7 @@ from booking.errors import NotFound, ParkError
 from booking.tenancy.models import Membership, Tenant
 from booking.tokens.models import ApiScope, ApiToken
 from booking.tokens.services import api_token_authenticate
+from config import ratelimit
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
 SLUG_RE = re.compile(r"[-a-zA-Z0-9_]{1,80}")
@@ -67,8 +67,17 @@ class TokenAuth(HttpBearer):
         super().__init__()
 
     def authenticate(self, request: HttpRequest, token: str) -> Caller:
+        address = ratelimit.client_address(request)
+        limit = settings.API_BAD_TOKEN_LIMIT_PER_MINUTE
+        if limit > 0:
+            # An address that keeps sending unknown tokens is refused before any look-up.
+            verdict = ratelimit.peek("bad-token", address, limit=limit, period=60)
+            if not verdict.allowed:
+                raise Throttled(verdict.retry_after)
         api_token = api_token_authenticate(secret=token.strip())
         if api_token is None:
+            if limit > 0:
+                ratelimit.hit("bad-token", address, limit=limit, period=60)
             raise NotAuthenticated(
                 _("The token is unknown, expired or revoked."), code="invalid_token"
             )
@@ -133,24 +142,22 @@ JOBS = auth_for(ApiScope.JOBS)
 
 
 class CallerRateThrottle(BaseThrottle):
-    """At most ``settings.API_RATE_LIMIT_PER_MINUTE`` calls per token (or session user) per
-    clock minute, counted in Django's cache (shared across workers when it is Redis)."""
+    """At most ``settings.API_RATE_LIMIT_PER_MINUTE`` calls per token (or session user) in any
+    60 seconds (a sliding window, not clock minutes), counted in Django's cache (shared across
+    workers when it is Redis)."""
+
+    def __init__(self):
+        super().__init__()
+        self._local = threading.local()  # one throttle serves every request thread
 
     def allow_request(self, request: HttpRequest) -> bool:
         limit = settings.API_RATE_LIMIT_PER_MINUTE
         caller = getattr(request, "auth", None)
         if not limit or limit <= 0 or not isinstance(caller, Caller):
             return True
-        window = int(time.time() // 60)
-        key = f"api-rate:{caller.rate_key}:{window}"
-        if cache.add(key, 1, timeout=120):
-            return True
-        try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, timeout=120)
-            count = 1
-        return count <= limit
+        verdict = ratelimit.hit("api", caller.rate_key, limit=limit, period=60)
+        self._local.retry_after = verdict.retry_after
+        return verdict.allowed
 
     def wait(self) -> float:
-        return max(1, math.ceil(60 - time.time() % 60))
+        return getattr(self._local, "retry_after", 0) or 1

@@ -18,6 +18,8 @@ from booking.tokens.forms import TokenForm
 from booking.tokens.models import ApiToken
 from booking.tokens.services import api_token_create, api_token_revoke, api_tokens_for_user
 
+NEW_SECRET_KEY = "api_token_new_secret"
+
 
 @login_required
 def token_list(request: HttpRequest) -> HttpResponse:
@@ -38,9 +40,13 @@ def token_list(request: HttpRequest) -> HttpResponse:
             except ParkError as error:
                 form.add_error(error.field if error.field in form.fields else None, error.message)
             else:
-                form = TokenForm(tenants=tenants)
+                # Redirect after the POST (a reload must not create a second token); the
+                # secret rides in the session to the next page view and is dropped there.
+                request.session[NEW_SECRET_KEY] = secret
+                return redirect("api_tokens")
     else:
         form = TokenForm(tenants=tenants)
+        secret = request.session.pop(NEW_SECRET_KEY, None)
     context = {
         "form": form,
         "tokens": api_tokens_for_user(user=request.user),

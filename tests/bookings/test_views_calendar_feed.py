@@ -148,7 +148,7 @@ def test_the_settings_page_shows_a_new_link_once(client, park):
     client.force_login(park.alice)
     page = client.get(reverse("calendar_feed_settings")).content.decode()
     assert "no feed address yet" in page
-    page = client.post(reverse("calendar_feed_settings")).content.decode()
+    page = client.post(reverse("calendar_feed_settings"), follow=True).content.decode()
     url = re.search(r'value="(http[^"]+\.ics)"', page).group(1)
     assert client.get(url).status_code == 200
     page = client.get(reverse("calendar_feed_settings")).content.decode()

@@ -48,7 +48,7 @@ MAIN_UI = [
     "History",
     "Training needed",
     "Instant booking",
-    "minutes per booking",
+    "per booking",
     "days ahead",
     "Planner's reason",
     "Booked by",

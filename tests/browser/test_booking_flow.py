@@ -10,6 +10,7 @@ import re
 
 import pytest
 from django.utils import timezone, translation
+from playwright.sync_api import expect
 
 from booking.bookings.models import Booking, BookingStatus
 from booking.bookings.reasons import reason_for
@@ -77,7 +78,8 @@ def run_flow(page, base: str, park, shot, lang: str) -> None:
     shot(page, f"{tag}-01-home")
     page.click("nav a[href='/resources/']")
     page.select_option("select[name=kind]", "instrument")
-    page.wait_for_function("!document.body.innerText.includes('A100 node gpu01')")
+    # A locator wait, not wait_for_function: the Content-Security-Policy forbids eval.
+    expect(page.locator("body")).not_to_contain_text("A100 node gpu01")
     shot(page, f"{tag}-02-catalogue")
     page.click("a.resource-name:text('Confocal 1')")
     page.wait_for_url(re.compile(r"/resources/confocal-1/"))

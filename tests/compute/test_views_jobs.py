@@ -136,7 +136,7 @@ def test_the_list_shows_park_local_times(alice, park, settings):
     job = make_job(park, state=JobState.PENDING)
     ComputeJob.objects.filter(pk=job.pk).update(created_at=submitted)
     page = alice.get(reverse("my_jobs")).content.decode()
-    assert "03/02/2026 7:30 a.m." in page  # 23:30 UTC is 07:30 the next day in Hong Kong
+    assert "02/03/2026 07:30" in page  # 23:30 UTC is 07:30 the next day in Hong Kong (d/m/Y)
 
 
 def test_the_list_is_paginated(alice, park):
@@ -376,7 +376,9 @@ def test_cancelling_an_ended_job_is_refused_with_a_message(alice, park, slurm):
     job = make_job(park, state=JobState.COMPLETED)
     response = alice.post(cancel(job), follow=True)
     page = response.content.decode()
-    assert '<li class="error">the job has already ended (Completed).</li>' in page
+    assert (
+        '<li class="error">The job has already ended (Completed).</li>' in page
+    )  # messages start with a capital
     assert ComputeJob.objects.get(pk=job.pk).state == JobState.COMPLETED
     assert slurm.cancelled == []
 

@@ -13,7 +13,10 @@ class Command(BaseCommand):
     def handle(self, *args, seed: int, **options):
         if demo_exists():
             self.stdout.write("The demo park exists already; nothing changed.")
-            self.stdout.write(f"Demo logins (password {DEMO_PASSWORD}): operator, manager, member")
+            if options["verbosity"] >= 1:  # make run prints the logins itself, once, last
+                self.stdout.write(
+                    f"Demo logins (password {DEMO_PASSWORD}): operator, manager, member"
+                )
             return
         try:
             logins = demo_park_build(seed=seed)
@@ -24,6 +27,8 @@ class Command(BaseCommand):
             )
             raise CommandError(f"The demo park was not built (nothing saved): {details}") from None
         self.stdout.write(self.style.SUCCESS("Demo park built."))
+        if options["verbosity"] < 1:
+            return
         self.stdout.write(f"  operator (admin):         {logins.operator} / {logins.password}")
         self.stdout.write(
             f"  tenant manager ({logins.tenant}): {logins.manager} / {logins.password}"

@@ -1,0 +1,15 @@
+"""Template context every page shares: the tenants the signed-in user manages (for the
+navigation), read only when a template asks."""
+
+from __future__ import annotations
+
+from django.utils.functional import SimpleLazyObject
+
+from booking.tenancy.selectors import managed_tenants
+
+
+def navigation(request) -> dict:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"managed_tenants": []}
+    return {"managed_tenants": SimpleLazyObject(lambda: managed_tenants(user=user))}

@@ -1,0 +1,106 @@
+"""A sliding-window rate limiter on Django's cache, shared by the API, bad tokens and sign-in.
+
+A window of ``period`` seconds is cut into ``SLICES`` equal slices, each an atomic counter in
+the cache (``add`` + ``incr``: atomic in Redis, per process in local memory). A hit counts the
+current slice and every earlier slice the window can still reach, so **any** span of ``period``
+seconds holds at most ``limit`` hits, also across a clock-minute boundary (a fixed per-minute
+counter allowed twice the limit there). The price is a window up to one slice longer than
+``period`` for a caller that used its whole allowance.
+
+Refused hits are not counted: a client retrying too fast is not locked out for longer than the
+window.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+
+SLICES = 10
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    count: int
+    retry_after: int  # seconds until one more hit would be allowed (0 when allowed)
+
+
+def _slice_keys(name: str, key: str, period: float, now: float) -> tuple[list[str], int, float]:
+    width = period / SLICES
+    current = int(now // width)
+    # Slices current-SLICES … current: the span any window of `period` ending now touches.
+    keys = [f"rl:{name}:{key}:{i}" for i in range(current - SLICES, current + 1)]
+    return keys, current, width
+
+
+def _retry_after(counts: list[int], limit: int, current: int, width: float, now: float) -> int:
+    """Seconds until enough of the oldest slices leave the window for one more hit."""
+    total = sum(counts)
+    first = current - SLICES
+    for offset, count in enumerate(counts):
+        total -= count
+        if total < limit:
+            # Slice `first + offset` leaves the window when slice `first + offset + SLICES + 1`
+            # begins.
+            leaves_at = (first + offset + SLICES + 1) * width
+            return max(1, math.ceil(leaves_at - now))
+    return max(1, math.ceil(width))  # pragma: no cover - the current slice alone is over
+
+
+def peek(name: str, key: str, *, limit: int, period: float, now: float | None = None) -> Verdict:
+    """Would one more hit be allowed? Counts nothing."""
+    now = time.time() if now is None else now
+    keys, current, width = _slice_keys(name, key, period, now)
+    found = cache.get_many(keys)
+    counts = [int(found.get(k, 0)) for k in keys]
+    total = sum(counts)
+    if total < limit:
+        return Verdict(True, total, 0)
+    return Verdict(False, total, _retry_after(counts, limit, current, width, now))
+
+
+def hit(name: str, key: str, *, limit: int, period: float, now: float | None = None) -> Verdict:
+    """Count one hit for ``key`` under the limiter ``name`` unless that exceeds ``limit``."""
+    now = time.time() if now is None else now
+    keys, current, width = _slice_keys(name, key, period, now)
+    mine = keys[-1]
+    timeout = math.ceil(period + 2 * width) + 1
+    if not cache.add(mine, 1, timeout=timeout):
+        try:
+            cache.incr(mine)
+        except ValueError:  # expired between add and incr
+            cache.set(mine, 1, timeout=timeout)
+    found = cache.get_many(keys)
+    counts = [int(found.get(k, 0)) for k in keys]
+    total = sum(counts)
+    if total <= limit:
+        return Verdict(True, total, 0)
+    # Over: take the hit back so refused calls do not prolong the refusal.
+    try:
+        cache.decr(mine)
+    except ValueError:  # pragma: no cover - expired meanwhile
+        pass
+    counts[-1] -= 1
+    return Verdict(False, total - 1, _retry_after(counts, limit, current, width, now))
+
+
+def reset(name: str, key: str, *, period: float, now: float | None = None) -> None:
+    now = time.time() if now is None else now
+    keys, _current, _width = _slice_keys(name, key, period, now)
+    cache.delete_many(keys)
+
+
+def client_address(request) -> str:
+    """The caller's address: REMOTE_ADDR, or the last X-Forwarded-For entry when the park sits
+    behind its own proxy (``TRUSTED_PROXY=1``; that entry is the one the proxy added)."""
+    if getattr(settings, "TRUSTED_PROXY", False):
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        parts = [p.strip() for p in forwarded.split(",") if p.strip()]
+        if parts:
+            return parts[-1][:64]
+    return (request.META.get("REMOTE_ADDR") or "unknown")[:64]
