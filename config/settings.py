@@ -141,6 +141,15 @@ SLURM_TOKEN = env_str("SLURM_TOKEN")
 SLURM_CLUSTER = env_str("SLURM_CLUSTER", "park")
 SLURM_TIMEOUT = float(env_str("SLURM_TIMEOUT", "10"))
 SLURM_JOB_WORKDIR = env_str("SLURM_JOB_WORKDIR", str(VAR_DIR / "jobs"))
+# Park -> Slurm reconciliation (manage.py slurm_sync): tenants' accounts sit under this parent;
+# GPU quotas of this period become GrpTRESMins (Slurm must reset usage on the same period:
+# PriorityUsageResetPeriod); the park agent beside the controller makes the changes
+# slurmrestd cannot (limits of existing accounts, reservations).
+SLURM_PARENT_ACCOUNT = env_str("SLURM_PARENT_ACCOUNT", "park")
+SLURM_QUOTA_PERIOD = env_str("SLURM_QUOTA_PERIOD", "month")
+SLURM_AGENT_URL = env_str("SLURM_AGENT_URL")
+SLURM_AGENT_KEY_FILE = env_str("SLURM_AGENT_KEY_FILE")
+SLURM_WANTED_STATE = "booking.slurm_state.wanted_state"
 
 # Planner defaults for allocation rounds.
 PLANNER_TIME_LIMIT = float(env_str("PLANNER_TIME_LIMIT", "10"))
