@@ -146,6 +146,9 @@ SLURM_JOB_WORKDIR = env_str("SLURM_JOB_WORKDIR", str(VAR_DIR / "jobs"))
 # PriorityUsageResetPeriod); the park agent beside the controller makes the changes
 # slurmrestd cannot (limits of existing accounts, reservations).
 SLURM_PARENT_ACCOUNT = env_str("SLURM_PARENT_ACCOUNT", "park")
+# Slurm's MinJobAge (seconds finished jobs stay in slurmctld): older jobs are looked for in
+# accounting; the dev cluster writes it to its env file.
+SLURM_MIN_JOB_AGE = env_int("SLURM_MIN_JOB_AGE", 300)
 SLURM_QUOTA_PERIOD = env_str("SLURM_QUOTA_PERIOD", "month")
 SLURM_AGENT_URL = env_str("SLURM_AGENT_URL")
 SLURM_AGENT_KEY_FILE = env_str("SLURM_AGENT_KEY_FILE")

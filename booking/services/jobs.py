@@ -69,9 +69,15 @@ RETRY_MAX_SECONDS = 300
 FOLLOW_ONE_BY_ONE = 40
 # A job Slurm no longer knows (and accounting cannot resolve) is ended after this grace.
 VANISHED_GRACE = dt.timedelta(minutes=2)
-# slurmctld keeps finished jobs for MinJobAge (an hour on the dev cluster); older ones are
-# looked for in accounting too.
-ACCOUNTING_AFTER = dt.timedelta(minutes=30)
+
+
+def accounting_after() -> dt.timedelta:
+    """From when a job is looked for in accounting too: slurmctld forgets finished jobs after
+    MinJobAge (the SLURM_MIN_JOB_AGE setting, Slurm's default 300 s); half of it leaves room
+    for a job that finished just before the look-up."""
+    return dt.timedelta(seconds=int(getattr(settings, "SLURM_MIN_JOB_AGE", 300) or 300) / 2)
+
+
 _HOURS = Decimal("0.0001")
 
 _TO_OURS = {
@@ -497,7 +503,7 @@ def job_find_in_slurm(
     for info in table:
         if info.name == job.slurm_name and info.comment == marker:
             return info.job_id
-    if timezone.now() - job.created_at < ACCOUNTING_AFTER:
+    if timezone.now() - job.created_at < accounting_after():
         return None
     try:
         for info in client.accounting_jobs(name=job.slurm_name):
@@ -571,14 +577,21 @@ def job_send(
 
 
 def _sent(job: ComputeJob, *, slurm_id: int, client: SlurmClient, now: dt.datetime) -> ComputeJob:
-    updated = ComputeJob.objects.filter(pk=job.pk, state=JobState.QUEUED).update(
-        state=JobState.PENDING,
-        slurm_job_id=slurm_id,
-        submitted_at=now,
-        next_attempt_at=None,
-        last_error="",
-        updated_at=now,
-    )
+    with transaction.atomic():
+        # Slurm gave this id to our job now, so a row still holding it names a job Slurm lost
+        # (a controller crash reissues ids): that row lets go of the id first.
+        for other in (
+            ComputeJob.objects.select_for_update().filter(slurm_job_id=slurm_id).exclude(pk=job.pk)
+        ):
+            _release_reissued_id(other, now=now)
+        updated = ComputeJob.objects.filter(pk=job.pk, state=JobState.QUEUED).update(
+            state=JobState.PENDING,
+            slurm_job_id=slurm_id,
+            submitted_at=now,
+            next_attempt_at=None,
+            last_error="",
+            updated_at=now,
+        )
     if updated:
         logger.info("job %s is Slurm job %s", job.pk, slurm_id)
         job.state, job.slurm_job_id, job.submitted_at = JobState.PENDING, slurm_id, now
@@ -592,6 +605,24 @@ def _sent(job: ComputeJob, *, slurm_id: int, client: SlurmClient, now: dt.dateti
         logger.warning("job %s cancelled here but not in Slurm yet: %s", job.pk, error)
     job.refresh_from_db()
     return job
+
+
+def _release_reissued_id(job: ComputeJob, *, now: dt.datetime, lost: bool = False) -> None:
+    """``job``'s Slurm id now names another job (or, ``lost``, nothing at all). Never adopt
+    another job's record: a job that had not started is queued to be sent again; a live one
+    that had started ends with the reason; an ended one keeps its state."""
+    if lost:
+        note = _("Slurm lost job %(id)s (never started); it was sent again.")
+    else:
+        note = _("Slurm job %(id)s was lost by Slurm and its id given to another job.")
+    note = note % {"id": job.slurm_job_id}
+    values: dict = {"slurm_job_id": None, "last_error": note[:2000], "updated_at": now}
+    if job.state == JobState.PENDING and job.started_at is None:
+        values.update(state=JobState.QUEUED, next_attempt_at=None, submitted_at=None)
+    elif job.state in (JobState.PENDING, JobState.RUNNING):
+        values.update(state=JobState.FAILED, ended_at=now, reason=note[:400])
+    ComputeJob.objects.filter(pk=job.pk).update(**values)
+    logger.warning("job %s: %s", job.pk, note)
 
 
 def _retry_later(job: ComputeJob, *, error: SlurmError, now: dt.datetime) -> ComputeJob:
@@ -697,18 +728,50 @@ def jobs_follow(
         infos = {job.slurm_job_id: None for job in live}
         infos.update({info.job_id: info for info in table if info.job_id in infos})
     for job in live:
-        info = infos.get(job.slurm_job_id)
-        if info is None:
-            info = _from_accounting(client, job)
-        if info is None:
-            if _end_vanished(job, now=now):
-                report.vanished += 1
-                report.ended += 1
-            continue
-        changed, ended = job_apply_slurm_info(job=job, info=info)
-        report.changed += changed
-        report.ended += ended
+        try:
+            with transaction.atomic():
+                _follow_one(job, infos.get(job.slurm_job_id), client=client, now=now, report=report)
+        except SlurmError as error:
+            if error.transient:
+                raise
+            logger.warning("job %s not followed this pass: %s", job.pk, error)
+        except Exception:
+            # One bad row never stops the pass for the others.
+            logger.exception("job %s not followed this pass", job.pk)
     return report
+
+
+def _is_ours(job: ComputeJob, info: JobInfo) -> bool:
+    """The record names our job: its name and its comment marker are ours."""
+    return info.name == job.slurm_name and (not info.comment or info.comment == job_marker(job))
+
+
+def _follow_one(
+    job: ComputeJob,
+    info: JobInfo | None,
+    *,
+    client: SlurmClient,
+    now: dt.datetime,
+    report: FollowReport,
+) -> None:
+    if info is not None and not _is_ours(job, info):
+        # The id names another job now (Slurm lost ours in a controller crash and reissued its
+        # id). Accounting may still hold our own record under that id; else let the id go.
+        info = _from_accounting(client, job)
+        if info is None or not _is_ours(job, info):
+            _release_reissued_id(job, now=now)
+            report.changed += 1
+            return
+    if info is None:
+        info = _from_accounting(client, job)
+    if info is None:
+        if _end_vanished(job, now=now):
+            report.vanished += 1
+            report.ended += 1
+        return
+    changed, ended = job_apply_slurm_info(job=job, info=info)
+    report.changed += changed
+    report.ended += ended
 
 
 def _from_accounting(client: SlurmClient, job: ComputeJob) -> JobInfo | None:
@@ -764,6 +827,11 @@ def _end_vanished(job: ComputeJob, *, now: dt.datetime) -> bool:
     """Slurm and accounting no longer know the job: end it rather than follow it forever.
     It is charged GPUs × the time it may have run (capped by its time limit)."""
     if job.submitted_at and now - job.submitted_at < VANISHED_GRACE:
+        return False
+    if job.state == JobState.PENDING and job.started_at is None:
+        # Never started and unknown to Slurm and to accounting: Slurm lost it (a controller
+        # crash loses the last submissions). Send it again rather than end it.
+        _release_reissued_id(job, now=now, lost=True)
         return False
     hours = Decimal(0)
     if job.started_at:
