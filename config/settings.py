@@ -153,6 +153,8 @@ SLURM_QUOTA_PERIOD = env_str("SLURM_QUOTA_PERIOD", "month")
 SLURM_AGENT_URL = env_str("SLURM_AGENT_URL")
 SLURM_AGENT_KEY_FILE = env_str("SLURM_AGENT_KEY_FILE")
 SLURM_WANTED_STATE = "booking.slurm_state.wanted_state"
+# Changes that matter (membership, quota, weight, booking) enqueue a reconciliation.
+SLURM_SYNC_ON_CHANGE = env_bool("SLURM_SYNC_ON_CHANGE", True)
 
 # Planner defaults for allocation rounds.
 PLANNER_TIME_LIMIT = float(env_str("PLANNER_TIME_LIMIT", "10"))

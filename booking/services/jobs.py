@@ -46,6 +46,7 @@ from booking.models import (
     Tenant,
 )
 from booking.selectors import period_bounds, used_hours
+from booking.slurm_hooks import enqueue_slurm_sync
 from resources.models import ResourceKind, ResourcePool
 from resources.slurm import (
     JobInfo,
@@ -57,6 +58,7 @@ from resources.slurm import (
     client_from_settings,
 )
 from resources.slurm import JobState as SlurmState
+from resources.slurm_park import account_name, reservation_name
 
 logger = logging.getLogger(__name__)
 
@@ -458,11 +460,14 @@ def _workdir() -> str:
 def job_spec(job: ComputeJob, *, now: dt.datetime | None = None) -> JobSpec:
     """The Slurm request for a stored job."""
     booking = job.booking
-    gpu_type, nodelist, begin = None, None, None
+    gpu_type, nodelist, begin, reservation = None, None, None, None
     if booking is not None and booking.resource is not None:
         node = getattr(booking.resource, "gpu", None)
         if node is not None:
             gpu_type, nodelist = node.gpu_model.lower() or None, node.slurm_node
+            if getattr(settings, "SLURM_AGENT_URL", None):
+                # Reservations are kept from bookings (manage.py slurm_sync): run in the booking's.
+                reservation = reservation_name(booking.pk)
         if booking.start and booking.start > (now or timezone.now()):
             begin = booking.start
     elif job.pool is not None:
@@ -471,7 +476,7 @@ def job_spec(job: ComputeJob, *, now: dt.datetime | None = None) -> JobSpec:
         script=job.script,
         name=job.slurm_name,
         comment=job_marker(job),
-        account=job.tenant.slurm_account,
+        account=account_name(job.tenant.slug),
         partition=job.partition,
         gpus=job.gpus,
         gpu_type=gpu_type,
@@ -486,6 +491,7 @@ def job_spec(job: ComputeJob, *, now: dt.datetime | None = None) -> JobSpec:
         },
         begin_time=begin,
         nodelist=nodelist,
+        reservation=reservation,
         standard_output=f"{_workdir()}/{job.slurm_name}-%j.out",
     )
 
@@ -569,11 +575,19 @@ def job_send(
     except SlurmError as error:
         if error.transient:
             return _retry_later(job, error=error, now=now)
+        if error.error_code == RESERVATION_INVALID and job.booking_id is not None:
+            # The booking's reservation is not in Slurm yet: reconcile, then try again.
+            enqueue_slurm_sync("job in a booking without its reservation")
+            return _retry_later(job, error=error, now=now)
         reason = _("Slurm refused the job: %(message)s") % {"message": error.message}
         if error.error_code is not None:
             reason += f" (Slurm error {error.error_code})"
         return _end_unsent(job, reason=reason, error=str(error))
     return _sent(job, slurm_id=slurm_id, client=client, now=now)
+
+
+# ESLURM_RESERVATION_INVALID: the job names a reservation slurmctld does not hold.
+RESERVATION_INVALID = 2053
 
 
 def _sent(job: ComputeJob, *, slurm_id: int, client: SlurmClient, now: dt.datetime) -> ComputeJob:

@@ -16,7 +16,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from booking.models import Booking, BookingStatus, Membership, Period, Quota, Tenant
+from booking.models import Booking, BookingStatus, ComputeJob, Membership, Period, Quota, Tenant
 from resources.models import GpuNode, ResourceKind, SlurmSyncReport
 from resources.services import gpu_node_create
 from resources.slurm import JobSpec, JobState
@@ -347,3 +347,82 @@ def test_job_without_booking_is_kept_off_reserved_nodes(synced, slurm_env, slurm
         assert job.state in (JobState.RUNNING, JobState.COMPLETED), job
     finally:
         slurm.cancel(short)
+
+
+def scontrol_job(slurm_env, job_id: int) -> dict[str, str]:
+    out = subprocess.run(
+        ["scontrol", "-o", "show", "job", str(job_id)],
+        capture_output=True,
+        text=True,
+        env=_slurm_env(slurm_env),
+        timeout=30,
+    ).stdout
+    return dict(part.partition("=")[::2] for part in out.split())
+
+
+def test_a_job_in_a_booking_runs_in_its_reservation(synced, slurm_env, slurm):
+    from booking.services.jobs import job_send, job_submit
+
+    park = synced
+    now = timezone.now().replace(microsecond=0)
+    booking = _booking(
+        park, node=park.gpu, start=now - dt.timedelta(minutes=1), end=now + dt.timedelta(hours=1)
+    )
+    job = job_submit(
+        user=park.alice,
+        tenant=park.acme,
+        name="in-booking",
+        script="#!/bin/bash\nsleep 1\n",
+        time_limit_minutes=10,
+        gpus=1,
+        memory_mb=256,
+        booking=booking,
+    )
+    # Sent before the reservation exists: Slurm refuses the reservation; the job waits (it is
+    # not failed) and a reconciliation is asked for.
+    job = job_send(job_id=job.pk)
+    assert job.state == "queued" and "reservation" in job.last_error.lower(), job.last_error
+    run_sync("--apply")
+    ComputeJob.objects.filter(pk=job.pk).update(next_attempt_at=None)
+    job = job_send(job_id=job.pk)
+    assert job.state == "pending" and job.slurm_job_id, job.last_error
+    try:
+        info = scontrol_job(slurm_env, job.slurm_job_id)
+        assert info["Reservation"] == reservation_name(booking.pk)
+        assert info["Account"] == "acme"
+    finally:
+        slurm.cancel(job.slurm_job_id)
+
+
+def test_the_gpu_hour_limit_is_enforced_by_slurm(synced, slurm_env, slurm):
+    """A month's quota of 1 GPU-hour: a 2-GPU job of 60 minutes would exceed it and is held
+    (AccountingStorageEnforce=safe: a job starts only if it fits the limit)."""
+    park = synced
+    Quota.objects.update_or_create(
+        tenant=park.globex,
+        resource_class=ResourceKind.GPU_NODE,
+        period=Period.MONTH,
+        defaults={"hours": Decimal("1")},
+    )
+    run_sync("--apply")
+    assert associations(slurm_env, "globex")[""]["grptresmins"] == "gres/gpu=60"
+    job_id = slurm.submit(
+        JobSpec(
+            name="park-test-over-quota",
+            script="#!/bin/bash\nsleep 1\n",
+            working_directory=slurm_env.get("SLURM_WORKDIR") or "/tmp",
+            account="globex",
+            partition="gpu",
+            gpus=2,
+            memory_mb=256,
+            time_limit_minutes=60,
+        ),
+        user="parkdev2",
+    )
+    try:
+        time.sleep(4)
+        info = slurm.get_job(job_id)
+        assert info.state == JobState.PENDING, info
+        assert "AssocGrp" in info.state_reason, info.state_reason
+    finally:
+        slurm.cancel(job_id)
