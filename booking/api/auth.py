@@ -7,6 +7,7 @@ query parameter (a slug) or the user's only membership.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import time
@@ -23,6 +24,8 @@ from ninja.utils import check_csrf
 from booking.errors import NotFound, ParkError
 from booking.models import ApiScope, ApiToken, Membership, Tenant
 from booking.services.tokens import api_token_authenticate
+
+logger = logging.getLogger(__name__)
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
 SLUG_RE = re.compile(r"[-a-zA-Z0-9_]{1,80}")
@@ -142,13 +145,17 @@ class CallerRateThrottle(BaseThrottle):
             return True
         window = int(time.time() // 60)
         key = f"api-rate:{caller.rate_key}:{window}"
-        if cache.add(key, 1, timeout=120):
-            return True
         try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, timeout=120)
-            count = 1
+            if cache.add(key, 1, timeout=120):
+                return True
+            try:
+                count = cache.incr(key)
+            except ValueError:  # expired between add and incr
+                cache.set(key, 1, timeout=120)
+                count = 1
+        except Exception as error:  # the cache (Redis) is down: fail open, say so
+            logger.warning("rate limit not applied: the cache is unavailable (%s)", error)
+            return True
         return count <= limit
 
     def wait(self) -> float:

@@ -267,7 +267,12 @@ def job_submit(
 def _start_send_task(job_id: int) -> None:
     from booking.job_tasks import job_submit_task
 
-    job_submit_task(job_id)
+    try:
+        job_submit_task(job_id)
+    except Exception as error:
+        # The job is stored; the queue is unreachable. The follower's sweep sends it later
+        # (jobs_send_due takes every queued job whose turn has come).
+        logger.warning("job %s stored; its send task could not be queued: %s", job_id, error)
 
 
 def _membership(*, user, tenant: Tenant) -> Membership:

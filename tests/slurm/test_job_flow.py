@@ -211,7 +211,8 @@ def test_a_tenant_without_a_slurm_account_is_refused_by_slurm(cluster, slurm_acc
     if not slurm_accounting:
         pytest.skip("account enforcement needs slurmdbd (SLURM_DEV_ACCOUNTING=1)")
     park = cluster
-    type(park.acme).objects.filter(pk=park.acme.pk).update(slurm_account="no-such-account")
+    # The account is named by the slug: a tenant whose account Slurm does not have.
+    type(park.acme).objects.filter(pk=park.acme.pk).update(slug="no-such-account")
     park.acme.refresh_from_db()
     job = job_send(job_id=submit(park).pk)
     assert job.state == JobState.FAILED
