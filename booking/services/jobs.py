@@ -788,9 +788,40 @@ def _follow_one(
             report.vanished += 1
             report.ended += 1
         return
+    if info.state is SlurmState.PENDING and _launch_failed_held(info):
+        _release_held(job, info)
     changed, ended = job_apply_slurm_info(job=job, info=info)
     report.changed += changed
     report.ended += ended
+
+
+def _launch_failed_held(info: JobInfo) -> bool:
+    """Slurm holds the job: the park never submits held jobs, so this is a hold after a failed
+    launch (slurmrestd reports it as JobHeldUser; the agent checks scontrol's own reason,
+    launch_failed_requeued_held, before releasing)."""
+    reason = info.state_reason.lower().replace("_", " ")
+    return reason in ("jobhelduser", "jobheldadmin") or "launch failed requeued held" in reason
+
+
+def _release_held(job: ComputeJob, info: JobInfo) -> None:
+    """Slurm held our job after a failed launch (after a controller crash it gives the node
+    "Duplicate jobid"): release it through the park agent, which checks the marker first."""
+    from resources.slurm.agent_client import agent_from_settings
+
+    agent = agent_from_settings()
+    if agent is None:
+        logger.warning(
+            "job %s is held by Slurm (%s); no park agent to release it", job.pk, info.state_reason
+        )
+        return
+    try:
+        with agent:
+            agent.job_release(job_id=info.job_id, comment=job_marker(job))
+        logger.info("job %s: released Slurm job %s held after a failed launch", job.pk, info.job_id)
+    except SlurmError as error:
+        logger.warning(
+            "job %s: could not release held Slurm job %s: %s", job.pk, info.job_id, error
+        )
 
 
 def _from_accounting(client: SlurmClient, job: ComputeJob) -> JobInfo | None:

@@ -9,6 +9,8 @@ with ``sacctmgr`` and ``scontrol`` on the controller host and nothing else:
   optionally its parent account
 * ``reservation_put``  create or update a reservation (nodes, window, accounts) to the given state
 * ``reservation_delete`` remove a reservation (absent already = done)
+* ``job_release``      release a job Slurm holds after a failed launch (it happens after a
+  controller crash: "launch failed requeued held"), only if its comment is the given marker
 
 Every operation states the wanted end state (declarative), so running it twice changes nothing.
 On top, each request carries an ``op_id``: the agent keeps a journal of finished operations and
@@ -188,6 +190,23 @@ class Slurm:
         return {"name": name, "action": "deleted"}
 
 
+def _job_release(slurm: Slurm, job_id: int, comment: str) -> dict:
+    if job_id <= 0 or not comment:
+        raise OpError("job_id and comment are required")
+    done = slurm.run("scontrol", "-o", "show", "job", str(job_id))
+    fields = dict(part.partition("=")[::2] for part in done.stdout.split())
+    if done.returncode != 0 or not fields:
+        return {"job_id": job_id, "action": "absent"}
+    if fields.get("Comment") != comment:
+        raise OpError(f"job {job_id} is not the job with that comment", status=409)
+    if fields.get("JobState") != "PENDING" or fields.get("Reason") != "launch_failed_requeued_held":
+        return {"job_id": job_id, "action": "not held"}
+    released = slurm.run("scontrol", "release", str(job_id))
+    if released.returncode != 0:
+        raise OpError(f"scontrol: {(released.stdout + released.stderr).strip()}", status=409)
+    return {"job_id": job_id, "action": "released"}
+
+
 def _slurm_time(epoch: int) -> str:
     # The controller reads times in its local zone; give it its local time.
     return datetime.fromtimestamp(epoch).strftime("%Y-%m-%dT%H:%M:%S")
@@ -277,6 +296,8 @@ def dispatch(slurm: Slurm, op: str, args: dict) -> dict:
             )
         if op == "reservation_delete":
             return slurm.reservation_delete(str(args["name"]))
+        if op == "job_release":
+            return _job_release(slurm, int(args["job_id"]), str(args["comment"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise OpError(f"bad arguments for {op}: {exc!r}") from exc
     raise OpError(f"unknown operation {op!r}")

@@ -91,6 +91,9 @@ class AgentClient:
         args = {"name": name, "nodes": nodes, "start": start, "end": end, "accounts": accounts}
         return self.op("reservation_put", args)
 
+    def job_release(self, *, job_id: int, comment: str) -> dict:
+        return self.op("job_release", {"job_id": job_id, "comment": comment})
+
     def reservation_delete(self, *, name: str) -> dict:
         return self.op("reservation_delete", {"name": name})
 

@@ -281,7 +281,12 @@ class SlurmClient:
     def delete_association(self, *, account: str, user: str) -> None:
         """Remove one user's association with an account on this cluster."""
         params = {"account": account, "user": user, "cluster": self.config.cluster or ""}
-        self._query("DELETE", self.mapping.path("association"), params=params)
+        body = self._query("DELETE", self.mapping.path("association"), params=params)
+        if not body.get("removed_associations"):
+            # slurmdbd answers 200 and keeps an association that still has jobs.
+            raise SlurmError(
+                f"association {account}/{user} not removed (jobs of it may still be queued)"
+            )
 
     def delete_account(self, account: str) -> None:
         """Remove an account (and its associations)."""
