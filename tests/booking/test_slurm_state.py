@@ -76,6 +76,7 @@ def test_changes_that_matter_enqueue_a_sync(
 ):
     park = on_cluster
     settings.SLURM_REST_URL = "http://127.0.0.1:9"
+    settings.SLURM_SYNC_ON_CHANGE = True
     calls = []
     import resources.tasks
 
