@@ -172,6 +172,13 @@ def test_slurmctld_kill_9_after_a_batch(
     wait_for_accounting(jobs, slurm)
     assert_each_exactly_once(jobs, slurm)
     client.close()
+    # The operator's clean-up: jobs the crash lost stay "pending" in slurmdbd (runaway jobs)
+    # and would keep their associations from being removed.
+    env = {k: v for k, v in os.environ.items() if k != "SLURM_JWT"}
+    env["SLURM_CONF"] = slurm_env["SLURM_CONF"]
+    subprocess.run(
+        ["sacctmgr", "-i", "show", "runawayjobs"], env=env, capture_output=True, timeout=60
+    )
 
 
 def test_slurmrestd_kill_9_mid_batch(cluster, slurm_env, slurm, slurm_accounting):
