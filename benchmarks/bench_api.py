@@ -217,8 +217,8 @@ def make_tokens(park: dict, count: int) -> list[str]:
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
-    from booking.models import Membership
-    from booking.services.tokens import api_token_create
+    from booking.tenancy.models import Membership
+    from booking.tokens.services import api_token_create
 
     User = get_user_model()
     tokens = []
@@ -365,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
             ("booking creation", run_wrk(f"{base}/api/v1/bookings", script=create_script, **wrk))
         )
         print(report(rows, vendor=connection.vendor, park=park, args=args))
-        from booking.models import Booking
+        from booking.bookings.models import Booking
 
         created = Booking.objects.filter(start__gte=first).count()
         print(f"bookings created by the run: {created}")

@@ -41,7 +41,8 @@ def build_park(*, resources: int, tenants: int, bookings: int, seed: int = 11) -
     from django.contrib.auth.hashers import make_password
     from django.utils import timezone
 
-    from booking.models import Booking, BookingStatus, Membership, Quota, Tenant
+    from booking.bookings.models import Booking, BookingStatus
+    from booking.tenancy.models import Membership, Quota, Tenant
     from resources.models import (
         GpuNode,
         LabInstrument,

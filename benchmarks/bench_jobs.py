@@ -149,9 +149,10 @@ def build(slurm_env: dict[str, str], client, *, accounting: bool):
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
-    from booking.models import ApiScope, Membership, Period, Tenant, Tier
-    from booking.services.quotas import quota_set
-    from booking.services.tokens import api_token_create
+    from booking.tenancy.models import Membership, Period, Tenant, Tier
+    from booking.tenancy.services import quota_set
+    from booking.tokens.models import ApiScope
+    from booking.tokens.services import api_token_create
     from resources.models import Park, ResourceKind
 
     cluster_user = (slurm_env.get("SLURM_DEV_EXTRA_USERS") or "parkdev1").split(",")[0]
@@ -228,8 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     from django.test import Client
     from django.test.utils import setup_test_environment, teardown_test_environment
 
-    import booking.services.jobs as jobs
-    from booking.models import ComputeJob, JobState
+    from booking.compute import following, services, slurm
+    from booking.compute.models import ComputeJob, JobState
 
     settings.API_RATE_LIMIT_PER_MINUTE = 0
     if connection.vendor == "sqlite":
@@ -240,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         connection.settings_dict["TEST"]["NAME"] = f"test_bench_jobs_{os.getpid()}"
     setup_test_environment()
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
-    client = jobs.slurm_client()
+    client = slurm.slurm_client()
     consumer = None
     log_path = ROOT / "var" / "bench_jobs_huey.log"
     try:
@@ -315,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 while not follow_stop.is_set():
                     p0 = time.perf_counter()
-                    jobs.jobs_follow()
+                    following.jobs_follow()
                     pass_times.append(time.perf_counter() - p0)
                     follow_stop.wait(args.follow_interval)
             finally:
@@ -335,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
                 if response.status_code != 201:
                     raise SystemExit(f"API said {response.status_code}: {response.content[:300]}")
             else:
-                jobs.job_submit(user=user, tenant=tenant, **PAYLOAD)
+                services.job_submit(user=user, tenant=tenant, **PAYLOAD)
             request_times.append(time.perf_counter() - r0)
         stored = time.perf_counter() - t0
         ids = list(ComputeJob.objects.filter(tenant=tenant).values_list("pk", flat=True))
@@ -391,14 +392,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"max {max(delays):.2f} s"
             )
         for job in ComputeJob.objects.filter(pk__in=ids, state__in=live_states):
-            jobs.job_cancel(user=user, job=job)
+            services.job_cancel(user=user, job=job)
 
         # The submission path alone: a backlog of stored jobs (the consumer stopped, as after an
         # outage) drained by the workers - each job through job_send's exactly-once rules (the
         # reconcile look-up, the submission, the row update) - against the raw ceiling.
         stop_consumer(consumer)
         for _ in range(count):
-            jobs.job_submit(user=user, tenant=tenant, **{**PAYLOAD, "name": "backlog"})
+            services.job_submit(user=user, tenant=tenant, **{**PAYLOAD, "name": "backlog"})
         backlog = list(
             ComputeJob.objects.filter(tenant=tenant, name="backlog").values_list("pk", flat=True)
         )
@@ -419,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{100 * drain / run_one:.0f}% / {100 * drain / run_many:.0f}% of the running-jobs ones"
         )
         for job in ComputeJob.objects.filter(pk__in=backlog, state__in=live_states):
-            jobs.job_cancel(user=user, job=job)
+            services.job_cancel(user=user, job=job)
     finally:
         if consumer is not None:
             stop_consumer(consumer)

@@ -3,6 +3,7 @@
     uv run python benchmarks/bench_scheduler.py            # all sizes (several minutes)
     uv run python benchmarks/bench_scheduler.py --smoke    # one tiny size, a few seconds
     uv run python benchmarks/bench_scheduler.py --sizes 2000 --seed 3
+    uv run python benchmarks/bench_scheduler.py --sizes 2000 --seeds 0 1 2 --generator hotspots
 
 Every (size, planner) runs in its own subprocess so its peak memory (ru_maxrss, which includes
 generating the week) is its own. Printed per run: wall time (model build included, generation
@@ -34,12 +35,19 @@ SIZES = {
 PLANNERS = ("fcfs", "greedy", "cpsat")
 
 
-def run_one(n: int, planner: str, seed: int, time_limit: float | None) -> dict:
+def run_one(
+    n: int, planner: str, seed: int, time_limit: float | None, generator: str = "week"
+) -> dict:
     from scheduler import solve, validate
     from scheduler.generator import generate
+    from scheduler.hotspots import generate_hotspots
 
     tenants, resources, default_limit = SIZES.get(n, (max(20, n // 25), max(12, n // 67), 10.0))
-    problem = generate(n, tenants, resources, seed=seed)
+    if generator == "hotspots":
+        problem = generate_hotspots(n, seed=seed)
+        tenants, resources = len(problem.tenants), len(problem.resources)
+    else:
+        problem = generate(n, tenants, resources, seed=seed)
     t0 = time.perf_counter()
     plan = solve(problem, planner=planner, time_limit=time_limit or default_limit)
     wall = time.perf_counter() - t0
@@ -64,6 +72,9 @@ def run_one(n: int, planner: str, seed: int, time_limit: float | None) -> dict:
         "granted": fig.granted_requests,
         "requests": len(problem.requests),
         "valid": report.ok,
+        "seed": seed,
+        "generator": generator,
+        "demand_unproven": plan.objectives.get("demand_unproven"),
     }
 
 
@@ -76,6 +87,8 @@ def main(argv=None) -> int:
     parser.add_argument("--smoke", action="store_true", help="one tiny size, quickly")
     parser.add_argument("--sizes", type=int, nargs="*", default=None)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seeds", type=int, nargs="*", default=None, help="several seeds")
+    parser.add_argument("--generator", choices=("week", "hotspots"), default="week")
     parser.add_argument("--time-limit", type=float, default=None)
     parser.add_argument("--planners", nargs="*", default=list(PLANNERS))
     parser.add_argument("--one", nargs=2, metavar=("SIZE", "PLANNER"), help=argparse.SUPPRESS)
@@ -83,7 +96,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     if args.one:
-        row = run_one(int(args.one[0]), args.one[1], args.seed, args.time_limit)
+        row = run_one(int(args.one[0]), args.one[1], args.seed, args.time_limit, args.generator)
         print(json.dumps(row))
         return 0
 
@@ -93,13 +106,15 @@ def main(argv=None) -> int:
     header = (
         f"{'size':>6} {'tenants':>7} {'res':>4} {'planner':>7} {'status':>15} {'wall s':>7} "
         f"{'peak MB':>8} {'floor':>7} {'bound':>7} {'gap':>7} {'level2':>7} {'util':>6} "
-        f"{'jain':>6} {'granted':>11} {'valid':>5}"
+        f"{'jain':>6} {'granted':>11} {'seed':>4} {'valid':>5}"
     )
     print(header)
-    for n in sizes:
+    seeds = args.seeds if args.seeds else [args.seed]
+    for n, seed in [(n, seed) for n in sizes for seed in seeds]:
         size_rows = []
         for planner in args.planners:
-            cmd = [sys.executable, __file__, "--one", str(n), planner, "--seed", str(args.seed)]
+            cmd = [sys.executable, __file__, "--one", str(n), planner, "--seed", str(seed)]
+            cmd += ["--generator", args.generator]
             if limit:
                 cmd += ["--time-limit", str(limit)]
             out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
@@ -115,7 +130,7 @@ def main(argv=None) -> int:
                 f"{r['status']:>15} {r['wall']:>7.2f} {r['peak_mb']:>8.0f} {r['floor']:>7.3f} "
                 f"{_fmt(r['bound'])!s:>7} {_fmt(r['gap'])!s:>7} {_fmt(r['level2'])!s:>7} "
                 f"{r['utilisation']:>6.3f} {r['jain']:>6.3f} "
-                f"{r['granted']:>5}/{r['requests']:<5} {r['valid']!s:>5}",
+                f"{r['granted']:>5}/{r['requests']:<5} {r['seed']:>4} {r['valid']!s:>5}",
                 flush=True,
             )
         rows += size_rows

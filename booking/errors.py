@@ -38,3 +38,18 @@ class Conflict(ParkError):
 
 class Forbidden(ParkError):
     status = 403
+
+
+class BookingRefused(ParkError):
+    """A request that breaks one or more rules; ``errors`` holds all of them, the first sets
+    ``code``/``field``/``status`` so callers that only look at one error still see the main one."""
+
+    def __init__(self, errors: list[ParkError]):
+        first = errors[0]
+        super().__init__(first.code, first.message, field=first.field, status=first.status)
+        self.errors = errors
+
+    def as_dict(self) -> dict:
+        data = super().as_dict()
+        data["errors"] = [e.as_dict() for e in self.errors]
+        return data

@@ -18,9 +18,15 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, Throttled
 from ninja.errors import ValidationError as NinjaValidationError
 
-from booking.api.auth import CallerRateThrottle
-from booking.api.errors import park_error_body
+from booking.api_common import park_error_body
+from booking.bookings import api as bookings_api
+from booking.compute import api as compute_api
 from booking.errors import ParkError
+from booking.rounds import api as rounds_api
+from booking.tenancy import api as tenancy_api
+from booking.tokens import api as tokens_api
+from booking.tokens.auth import READ, CallerRateThrottle
+from booking.usage import api as usage_api
 from config.http_errors import RETRY_AFTER_DB, database_down
 
 logger = logging.getLogger(__name__)
@@ -179,15 +185,10 @@ def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     return error_response(request, 500, "server_error", _("Internal error; it has been logged."))
 
 
-def _mount_routers() -> None:
-    from booking.api import bookings, catalogue, jobs, quotas, rounds, tokens
-
-    api.add_router("/", tokens.router, tags=["tokens"])
-    api.add_router("/", catalogue.router, tags=["catalogue"])
-    api.add_router("/", bookings.router, tags=["bookings"])
-    api.add_router("/", rounds.router, tags=["rounds"])
-    api.add_router("/", quotas.router, tags=["quotas"])
-    api.add_router("/", jobs.router, tags=["jobs"])
-
-
-_mount_routers()
+api.add_router("/", tokens_api.router, tags=["tokens"])
+api.add_router("/", bookings_api.catalogue_router, tags=["catalogue"])
+api.add_router("/", bookings_api.router, tags=["bookings"])
+api.add_router("/", rounds_api.router, tags=["rounds"])
+api.add_router("/", tenancy_api.router, auth=READ, tags=["quotas"])
+api.add_router("/", compute_api.router, tags=["jobs"])
+api.add_router("/", usage_api.router, tags=["usage"])

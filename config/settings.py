@@ -39,6 +39,12 @@ INSTALLED_APPS = [
     "huey.contrib.djhuey",
     "resources",
     "booking",
+    "booking.tenancy",
+    "booking.bookings",
+    "booking.rounds",
+    "booking.compute",
+    "booking.tokens",
+    "booking.usage.apps.UsageConfig",
 ]
 
 MIDDLEWARE = [
@@ -48,6 +54,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "booking.tenancy.middleware.RememberLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -152,7 +159,8 @@ SLURM_MIN_JOB_AGE = env_int("SLURM_MIN_JOB_AGE", 300)
 SLURM_QUOTA_PERIOD = env_str("SLURM_QUOTA_PERIOD", "month")
 SLURM_AGENT_URL = env_str("SLURM_AGENT_URL")
 SLURM_AGENT_KEY_FILE = env_str("SLURM_AGENT_KEY_FILE")
-SLURM_WANTED_STATE = "booking.slurm_state.wanted_state"
+SLURM_WANTED_STATE = "booking.compute.slurm_state.wanted_state"
+SLURM_SYNC_LEASE = "booking.compute.slurm_state.sync_lease"
 # Changes that matter (membership, quota, weight, booking) enqueue a reconciliation.
 SLURM_SYNC_ON_CHANGE = env_bool("SLURM_SYNC_ON_CHANGE", True)
 

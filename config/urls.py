@@ -1,10 +1,15 @@
+from functools import partial
+
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
+from ninja.openapi.views import openapi_view
 
-from booking import views as booking_views
+from booking.bookings import views as booking_views
+from config import views
+from config.api import api
 
 admin.site.site_header = _("Park booking — operations")
 admin.site.site_title = _("Park booking")
@@ -15,30 +20,18 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("healthz", booking_views.healthz, name="healthz"),
+    path("healthz", views.healthz, name="healthz"),
     path("", booking_views.home, name="home"),
+    path("", include("booking.usage.urls")),
+    # The member pages of each app, then the operator pages of rounds and the token pages.
+    path("", include("booking.bookings.urls")),
+    path("", include("booking.compute.urls")),
+    path("rounds/", include("booking.rounds.urls")),
+    path("account/tokens/", include("booking.tokens.urls")),
+    # The researcher API, and its docs also at the short, version-free address.
+    path("api/v1/", api.urls),
+    path("api/docs", partial(openapi_view, api=api), name="api-docs"),
 ]
-
-# Other apps add their pages here (booking UI, researcher API).
-try:
-    from booking import urls as booking_urls  # noqa: E402
-
-    urlpatterns += booking_urls.urlpatterns
-except ImportError:  # pragma: no cover - the booking UI module is optional during start-up
-    pass
-
-try:
-    from config.api import api  # noqa: E402
-
-    urlpatterns += [path("api/v1/", api.urls)]
-    # The researcher docs also answer at the short, version-free address.
-    from functools import partial  # noqa: E402
-
-    from ninja.openapi.views import openapi_view  # noqa: E402
-
-    urlpatterns += [path("api/docs", partial(openapi_view, api=api), name="api-docs")]
-except ImportError:  # pragma: no cover
-    pass
 
 if settings.BENCHMARK:
     # The ceiling for benchmarks/bench_api.py: the same server answering a constant.

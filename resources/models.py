@@ -471,19 +471,3 @@ class SlurmSyncReport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} · {self.drift_count} differences"
-
-
-class Lease(models.Model):
-    """A named lock held by ``holder`` until ``expires_at`` (renewed while the work runs), so a
-    killed worker's lock lapses by itself. See resources/locks.py."""
-
-    name = models.CharField(max_length=120, primary_key=True)
-    holder = models.CharField(max_length=120)
-    expires_at = models.DateTimeField()
-
-    class Meta:
-        verbose_name = _("lease")
-        verbose_name_plural = _("leases")
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.holder} until {self.expires_at:%H:%M:%S})"

@@ -9,7 +9,6 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from resources.locks import lease_lock
 from resources.models import SlurmSyncReport
 from resources.slurm import SlurmError, client_from_settings
 from resources.slurm.agent_client import agent_from_settings
@@ -29,7 +28,12 @@ def slurm_sync_run(*, apply: bool, trigger: str = "", store: bool = True) -> Syn
     """Compare the park with Slurm and (with ``apply``) reconcile; one run at a time (a lease
     lock, so a killed run does not block the next); the report is stored unless ``store`` is
     False. Raises SyncBusy when another run holds the lock."""
-    with lease_lock(LOCK, ttl=300) as held:
+    # The lock is the park's lease (booking.leases), named by a setting: resources sits below
+    # the booking apps and does not import them.
+    lease = import_string(
+        getattr(settings, "SLURM_SYNC_LEASE", "booking.compute.slurm_state.sync_lease")
+    )
+    with lease(LOCK, seconds=300) as held:
         if held is None:
             raise SyncBusy(LOCK)
         result = _run(apply=apply)
@@ -53,7 +57,7 @@ def _run(*, apply: bool) -> SyncResult:
     result = SyncResult(applied=apply)
     cluster = getattr(settings, "SLURM_CLUSTER", "") or ""
     provider = import_string(
-        getattr(settings, "SLURM_WANTED_STATE", "booking.slurm_state.wanted_state")
+        getattr(settings, "SLURM_WANTED_STATE", "booking.compute.slurm_state.wanted_state")
     )
     agent = agent_from_settings()
     try:

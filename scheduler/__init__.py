@@ -3,7 +3,7 @@
 Pure Python (no Django). Public interface::
 
     from scheduler import (Problem, Resource, Request, Tenant, Training, Plan, Assignment,
-                           solve, validate, what_if, problem_from_json, problem_to_json,
+                           solve, validate, what_if, replan, problem_from_json, problem_to_json,
                            plan_from_json, plan_to_json, FAIRNESS_CONTRACT, REASON_TEXTS)
 
 Time is in integer slots from the round start (see :mod:`scheduler.slots` for conversions);
@@ -25,6 +25,15 @@ from scheduler.problem import (
     Training,
     check_problem,
 )
+from scheduler.replan import (
+    Cancellation,
+    Change,
+    LineDown,
+    MaintenanceAdded,
+    Replan,
+    TrainingExpired,
+    replan,
+)
 from scheduler.slots import hours_to_slots, to_datetime, to_slot, window_to_slots
 from scheduler.solve import solve
 from scheduler.validate import Report, validate
@@ -37,6 +46,12 @@ __all__ = [
     "PILOT_LINE",
     "REASON_TEXTS",
     "Assignment",
+    "Cancellation",
+    "Change",
+    "LineDown",
+    "MaintenanceAdded",
+    "Replan",
+    "TrainingExpired",
     "Plan",
     "Problem",
     "ProblemError",
@@ -53,6 +68,7 @@ __all__ = [
     "problem_from_json",
     "problem_to_json",
     "reason_text",
+    "replan",
     "solve",
     "to_datetime",
     "to_slot",

@@ -17,14 +17,29 @@
 from __future__ import annotations
 
 import math
-import random
 import time
 
 from scheduler.analysis import Prepared
+from scheduler.bounds import holds_floor, meets, neighbourhood_bound, relaxed_bound
+from scheduler.cpsat import exact_subset, solve_prepared
 from scheduler.fairness import fair_level
 from scheduler.greedy import greedy_placements, improve_floor, units_of
+from scheduler.neighbourhoods import _around, floor_lns, hours_lns
 from scheduler.problem import Request
 from scheduler.timeline import Timeline
+
+__all__ = [
+    "_around",
+    "blocks_of",
+    "exact_parts",
+    "floor_lns",
+    "holds_floor",
+    "hours_lns",
+    "meets",
+    "neighbourhood_bound",
+    "plan_parts",
+    "relaxed_bound",
+]
 
 BLOCK_MAX = 2500
 # Above this many requests even blocks are too slow on two cores: only neighbourhoods are solved.
@@ -44,6 +59,10 @@ LIGHT_FLOOR_ABOVE = 1000
 LIGHT_FLOOR_SHARE = 0.25
 # Of the time of a one-model round whose floor is proven early, for hours in neighbourhoods.
 SINGLE_HOURS_SHARE = 0.3
+# A round of at most this many requests is first solved as one model with this share of the
+# time; if every stage is proven, that is the answer.
+QUICK_EXACT_MAX = 400
+QUICK_EXACT_SHARE = 0.15
 
 
 class _Sets:
@@ -110,11 +129,10 @@ def plan_parts(
 ) -> tuple[Timeline, dict]:
     """Solve part by part (and block by block inside large parts); returns the placements and
     the solve facts (a floor bound only where every part was solved whole)."""
-    from scheduler.cpsat import solve_prepared
 
     n_eligible = sum(1 for q in prep.problem.requests if prep.eligible(q.id))
-    # Writing the reasons of a large plan takes a moment too.
-    deadline = started + time_limit * 0.97 - 0.1 - 2.5 * n_eligible / 10_000
+    # Writing the reasons of a large plan (compacting it first) takes a moment too.
+    deadline = started + time_limit * 0.97 - 0.1 - 4.5 * n_eligible / 10_000
     current = greedy_placements(prep)
     # A better floor in the hint saves CP-SAT most of its first stage.
     improve_floor(prep, current, deadline=started + 0.05 * time_limit)
@@ -129,6 +147,20 @@ def plan_parts(
             facts["bounds"]["floor"] = bound
         return current, facts
     single = n_eligible <= block_max
+    if n_eligible <= QUICK_EXACT_MAX:
+        # A small round first gets one whole model: every stage stops once it is proven, so a
+        # round that is easy answers at once instead of using its whole time limit.
+        quick, qfacts = solve_prepared(
+            prep,
+            time_limit=QUICK_EXACT_SHARE * time_limit,
+            workers=workers,
+            seed=seed,
+            current=current,
+        )
+        if qfacts["status"] == "optimal":
+            return quick, qfacts
+        if fair_level(prep, quick.usage) >= fair_level(prep, current.usage):
+            current = quick
     current = floor_lns(
         prep,
         current,
@@ -183,7 +215,8 @@ def plan_parts(
             )
             if bound is not None:
                 facts["bounds"]["floor"] = min(bound, facts["bounds"].get("floor", bound))
-        if deadline - time.perf_counter() > 0.5:
+        proven_hours = facts["bounds"].get("granted_usage", math.inf) <= sum(current.usage.values())
+        if deadline - time.perf_counter() > 0.5 and not proven_hours:
             # A bound proven quicker than its reserve leaves time: more hours, the floor held.
             current = hours_lns(prep, current, deadline=deadline, workers=workers, seed=seed)
         return current, facts
@@ -287,29 +320,6 @@ def plan_parts(
     return current, facts
 
 
-def meets(prep: Prepared, tl: Timeline, bound: float | None) -> bool:
-    """Does the plan's floor reach the proven ``bound`` (as reported: level + 1 step)?"""
-    from scheduler.cpsat import Z_SCALE
-
-    if bound is None:
-        return False
-    return math.floor(fair_level(prep, tl.usage) * Z_SCALE + 1e-6) >= round(bound * Z_SCALE) - 1
-
-
-def holds_floor(prep: Prepared, tl: Timeline, ids: set[str] | None) -> bool:
-    """Is one of the round's worst-served pairs (below their demand) among ``ids``?"""
-    reqs = prep.problem.request_by_id
-    pool = (q.id for q in prep.problem.requests) if ids is None else ids
-    keys = {(reqs[q].tenant, prep.klass[q]) for q in pool if prep.eligible(q)}
-    floor = fair_level(prep, tl.usage)
-    return any(
-        k in prep.entitlement
-        and tl.usage.get(k, 0) < prep.demand[k]
-        and tl.usage.get(k, 0) / prep.entitlement[k] <= floor + 1e-9
-        for k in keys
-    )
-
-
 def _light_floor(
     prep: Prepared,
     current: Timeline,
@@ -323,7 +333,6 @@ def _light_floor(
     round's worst-served pair with the busy lines' runs held where they are: that model is
     several times quicker to solve to optimality, and the full model then starts from its
     level (it usually only has to prove it). Returns the plan and the stage facts."""
-    from scheduler.cpsat import exact_subset, solve_prepared
 
     pool = [
         q.id for q in prep.problem.requests if prep.eligible(q.id) and (ids is None or q.id in ids)
@@ -349,365 +358,3 @@ def _light_floor(
     )
     stages = [{**st, "stage": "floor_light"} for st in facts["stages"]]
     return new, stages
-
-
-def floor_lns(
-    prep: Prepared,
-    current: Timeline,
-    *,
-    deadline: float,
-    workers: int,
-    seed: int,
-    size: int = 150,
-    step: float = 0.8,
-) -> Timeline:
-    """Raise the floor by re-planning small neighbourhoods around the worst-served pair.
-
-    The neighbourhood is the pair's waiting requests plus everything placed on their candidate
-    resources around their windows; CP-SAT re-plans it exactly with the rest of the plan fixed
-    (floor of the pairs involved first, then hours), so the round's floor never drops. A pair
-    whose share does not rise is set aside and the next-worst one is tried.
-    """
-    from scheduler.cpsat import solve_prepared
-
-    reqs = prep.problem.request_by_id
-    chain_of = prep.chain_of()
-    waiting: dict[tuple[str, str], list[Request]] = {}
-    for unit in units_of(prep):
-        for q in unit:
-            waiting.setdefault((q.tenant, prep.klass[q.id]), []).append(q)
-    stuck: set[tuple[str, str]] = set()
-    tries: dict[tuple[str, str], int] = {}
-    width: dict[tuple[str, str], int] = {}
-    while deadline - time.perf_counter() > 0.3:
-        usage = dict(current.usage)
-
-        def share(k, usage=usage):
-            return usage.get(k, 0) / prep.entitlement[k]
-
-        open_pairs = [
-            k
-            for k in prep.entitlement
-            if k not in stuck
-            and usage.get(k, 0) < prep.demand[k]
-            and any(q.id not in current.placed for q in waiting.get(k, ()))
-        ]
-        if not open_pairs:
-            break
-        key = min(open_pairs, key=lambda k: (share(k), k))
-        mine = [q for q in waiting[key] if q.id not in current.placed]
-        hood = _Hood(chain_of)  # the pair's waiting requests first: they stay in an exact model
-        for q in sorted(waiting[key], key=lambda q: q.id in current.placed):
-            hood.add(q)  # its granted requests too: a quota may need a swap
-        # A chain also counts in its other classes, against the tenant's quotas there: the
-        # tenant's requests in those classes come along (one may have to make way).
-        linked = {(key[0], prep.klass[m.id]) for q in mine for m in chain_of.get(q.id, ())} - {key}
-        for k in sorted(linked):
-            for q in waiting.get(k, ()):
-                hood.add(q)
-        # Room for a chain is needed on every step's resources (a metrology slot is no use
-        # without its line run).
-        steps = list({m.id: m for q in mine for m in chain_of.get(q.id, [q])}.values())
-        wide = width.get(key, 1)
-        for oid in _around(prep, current, steps, wide, limit=size * wide, waiting=waiting):
-            if len(hood) >= size * wide:
-                break
-            hood.add(reqs[oid])
-        before = share(key)
-        left = deadline - time.perf_counter()
-        tries[key] = tries.get(key, 0) + 1
-        new, facts = solve_prepared(
-            prep,
-            time_limit=min(step * (tries[key] + width.get(key, 1) - 1), left),
-            workers=workers,
-            seed=seed,
-            current=current,
-            only=hood.ids,
-            stage3=False,
-            max_levels=1,
-            order=hood.order,
-        )
-        if share(key, new.usage) > before + 1e-12 or (
-            fair_level(prep, new.usage) >= fair_level(prep, current.usage)
-            and sum(new.usage.values()) >= sum(current.usage.values())
-        ):
-            current = new  # (a solve cut short that only lost hours is not kept)
-        if share(key, current.usage) <= before + 1e-12:
-            # Proven stuck in this neighbourhood, or already given a longer second try: widen
-            # it (the requests that could make way for the ones around it), up to WIDEST.
-            if facts["status"] == "optimal" or tries[key] >= 2:
-                tries[key] = 0
-                width[key] = width.get(key, 1) + 1
-                if width[key] > WIDEST:
-                    stuck.add(key)
-    return current
-
-
-def hours_lns(
-    prep: Prepared,
-    current: Timeline,
-    *,
-    deadline: float,
-    workers: int,
-    seed: int,
-    size: int = 200,
-    step: float = 0.8,
-) -> Timeline:
-    """Grant more hours by re-planning small neighbourhoods: a few waiting requests that could
-    use the same resource at about the same time, and the requests placed around them. Each is
-    re-planned exactly with the rest of the plan fixed and no tenant and class losing hours (so
-    every leximin level stays), and kept only if the hours rise."""
-    from scheduler.cpsat import solve_prepared
-
-    reqs = prep.problem.request_by_id
-    chain_of = prep.chain_of()
-    rng = random.Random(seed)
-    waiting = [q for q in prep.problem.requests if prep.eligible(q.id)]
-    while deadline - time.perf_counter() > 0.3:
-        waiting = [q for q in waiting if q.id not in current.placed]
-        if not waiting:
-            break
-        q0 = rng.choice(waiting)
-        rid = rng.choice(sorted(prep.starts[q0.id]))
-        near = sorted(
-            (q for q in waiting if rid in prep.starts[q.id]),
-            key=lambda q: (abs(q.earliest - q0.earliest), q.id),
-        )[:8]
-        hood = _Hood(chain_of)
-        for q in near:
-            hood.add(q)
-        steps = [reqs[qid] for qid in hood.order]
-        for oid in _around(prep, current, steps, 1, limit=size, waiting={}):
-            if len(hood) >= size:
-                break
-            hood.add(reqs[oid])
-        new, _facts = solve_prepared(
-            prep,
-            time_limit=min(step, deadline - time.perf_counter()),
-            workers=workers,
-            seed=seed,
-            current=current,
-            only=hood.ids,
-            stage3=False,
-            max_levels=1,
-            order=hood.order,
-            hold_usage=True,
-        )
-        if fair_level(prep, new.usage) >= fair_level(prep, current.usage) and sum(
-            new.usage.values()
-        ) > sum(current.usage.values()):
-            current = new
-    return current
-
-
-class _Hood:
-    """A neighbourhood being gathered: request ids in the order they came, chains whole."""
-
-    def __init__(self, chain_of: dict[str, list[Request]]):
-        self.chain_of = chain_of
-        self.ids: set[str] = set()
-        self.order: list[str] = []
-
-    def add(self, q: Request) -> None:
-        for m in self.chain_of.get(q.id, [q]):
-            if m.id not in self.ids:
-                self.ids.add(m.id)
-                self.order.append(m.id)
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-
-def _around(
-    prep: Prepared,
-    current: Timeline,
-    steps: list[Request],
-    width: int,
-    *,
-    limit: int,
-    waiting: dict[tuple[str, str], list[Request]],
-) -> list[str]:
-    """Requests around ``steps`` in rings, closest first (about ``limit`` of them).
-
-    Ring 1: the requests placed on the steps' candidate resources (the three least busy ones at
-    width 1) overlapping their windows. Each further ring (up to ``width``): the requests placed
-    where the previous ring's requests could move, and a few waiting requests of the pairs the
-    previous ring's placed requests belong to (a pair that makes way may need making up for
-    elsewhere). Chains come whole."""
-    reqs = prep.problem.request_by_id
-    res = prep.problem.resource_by_id
-    chain_of = prep.chain_of()
-    on: dict[str, list[tuple[int, int, str]]] = {}
-    for oid, (rids, s) in current.placed.items():
-        for rid in rids:
-            on.setdefault(rid, []).append((s, s + reqs[oid].duration, oid))
-    seen = {q.id for q in steps}
-    out: list[str] = []
-    ring = steps
-    for n in range(width):
-        if len(out) >= limit:
-            break
-        found: dict[str, int] = {}
-        for q in ring:
-            cands = list(prep.starts[q.id])
-            if width == 1:
-                cands = sorted(
-                    cands, key=lambda r, q=q: (current.used[r][q.earliest : q.deadline].sum(), r)
-                )[:3]
-            for rid in cands:
-                margin = max((t for *_x, t in res[rid].changeovers), default=0)
-                for s, e, oid in on.get(rid, ()):
-                    if oid not in seen and s < q.deadline + margin and q.earliest - margin < e:
-                        d = abs(s - q.earliest)
-                        if d < found.get(oid, d + 1):
-                            found[oid] = d
-            if n > 0 and q.id in current.placed:
-                key = (q.tenant, prep.klass[q.id])
-                mine = [w for w in waiting.get(key, ()) if w.id not in current.placed]
-                mine.sort(key=lambda w, q=q: (abs(w.earliest - q.earliest), w.id))
-                for w in mine[:3]:
-                    if w.id not in seen:
-                        d = abs(w.earliest - q.earliest)
-                        if d < found.get(w.id, d + 1):
-                            found[w.id] = d
-        ring_ids: list[str] = []
-        for oid in sorted(found, key=lambda oid: (found[oid], oid)):
-            for m in chain_of.get(oid, [reqs[oid]]):
-                if m.id not in seen:
-                    seen.add(m.id)
-                    ring_ids.append(m.id)
-        out += ring_ids
-        ring = [reqs[oid] for oid in ring_ids[:limit]]
-    return out
-
-
-def relaxed_bound(
-    prep: Prepared,
-    current: Timeline,
-    ids: set[str] | None,
-    *,
-    deadline: float,
-    workers: int,
-    seed: int,
-) -> float | None:
-    """A proven upper bound on the floor of the requests ``ids`` (a whole independent part, or
-    the round when ``None``): the part's model without changeovers (every plan of the part is a
-    plan of it), told that the fair level is at least the one ``current`` reaches (true of its
-    optimum, and it lets the solver fix the tenants that must be served in full)."""
-    from ortools.sat.python import cp_model
-
-    from scheduler.cpsat import (
-        Z_SCALE,
-        _solver,
-        build,
-        hint_from_solution,
-        hint_from_timeline,
-        model_level,
-    )
-
-    if deadline - time.perf_counter() < 0.05:
-        return None
-    model, v = build(prep, {}, ids, None, relax_changeovers=True)
-    if not v.g:
-        return None
-    model.Add(v.z >= model_level(prep, current.usage, v.fair_terms))
-    model.Maximize(v.z)
-    hint_from_timeline(model, prep, v, current)
-    ok = (cp_model.OPTIMAL, cp_model.FEASIBLE)
-    solver = _solver((deadline - time.perf_counter()) / 2, workers, seed, len(v.g))
-    code = solver.Solve(model)
-    if code not in ok:
-        return None  # without a solution CP-SAT reports no meaningful bound
-    bound = solver.BestObjectiveBound()
-    best = solver.Value(v.z)
-    if code == cp_model.FEASIBLE and deadline - time.perf_counter() > 0.05:
-        # The relaxation's own best level is as true a lower limit on its optimum: with it the
-        # bound usually follows at once.
-        hint_from_solution(model, v, solver)
-        model.Add(v.z >= best)
-        solver = _solver(deadline - time.perf_counter(), workers, seed, len(v.g))
-        if solver.Solve(model) in ok:
-            bound = min(bound, solver.BestObjectiveBound())
-    return (bound + 1) / Z_SCALE
-
-
-def neighbourhood_bound(
-    prep: Prepared,
-    current: Timeline,
-    *,
-    deadline: float,
-    workers: int,
-    seed: int,
-    pairs: int = 3,
-    size: int = 300,
-) -> float | None:
-    """A proven upper bound on the round's floor from small relaxations.
-
-    For one of the worst-served pairs, keep only its requests and the requests competing for
-    its candidate resources around its windows; every other request is dropped and counted as
-    if it were granted (for fair shares) and as using nothing (for quotas and capacity). Any
-    plan of the round gives a plan of this relaxation with at least the same fair level, so
-    the relaxation's optimum (or CP-SAT's bound on it) bounds the round's floor from above.
-    """
-    from ortools.sat.python import cp_model
-
-    from scheduler.cpsat import Z_SCALE, _solver, build, hint_from_timeline, model_level
-
-    reqs = prep.problem.request_by_id
-    total: dict[tuple[str, str], int] = {}
-    by_pair: dict[tuple[str, str], list[Request]] = {}
-    for q in prep.problem.requests:
-        if prep.eligible(q.id):
-            key = (q.tenant, prep.klass[q.id])
-            total[key] = total.get(key, 0) + q.usage
-            by_pair.setdefault(key, []).append(q)
-    chain_of = prep.chain_of()
-    on: dict[str, list[Request]] = {}
-    for q in prep.problem.requests:
-        if prep.eligible(q.id):
-            for rid in prep.starts[q.id]:
-                on.setdefault(rid, []).append(q)
-    worst = sorted(
-        (k for k in prep.entitlement if current.usage.get(k, 0) < prep.demand[k]),
-        key=lambda k: (current.usage.get(k, 0) / prep.entitlement[k], k),
-    )[:pairs]
-    best: float | None = None
-    for n, key in enumerate(worst):
-        left = deadline - time.perf_counter()
-        if left < 0.2:
-            break
-        hood: set[str] = set()
-        for q in by_pair[key]:
-            hood.update(m.id for m in chain_of.get(q.id, [q]))
-        near = []
-        for q in by_pair[key]:
-            for rid in prep.starts[q.id]:
-                for o in on.get(rid, ()):
-                    if o.earliest < q.deadline and q.earliest < o.deadline:
-                        near.append((abs(o.earliest - q.earliest), o.id))
-        for _d, oid in sorted(set(near)):
-            if len(hood) >= size:
-                break
-            hood.update(m.id for m in chain_of.get(oid, [reqs[oid]]))
-        inside: dict[tuple[str, str], int] = {}
-        for qid in hood:
-            k = (reqs[qid].tenant, prep.klass[qid])
-            inside[k] = inside.get(k, 0) + reqs[qid].usage
-        optimistic = {k: total[k] - inside.get(k, 0) for k in total}
-        model, v = build(prep, optimistic, hood, None, quota_outside={}, relax_changeovers=True)
-        # The current plan's placements in the neighbourhood are a solution of the relaxation
-        # at least as fair as the plan: telling the solver so lets it fix the pairs that must
-        # be served in full, which is what makes the bound come quickly.
-        model.Add(v.z >= model_level(prep, current.usage, v.fair_terms))
-        hint_from_timeline(model, prep, v, current, optimistic)
-        model.Maximize(v.z)
-        solver = _solver(left / (len(worst) - n), workers, seed, len(v.g))
-        code = solver.Solve(model)
-        if code == cp_model.OPTIMAL:
-            z = (solver.Value(v.z) + 1) / Z_SCALE
-        elif code == cp_model.FEASIBLE:
-            z = (solver.BestObjectiveBound() + 1) / Z_SCALE
-        else:
-            continue  # without a solution CP-SAT reports no meaningful bound
-        best = z if best is None else min(best, z)
-    return best

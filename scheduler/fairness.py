@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from scheduler.analysis import Prepared
+from scheduler.facts import Prepared
 
 FAIRNESS_CONTRACT = """\
 How an allocation round shares contended resources (weighted max-min fair share with demand caps)
@@ -43,6 +43,10 @@ How an allocation round shares contended resources (weighted max-min fair share 
 
 REASON_TEXTS: dict[str, str] = {
     "granted": "Granted on {resources} from slot {start} to {end}.",
+    "moved": (
+        "Granted on {resources} from slot {start} to {end}, later than asked (from slot {asked}): "
+        "no earlier start was free with every other booking where it is."
+    ),
     "no_valid_training": (
         "Not granted: the user holds no training for this instrument that is valid for the whole "
         "booking anywhere in the requested window."
@@ -53,8 +57,8 @@ REASON_TEXTS: dict[str, str] = {
         "maintenance of any candidate resource."
     ),
     "quota_exhausted": (
-        "Not granted: the tenant's quota for {resource_class} in this round ({quota}) would be "
-        "exceeded ({used} already granted, this request needs {need})."
+        "Not granted: the tenant's quota for {resource_class} in this round ({quota_hours} h) "
+        "would be exceeded ({used_hours} h already granted, this request needs {need_hours} h)."
     ),
     "chain_unplaceable": (
         "Not granted: part of chain {chain}, whose steps could not all be placed within their "
@@ -94,6 +98,7 @@ class Figures:
     floor_cap: float
     granted: dict[tuple[str, str], int] = field(default_factory=dict)
     share: dict[tuple[str, str], float] = field(default_factory=dict)
+    demand: dict[tuple[str, str], int] = field(default_factory=dict)
     jain: float = 1.0
     utilisation: float = 0.0
     granted_usage: int = 0
@@ -108,6 +113,7 @@ class Figures:
             "granted_usage": self.granted_usage,
             "granted_requests": self.granted_requests,
             "share": {f"{t}/{c}": round(v, 6) for (t, c), v in sorted(self.share.items())},
+            "demand": {f"{t}/{c}": v for (t, c), v in sorted(self.demand.items())},
         }
 
 
@@ -141,7 +147,11 @@ def figures(prep: Prepared, granted_ids) -> Figures:
     share = {k: granted.get(k, 0) / e for k, e in prep.entitlement.items()}
     # Jain's index over each tenant's fraction of its fair share received (fair share is the
     # entitlement, or the demand when that is smaller), capped at 1.
-    xs = [min(1.0, granted.get(k, 0) / min(prep.demand[k], e)) for k, e in prep.entitlement.items()]
+    # (a pair asking nothing it could get, as a re-plan may find, counts as served)
+    xs = [
+        min(1.0, granted.get(k, 0) / fair) if (fair := min(prep.demand[k], e)) > 0 else 1.0
+        for k, e in prep.entitlement.items()
+    ]
     sq = sum(x * x for x in xs)
     jain = (sum(xs) ** 2 / (len(xs) * sq)) if sq > 0 else (1.0 if not xs else 0.0)
     total = sum(prep.capacity.values())
@@ -150,6 +160,7 @@ def figures(prep: Prepared, granted_ids) -> Figures:
         floor_cap=floor_cap(prep),
         granted=granted,
         share=share,
+        demand=dict(prep.demand),
         jain=jain,
         utilisation=usage / total if total else 0.0,
         granted_usage=usage,

@@ -21,7 +21,9 @@ from scheduler.timeline import Timeline
 
 def units_of(prep: Prepared) -> list[list[Request]]:
     """Eligible requests grouped into placement units (a single request or a whole chain),
-    in request order."""
+    in request order (computed once per prepared round)."""
+    if ("units",) in prep.cache:
+        return prep.cache[("units",)]
     units: list[list[Request]] = []
     seen_chain: set[str] = set()
     for q in prep.problem.requests:
@@ -34,6 +36,7 @@ def units_of(prep: Prepared) -> list[list[Request]]:
             units.append(list(prep.chains[q.chain]))
         else:
             units.append([q])
+    prep.cache[("units",)] = units
     return units
 
 

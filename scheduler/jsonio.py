@@ -9,7 +9,10 @@ from typing import Any
 from scheduler.plan import Assignment, Plan
 from scheduler.problem import Problem, ProblemError, Request, Resource, Tenant, Training
 
-PROBLEM_FORMAT = "park-booking/problem@1"
+PROBLEM_FORMAT = "park-booking/problem@2"
+# Formats read: @1 has one time grid for all resources and GPUs only (no per-resource slot
+# fields, no CPUs or memory).
+PROBLEM_FORMATS = ("park-booking/problem@1", PROBLEM_FORMAT)
 PLAN_FORMAT = "park-booking/plan@1"
 
 
@@ -46,6 +49,10 @@ def problem_to_dict(problem: Problem) -> dict[str, Any]:
                 "changeovers": [list(c) for c in r.changeovers],
                 "min_run": r.min_run,
                 "required_training": r.required_training,
+                "slot_minutes": r.slot_minutes,
+                "slot_offset": r.slot_offset,
+                "cpus": r.cpus,
+                "memory": r.memory,
             }
             for r in problem.resources
         ],
@@ -77,6 +84,8 @@ def problem_to_dict(problem: Problem) -> dict[str, Any]:
                 "chain": q.chain,
                 "chain_step": q.chain_step,
                 "max_gap": q.max_gap,
+                "cpus": q.cpus,
+                "memory": q.memory,
             }
             for q in problem.requests
         ],
@@ -110,8 +119,11 @@ def problem_from_json(data: str | bytes | dict) -> Problem:
     or validated (``check_problem``)."""
     d = _load(data)
     fmt = d.get("format", PROBLEM_FORMAT)
-    if fmt != PROBLEM_FORMAT:
+    if fmt not in PROBLEM_FORMATS:
         raise ProblemError("bad_format", "format", f"expected {PROBLEM_FORMAT!r}, got {fmt!r}")
+    new = fmt == PROBLEM_FORMAT
+    grid_fields = ("slot_minutes", "slot_offset", "cpus", "memory") if new else ()
+    vector_fields = ("cpus", "memory") if new else ()
     if "horizon" not in d:
         raise ProblemError("missing_field", "horizon", "required")
     rs = d.get("round_start")
@@ -134,6 +146,7 @@ def problem_from_json(data: str | bytes | dict) -> Problem:
                 "changeovers",
                 "min_run",
                 "required_training",
+                *grid_fields,
             ),
         )
         for i, r in enumerate(d.get("resources", []))
@@ -154,7 +167,16 @@ def problem_from_json(data: str | bytes | dict) -> Problem:
             q,
             f"requests[{i}]",
             ("id", "tenant", "user", "resources", "duration", "earliest", "deadline"),
-            ("priority", "units", "nodes", "recipe", "chain", "chain_step", "max_gap"),
+            (
+                "priority",
+                "units",
+                "nodes",
+                "recipe",
+                "chain",
+                "chain_step",
+                "max_gap",
+                *vector_fields,
+            ),
         )
         for i, q in enumerate(d.get("requests", []))
     ]
@@ -189,6 +211,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
                 "end": a.end,
                 "reason": a.reason,
                 "reason_text": a.reason_text,
+                "params": a.params,
             }
             for a in plan.assignments.values()
         ],
@@ -216,7 +239,7 @@ def plan_from_json(data: str | bytes | dict) -> Plan:
             a,
             f"assignments[{i}]",
             ("request", "granted"),
-            ("resources", "start", "end", "reason", "reason_text"),
+            ("resources", "start", "end", "reason", "reason_text", "params"),
         )
         assignments[item.request] = item
     return Plan(

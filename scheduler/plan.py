@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 class Assignment:
     """Outcome for one request: granted on ``resources`` in ``[start, end)``, or a reason.
 
-    ``reason`` is a stable code (see ``scheduler.fairness.REASON_TEXTS``); ``reason_text`` is the
-    same in plain words with the figures filled in.
+    ``reason`` is a stable code (see ``scheduler.fairness.REASON_TEXTS``); ``params`` are its
+    figures (quotas, usage and shares in hours, with the resource class named) and
+    ``reason_text`` the same in plain words. ``moved``: granted later than asked because no
+    earlier start was free with every other booking where it is.
     """
 
     request: str
@@ -20,6 +22,7 @@ class Assignment:
     end: int | None = None
     reason: str = "granted"
     reason_text: str = ""
+    params: dict = field(default_factory=dict, compare=False)
 
 
 @dataclass

@@ -21,6 +21,8 @@ GPU_NODE = "gpu_node"
 PILOT_LINE = "pilot_line"
 LAB_INSTRUMENT = "lab_instrument"
 KINDS = (GPU_NODE, PILOT_LINE, LAB_INSTRUMENT)
+# Capacity dimensions of a GPU node besides its GPUs (0 on a node: not counted there).
+DIMENSIONS = ("cpus", "memory")
 
 Period = tuple[int, int]
 
@@ -52,7 +54,10 @@ class Resource:
     ``recipes`` / ``changeovers``: for pilot lines, the recipes it runs and
     ``(from_recipe, to_recipe, slots)`` changeover times; a missing pair means no changeover.
     ``min_run``: shortest run accepted (slots). ``required_training``: training a user must hold
-    for the whole booking.
+    for the whole booking. ``slot_minutes`` / ``slot_offset``: the resource's own time grid
+    (``None``: the problem's): bookings on it start and end on multiples of ``slot_minutes``
+    counted from ``slot_offset`` minutes after the round start. ``cpus`` / ``memory`` (GB): a
+    GPU node's other capacities (0: not counted); every booking at a time fits in each.
     """
 
     id: str
@@ -65,6 +70,10 @@ class Resource:
     changeovers: tuple[tuple[str, str, int], ...] = ()
     min_run: int = 0
     required_training: str | None = None
+    slot_minutes: int | None = None
+    slot_offset: int = 0
+    cpus: int = 0
+    memory: int = 0
 
     def __post_init__(self) -> None:
         if not self.resource_class:
@@ -97,6 +106,7 @@ class Request:
     tenant's own requests. ``recipe``: the recipe of a pilot-line run. ``chain``/``chain_step``/
     ``max_gap``: steps of one chain are granted all together or not at all, in step order; a step
     starts after the previous one ends and at most ``max_gap`` slots later (``None``: any time).
+    ``cpus`` / ``memory`` (GB): asked on each node besides the ``units`` GPUs (a vector per node).
     """
 
     id: str
@@ -113,6 +123,8 @@ class Request:
     chain: str | None = None
     chain_step: int = 0
     max_gap: int | None = None
+    cpus: int = 0
+    memory: int = 0
 
     def __post_init__(self) -> None:
         if isinstance(self.resources, str):
@@ -195,6 +207,13 @@ class Problem:
             self._index["q"] = {q.id: q for q in self.requests}
         return self._index["q"]
 
+    def grid(self, resource: Resource) -> tuple[int, int]:
+        """A resource's time grid in slots: bookings start and end at ``offset + k * step``."""
+        if resource.slot_minutes is None:
+            return 1, 0
+        step = max(1, resource.slot_minutes // self.slot_minutes)
+        return step, (resource.slot_offset // self.slot_minutes) % step
+
     def request_class(self, request: Request) -> str:
         return self.resource_by_id[request.resources[0]].resource_class
 
@@ -242,12 +261,31 @@ def check_problem(problem: Problem) -> None:
             raise ProblemError("unknown_kind", f"{where}.kind", f"{r.kind!r} is not one of {KINDS}")
         if r.capacity < 1:
             raise ProblemError("bad_capacity", f"{where}.capacity", "must be at least 1")
+        for dim in DIMENSIONS:
+            if getattr(r, dim) < 0 or (getattr(r, dim) and r.kind != GPU_NODE):
+                raise ProblemError(
+                    "bad_capacity", f"{where}.{dim}", "only GPU nodes have it, and not negative"
+                )
         if r.kind != GPU_NODE and r.capacity != 1:
             raise ProblemError(
                 "bad_capacity", f"{where}.capacity", "lines and instruments have capacity 1"
             )
         if r.min_run < 0:
             raise ProblemError("bad_min_run", f"{where}.min_run", "must not be negative")
+        if r.slot_minutes is not None and (
+            r.slot_minutes <= 0 or r.slot_minutes % problem.slot_minutes
+        ):
+            raise ProblemError(
+                "bad_slot",
+                f"{where}.slot_minutes",
+                f"must be a positive multiple of the round's {problem.slot_minutes} minutes",
+            )
+        if r.slot_offset % problem.slot_minutes:
+            raise ProblemError(
+                "bad_slot",
+                f"{where}.slot_offset",
+                f"must be a multiple of the round's {problem.slot_minutes} minutes",
+            )
         if r.open_periods is not None:
             _check_periods(r.open_periods, f"{where}.open_periods")
         _check_periods(r.maintenance, f"{where}.maintenance")
@@ -335,6 +373,12 @@ def check_problem(problem: Problem) -> None:
                     f"{where}.units",
                     f"asks {q.units} units but {r.id} has capacity {r.capacity}",
                 )
+            for dim in DIMENSIONS:
+                need, have = getattr(q, dim), getattr(r, dim)
+                if need < 0 or (have and need > have):
+                    raise ProblemError(
+                        "bad_units", f"{where}.{dim}", f"asks {need} {dim} but {r.id} has {have}"
+                    )
             if r.kind == PILOT_LINE and r.recipes:
                 if q.recipe is None:
                     raise ProblemError(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 
 import numpy as np
 
-from scheduler.analysis import Prepared
+from scheduler.earliness import compact
+from scheduler.facts import Prepared
 from scheduler.fairness import figures, reason_text
 from scheduler.plan import Assignment, Plan
 from scheduler.timeline import Timeline
@@ -14,8 +16,11 @@ from scheduler.timeline import Timeline
 FLOOR_TOLERANCE = 1e-6
 
 
-def explain(prep: Prepared, tl: Timeline, floor: float) -> dict[str, tuple[str, dict]]:
-    """Reason code and details for each request not placed in ``tl``."""
+def explain(
+    prep: Prepared, tl: Timeline, floor: float, no_room: Collection[str] = ()
+) -> dict[str, tuple[str, dict]]:
+    """Reason code and details for each request not placed in ``tl`` (``no_room``: requests
+    already known to fit nowhere next to ``tl``'s placements, so not searched again)."""
     problem = prep.problem
     reqs = problem.request_by_id
     out: dict[str, tuple[str, dict]] = {}
@@ -50,7 +55,7 @@ def explain(prep: Prepared, tl: Timeline, floor: float) -> dict[str, tuple[str, 
         if q.chain is not None and len(prep.chains.get(q.chain, ())) > 1:
             out[q.id] = ("chain_unplaceable", {"chain": q.chain})
             continue
-        if tl.find(q) is not None:
+        if q.id not in no_room and tl.find(q) is not None:
             out[q.id] = ("left_out_by_solver", {})
             continue
         key = (q.tenant, c)
@@ -60,6 +65,17 @@ def explain(prep: Prepared, tl: Timeline, floor: float) -> dict[str, tuple[str, 
         fairer = bool(low[idx, q.earliest : q.deadline].min() < share - FLOOR_TOLERANCE)
         code = "capacity_to_fairer_share" if fairer else "capacity_full"
         out[q.id] = (code, {"resource_class": c, "share": share, "floor": floor})
+    return out
+
+
+def in_hours(prep: Prepared, params: dict) -> dict:
+    """Reason figures in hours as well (usage is in capacity-slots): ``quota_hours``,
+    ``used_hours``, ``need_hours``; the resource class stays named."""
+    hours = prep.problem.slot_minutes / 60
+    out = dict(params)
+    for name in ("quota", "used", "need"):
+        if isinstance(params.get(name), int | float):
+            out[f"{name}_hours"] = round(params[name] * hours, 2)
     return out
 
 
@@ -73,24 +89,42 @@ def make_plan(
     objectives: dict | None = None,
     bounds: dict | None = None,
     stages: list | None = None,
+    no_room: Collection[str] = (),
+    keep: Collection[str] = (),
 ) -> Plan:
-    """A plan from a filled timeline: assignments, reasons, figures and timing."""
+    """A plan from a filled timeline: assignments, reasons, figures and timing.
+
+    Granted requests are first moved earlier wherever nothing else has to change (``keep``:
+    those that stay, e.g. confirmed bookings), so "moved" (later than asked) is always true."""
+    tl = compact(prep, tl.clone(), keep=keep)
     fig = figures(prep, tl.placed.keys())
-    reasons = explain(prep, tl, fig.floor)
+    reasons = explain(prep, tl, fig.floor, no_room)
     assignments: dict[str, Assignment] = {}
     for q in prep.problem.requests:
         if q.id in tl.placed:
             resources, start = tl.placed[q.id]
-            text = reason_text(
-                "granted", resources=", ".join(resources), start=start, end=start + q.duration
-            )
+            code = "moved" if start > q.earliest else "granted"
+            params = {
+                "resources": ", ".join(resources),
+                "start": start,
+                "end": start + q.duration,
+                "asked": q.earliest,
+            }
             assignments[q.id] = Assignment(
-                q.id, True, resources, start, start + q.duration, "granted", text
+                q.id,
+                True,
+                resources,
+                start,
+                start + q.duration,
+                code,
+                reason_text(code, **params),
+                params,
             )
         else:
             code, params = reasons[q.id]
+            params = in_hours(prep, params)
             assignments[q.id] = Assignment(
-                q.id, False, reason=code, reason_text=reason_text(code, **params)
+                q.id, False, reason=code, reason_text=reason_text(code, **params), params=params
             )
     obj = {"floor": fig.floor, "granted_usage": fig.granted_usage}
     obj.update(objectives or {})

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import time
 
-from scheduler.analysis import prepare
-from scheduler.cpsat import solve_cpsat
+from scheduler.analysis import Prepared, prepare
+from scheduler.decompose import BLOCK_MAX, plan_parts
 from scheduler.fairness import floor_cap
 from scheduler.greedy import first_come_first_served, greedy_fair
 from scheduler.plan import Plan
 from scheduler.problem import Problem
+from scheduler.reasons import make_plan
+
+DEMAND_SHARE = 0.05  # of the time limit, at most, for solving demand alone exactly
 
 
 def solve(
@@ -30,14 +33,15 @@ def solve(
     (:mod:`scheduler.decompose`).
     """
     t0 = time.perf_counter()
-    prep = prepare(problem)
+    # Demand alone is solved exactly within a small share of the time.
+    prep = prepare(problem, demand_seconds=DEMAND_SHARE * time_limit)
     if planner == "greedy":
         return greedy_fair(problem, prep=prep)
     if planner == "fcfs":
         return first_come_first_served(problem, prep=prep)
     if planner != "cpsat":
         raise ValueError(f"unknown planner {planner!r} (cpsat, greedy or fcfs)")
-    plan = solve_cpsat(
+    plan = _solve_cpsat(
         prep, time_limit=time_limit, workers=workers, seed=seed, started=t0, block_max=block_max
     )
     # No fair level exceeds the one at which every tenant's demand is met: a solver's bound at or
@@ -49,4 +53,38 @@ def solve(
             del plan.bounds["floor"]
         else:
             plan.bounds["floor"] = bound
+    # Pairs whose demand alone kept the greedy value (not proven exact in its time).
+    plan.objectives["demand_unproven"] = len(prep.demand_unproven)
     return plan
+
+
+def _solve_cpsat(
+    prep: Prepared,
+    *,
+    time_limit: float = 10.0,
+    workers: int = 2,
+    seed: int = 0,
+    started: float | None = None,
+    block_max: int | None = None,
+) -> Plan:
+    """The CP-SAT plan (solved part by part, see :mod:`scheduler.decompose`), or the greedy
+    fair plan if CP-SAT finds nothing in time."""
+    t0 = time.perf_counter() if started is None else started
+    tl, facts = plan_parts(
+        prep,
+        time_limit=time_limit,
+        workers=workers,
+        seed=seed,
+        started=t0,
+        block_max=block_max or BLOCK_MAX,
+    )
+    return make_plan(
+        prep,
+        tl,
+        status=facts["status"],
+        planner="cpsat",
+        started=t0,
+        objectives=facts["objectives"],
+        bounds=facts["bounds"],
+        stages=facts["stages"],
+    )

@@ -10,8 +10,8 @@ import bisect
 
 import numpy as np
 
-from scheduler.analysis import Prepared
-from scheduler.problem import PILOT_LINE, Request
+from scheduler.facts import Prepared
+from scheduler.problem import DIMENSIONS, PILOT_LINE, Request
 
 
 class Timeline:
@@ -24,6 +24,15 @@ class Timeline:
         self.rows = prep.resource_rows()
         self.U = np.zeros((len(self.rows), self.H), dtype=np.int32)
         self.used: dict[str, np.ndarray] = {rid: self.U[i] for rid, i in self.rows.items()}
+        # GPU nodes' other dimensions (CPUs, memory), where a node counts them: load and caps.
+        self.D: dict[str, np.ndarray] = {}
+        self.dcap: dict[str, np.ndarray] = {}
+        for dim in DIMENSIONS:
+            caps = [getattr(r, dim) for r in self.problem.resources]
+            if any(caps):
+                self.D[dim] = np.zeros((len(self.rows), self.H), dtype=np.int64)
+                big = np.iinfo(np.int64).max // 4
+                self.dcap[dim] = np.array([c or big for c in caps], dtype=np.int64)
         # Pilot-line runs sorted by start: parallel lists of starts and (end, recipe).
         self.run_starts: dict[str, list[int]] = {}
         self.run_info: dict[str, list[tuple[int, str | None]]] = {}
@@ -35,6 +44,7 @@ class Timeline:
         other.__dict__.update(self.__dict__)
         other.U = self.U.copy()
         other.used = {rid: other.U[i] for rid, i in self.rows.items()}
+        other.D = {dim: m.copy() for dim, m in self.D.items()}
         other.run_starts = {rid: list(v) for rid, v in self.run_starts.items()}
         other.run_info = {rid: list(v) for rid, v in self.run_info.items()}
         other.placed = dict(self.placed)
@@ -78,6 +88,10 @@ class Timeline:
         n = self.H - d + 1
         idx, caps, groups = self.prep.candidate_info(q.id)
         bad = (caps[:, None] - self.U[idx]) < q.units
+        for dim, load in self.D.items():
+            need = getattr(q, dim)
+            if need:
+                bad |= (self.dcap[dim][idx][:, None] - load[idx]) < need
         c = np.zeros((len(rids), self.H + 1), dtype=np.int32)
         np.cumsum(bad, axis=1, out=c[:, 1:])
         ok = (c[:, d:] - c[:, :n]) == 0
@@ -136,6 +150,8 @@ class Timeline:
         e = start + q.duration
         for rid in resources:
             self.used[rid][start:e] += q.units
+            for dim, load in self.D.items():
+                load[self.rows[rid], start:e] += getattr(q, dim)
             if self.res[rid].kind == PILOT_LINE:
                 starts = self.run_starts.setdefault(rid, [])
                 info = self.run_info.setdefault(rid, [])
@@ -151,6 +167,8 @@ class Timeline:
         e = start + q.duration
         for rid in resources:
             self.used[rid][start:e] -= q.units
+            for dim, load in self.D.items():
+                load[self.rows[rid], start:e] -= getattr(q, dim)
             if self.res[rid].kind == PILOT_LINE:
                 starts = self.run_starts[rid]
                 i = bisect.bisect_left(starts, start)

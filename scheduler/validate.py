@@ -8,12 +8,15 @@ quotas. Use it to audit any plan, including one edited by hand or loaded from JS
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from scheduler.analysis import _clip, prepare
+from scheduler.earliness import needless_delays
 from scheduler.fairness import Figures, figures
 from scheduler.plan import Plan
-from scheduler.problem import PILOT_LINE, Problem
+from scheduler.problem import DIMENSIONS, PILOT_LINE, Problem
+from scheduler.timeline import Timeline
 
 
 @dataclass
@@ -21,11 +24,15 @@ class Report:
     ok: bool
     violations: list[str] = field(default_factory=list)
     figures: Figures | None = None
+    # Granted requests that could start earlier with every other booking unchanged (not a broken
+    # rule, but a "moved" that is not true).
+    delays: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {
             "ok": self.ok,
             "violations": self.violations,
+            "delays": self.delays,
             "figures": self.figures.as_dict() if self.figures else None,
         }
 
@@ -34,9 +41,25 @@ def _covered(s: int, e: int, periods) -> bool:
     return any(a <= s and e <= b for a, b in _clip(periods, -(10**9), 10**9))
 
 
-def validate(problem: Problem, plan: Plan) -> Report:
-    """Check ``plan`` against ``problem``; ``ok`` is true when no rule is broken."""
-    prep = prepare(problem)
+def validate(
+    problem: Problem,
+    plan: Plan,
+    *,
+    held: Mapping[str, tuple[Sequence[str], int]] | None = None,
+    refused: Collection[str] = (),
+    refused_chains: Collection[str] = (),
+    with_figures: bool = True,
+    check_delays: bool = True,
+) -> Report:
+    """Check ``plan`` against ``problem``; ``ok`` is true when no rule is broken.
+
+    For a re-plan: ``held`` are confirmed bookings (request -> resources, start) that may not
+    move (a held booking may only lose its place, never be granted elsewhere); ``refused`` are
+    requests refused for good and ``refused_chains`` chains with a step refused outside the
+    problem: neither they nor any step of their chains may be granted. ``with_figures=False``
+    skips the fairness figures (and the demand alone they need): the rules are checked alike.
+    ``delays`` lists needless delays (``check_delays``; only for a plan that breaks no rule)."""
+    prep = prepare(problem, demand_of=None if with_figures else ())
     bad: list[str] = []
     reqs = problem.request_by_id
     res = problem.resource_by_id
@@ -47,6 +70,7 @@ def validate(problem: Problem, plan: Plan) -> Report:
     load: dict[str, list[int]] = {r.id: [0] * (problem.horizon + 1) for r in problem.resources}
     runs: dict[str, list[tuple[int, int, str | None, str]]] = {}
     usage: dict[tuple[str, str], int] = {}
+    dims: dict[tuple[str, str], list[int]] = {}
     for rid, a in granted.items():
         q = reqs[rid]
         where = f"{rid}"
@@ -68,6 +92,12 @@ def validate(problem: Problem, plan: Plan) -> Report:
                 bad.append(f"{where}: {r_id} is not one of its candidates")
                 continue
             r = res[r_id]
+            step, offset = problem.grid(r)
+            if (s - offset) % step or (e - offset) % step:
+                bad.append(
+                    f"{where}: [{s}, {e}) on {r_id} is off its time grid of {step} slots "
+                    f"from {offset}"
+                )
             if r.open_periods is not None and not _covered(s, e, r.open_periods):
                 bad.append(f"{where}: [{s}, {e}) on {r_id} is outside opening hours/shifts")
             for ma, mb in r.maintenance:
@@ -89,6 +119,11 @@ def validate(problem: Problem, plan: Plan) -> Report:
             ld = load[r_id]
             ld[s] += q.units
             ld[e] -= q.units
+            for dim in DIMENSIONS:
+                if getattr(r, dim):
+                    dl = dims.setdefault((r_id, dim), [0] * (problem.horizon + 1))
+                    dl[s] += getattr(q, dim)
+                    dl[e] -= getattr(q, dim)
             if r.kind == PILOT_LINE:
                 runs.setdefault(r_id, []).append((s, e, q.recipe, rid))
         key = (q.tenant, prep.klass[rid])
@@ -100,6 +135,13 @@ def validate(problem: Problem, plan: Plan) -> Report:
             level += delta
             if level > r.capacity:
                 bad.append(f"{r.id}: {level} units used in slot {slot}, capacity {r.capacity}")
+                break
+    for (r_id, dim), deltas in sorted(dims.items()):
+        level, cap = 0, getattr(res[r_id], dim)
+        for slot, delta in enumerate(deltas[: problem.horizon]):
+            level += delta
+            if level > cap:
+                bad.append(f"{r_id}: {level} {dim} used in slot {slot}, capacity {cap}")
                 break
     for r_id, line_runs in runs.items():
         line_runs.sort()
@@ -128,10 +170,34 @@ def validate(problem: Problem, plan: Plan) -> Report:
             elif nxt.max_gap is not None and ns - pe > nxt.max_gap:
                 bad.append(f"chain {cid}: gap {ns - pe} before {nxt.id} exceeds {nxt.max_gap}")
 
+    for rid, (rids, start) in (held or {}).items():
+        a = granted.get(rid)
+        if a is not None and (tuple(a.resources) != tuple(rids) or a.start != start):
+            bad.append(
+                f"{rid}: confirmed on {list(rids)} from {start}, moved to "
+                f"{list(a.resources)} from {a.start}"
+            )
+    refused_chains = set(refused_chains) | {
+        reqs[rid].chain for rid in refused if rid in reqs and reqs[rid].chain is not None
+    }
+    for rid in granted:
+        q = reqs[rid]
+        if rid in refused:
+            bad.append(f"{rid}: granted although refused for good")
+        elif q.chain is not None and q.chain in refused_chains:
+            bad.append(f"{rid}: granted although a step of chain {q.chain} was refused")
+
     tenants = problem.tenant_by_id
     for (t, c), used in sorted(usage.items()):
         quota = tenants[t].quota(c)
         if quota is not None and used > quota:
             bad.append(f"tenant {t}: {used} granted in {c}, quota {quota}")
 
-    return Report(ok=not bad, violations=bad, figures=figures(prep, granted.keys()))
+    fig = figures(prep, granted.keys()) if with_figures else None
+    delays: list[str] = []
+    if check_delays and not bad:
+        tl = Timeline(prep)
+        for rid, a in granted.items():
+            tl.place(reqs[rid], tuple(a.resources), a.start)
+        delays = needless_delays(prep, tl)
+    return Report(ok=not bad, violations=bad, figures=fig, delays=delays)

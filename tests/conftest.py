@@ -57,8 +57,8 @@ class Park:
 def park(db) -> Park:
     from django.contrib.auth import get_user_model
 
-    from booking.models import Membership, Period, Tenant, Tier
-    from booking.services.quotas import quota_set
+    from booking.tenancy.models import Membership, Period, Tenant, Tier
+    from booking.tenancy.services import quota_set
     from resources.models import Location, ResourceKind, ResourcePool, Training
     from resources.models import Park as ParkSite
     from resources.services import (

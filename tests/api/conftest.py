@@ -26,7 +26,7 @@ def fresh_api_cache(settings):
 
 
 def make_token(user, tenant, scopes=("read", "book", "jobs"), days=30, name="script"):
-    from booking.services.tokens import api_token_create
+    from booking.tokens.services import api_token_create
 
     _token, secret = api_token_create(
         user=user,
@@ -104,7 +104,7 @@ def unreachable_cluster(monkeypatch):
     partition-limit check); the real cluster is exercised in tests/slurm."""
     import httpx
 
-    from booking.services import jobs
+    from booking.compute import slurm as jobs
     from resources.slurm.client import SlurmClient, SlurmConfig
 
     def refuse(request):

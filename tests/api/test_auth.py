@@ -10,8 +10,9 @@ from django.test import Client
 from django.utils import timezone
 
 from booking.errors import ParkError
-from booking.models import ApiToken, Membership
-from booking.services.tokens import api_token_create, api_token_revoke
+from booking.tenancy.models import Membership
+from booking.tokens.models import ApiToken
+from booking.tokens.services import api_token_create, api_token_revoke
 from tests.api.conftest import Api, assert_error, make_token
 
 

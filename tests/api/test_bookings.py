@@ -6,10 +6,11 @@ import datetime as dt
 
 import pytest
 
-from booking.models import Booking, BookingStatus, IdempotencyRecord
+from booking.bookings.models import Booking, BookingStatus
+from booking.tokens.models import IdempotencyRecord
 from tests.api.conftest import Api, assert_error, make_token, next_hour
-from tests.booking import round_fixtures
-from tests.booking.round_fixtures import at
+from tests.rounds import round_fixtures
+from tests.rounds.round_fixtures import at
 
 week_round = round_fixtures.week_round
 
@@ -302,7 +303,7 @@ def test_charlie_gets_404_for_alices_booking(alice_api, charlie_api):
 
 
 def test_a_token_sees_only_its_own_tenants_bookings(alice_api, park):
-    from booking.models import Membership
+    from booking.tenancy.models import Membership
 
     Membership.objects.create(user=park.alice, tenant=park.globex)
     created = alice_api.post("/bookings", gpu_booking()).json()

@@ -10,7 +10,7 @@ import pytest
 from django.db import OperationalError
 from django.test import Client
 
-from booking.models import ComputeJob, JobState
+from booking.compute.models import ComputeJob, JobState
 from tests.api.test_jobs import job
 
 pytestmark = pytest.mark.django_db
@@ -24,12 +24,12 @@ def no_cluster(unreachable_cluster):
 def test_a_stored_job_answers_201_when_the_queue_is_unreachable(
     alice_api, monkeypatch, caplog, django_capture_on_commit_callbacks
 ):
-    import booking.job_tasks
+    import booking.compute.services
 
     def queue_down(*args, **kwargs):
         raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
-    monkeypatch.setattr(booking.job_tasks, "job_submit_task", queue_down)
+    monkeypatch.setattr(booking.compute.services, "job_submit_task", queue_down)
     with caplog.at_level(logging.WARNING), django_capture_on_commit_callbacks(execute=True):
         response = alice_api.post("/jobs", job())
     assert response.status_code == 201, response.content
@@ -37,7 +37,7 @@ def test_a_stored_job_answers_201_when_the_queue_is_unreachable(
     assert stored.state == JobState.QUEUED and stored.next_attempt_at is None
     assert "could not be queued" in caplog.text
     # The sweep takes it (it is due: no attempt yet).
-    from booking.services.jobs import jobs_send_due
+    from booking.compute.sending import jobs_send_due
 
     class Accepting:
         def submit(self, spec, *, user=None, reconcile=None):
@@ -49,12 +49,12 @@ def test_a_stored_job_answers_201_when_the_queue_is_unreachable(
 
 
 def test_database_down_is_a_json_503_with_retry_after(alice_api, monkeypatch):
-    import booking.api.auth
+    import booking.tokens.auth
 
     def down(**kwargs):
         raise OperationalError('connection to server at "127.0.0.1", port 5432 failed')
 
-    monkeypatch.setattr(booking.api.auth, "api_token_authenticate", down)
+    monkeypatch.setattr(booking.tokens.auth, "api_token_authenticate", down)
     response = alice_api.get("/jobs")
     assert response.status_code == 503
     assert response["Retry-After"] == "5"
@@ -82,7 +82,7 @@ def test_the_rate_limiter_fails_open_when_the_cache_is_down(
     alice_api, settings, monkeypatch, caplog
 ):
     settings.API_RATE_LIMIT_PER_MINUTE = 1
-    import booking.api.auth
+    import booking.tokens.auth
 
     class DownCache:
         def add(self, *args, **kwargs):
@@ -90,7 +90,7 @@ def test_the_rate_limiter_fails_open_when_the_cache_is_down(
 
         incr = set = add
 
-    monkeypatch.setattr(booking.api.auth, "cache", DownCache())
+    monkeypatch.setattr(booking.tokens.auth, "cache", DownCache())
     with caplog.at_level(logging.WARNING):
         answers = [alice_api.get("/jobs").status_code for _ in range(3)]
     assert answers == [200, 200, 200]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from booking.models import ComputeJob, JobState
+from booking.compute.models import ComputeJob, JobState
 from tests.api.conftest import Api, assert_error, make_token
 
 SCRIPT = "#!/bin/bash\nnvidia-smi\n"
@@ -113,7 +113,7 @@ def test_job_scope_is_needed_to_submit(park):
 def test_expired_token_cannot_list_jobs(park):
     from django.utils import timezone
 
-    from booking.models import ApiToken
+    from booking.tokens.models import ApiToken
 
     api = Api(make_token(park.alice, park.acme))
     ApiToken.objects.update(expires_at=timezone.now())
@@ -208,7 +208,7 @@ def test_output_of_an_unknown_or_malformed_id_is_404_or_422(alice_api):
 def test_output_needs_the_read_scope_and_a_live_token(park, alice_api, workdir):
     from django.utils import timezone
 
-    from booking.models import ApiToken
+    from booking.tokens.models import ApiToken
 
     stored = ran(alice_api, workdir, b"done\n")
     jobs_only = Api(make_token(park.alice, park.acme, scopes=["jobs"], name="jobs only"))

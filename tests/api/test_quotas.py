@@ -39,8 +39,8 @@ def test_charlie_gets_404_for_acmes_usage(charlie_api):
 
 
 def test_revoked_token_cannot_read_usage(park):
-    from booking.models import ApiToken
-    from booking.services.tokens import api_token_revoke
+    from booking.tokens.models import ApiToken
+    from booking.tokens.services import api_token_revoke
 
     api = Api(make_token(park.alice, park.acme))
     api_token_revoke(token=ApiToken.objects.get(), actor=park.alice)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from tests.api.conftest import Api, assert_error, make_token
-from tests.booking import round_fixtures
-from tests.booking.round_fixtures import ask, close_and_solve, publish
+from tests.rounds import round_fixtures
+from tests.rounds.round_fixtures import ask, close_and_solve, publish
 
 week_round = round_fixtures.week_round
 

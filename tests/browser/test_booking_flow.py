@@ -11,8 +11,8 @@ import re
 import pytest
 from django.utils import timezone, translation
 
-from booking.models import Booking, BookingStatus
-from booking.reasons import reason_for
+from booking.bookings.models import Booking, BookingStatus
+from booking.bookings.reasons import reason_for
 
 pytestmark = [
     pytest.mark.browser,
@@ -47,7 +47,8 @@ def sign_in(page, base: str, username: str, password: str, lang: str, *, use_swi
 
 
 def run_flow(page, base: str, park, shot, lang: str) -> None:
-    from booking.services.rounds import round_create, round_request_create
+    from booking.rounds.requests import round_request_create
+    from booking.rounds.services import round_create
 
     tag = lang.replace("-", "_")
     page.on("dialog", lambda dialog: dialog.accept())

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from booking.models import ComputeJob, JobState
+from booking.compute.models import ComputeJob, JobState
 from tests.browser.test_booking_flow import sign_in
 
 pytestmark = [

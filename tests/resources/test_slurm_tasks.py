@@ -10,8 +10,9 @@ import pytest
 from django.utils import timezone
 
 import resources.slurm_reconcile as reconcile_run
+from booking.models import Lease
 from resources import tasks
-from resources.models import Lease, SlurmSyncReport
+from resources.models import SlurmSyncReport
 from resources.slurm import SlurmError
 from resources.slurm_park import SyncResult
 

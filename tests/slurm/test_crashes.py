@@ -17,9 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from booking.models import ComputeJob, JobState
-from booking.services import jobs as jobs_service
-from booking.services.jobs import job_marker, job_send, jobs_follow, jobs_send_due
+from booking.compute import following as following_module
+from booking.compute.following import jobs_follow
+from booking.compute.models import ComputeJob, JobState
+from booking.compute.sending import job_send, jobs_send_due
+from booking.compute.slurm import job_marker
 from resources.slurm import SlurmClient, SlurmConfig, config_from_env
 from tests.slurm import test_job_flow
 from tests.slurm.test_job_flow import submit
@@ -152,7 +154,7 @@ def test_slurmctld_kill_9_after_a_batch(
     settings.SLURM_AGENT_URL = slurm_env["SLURM_AGENT_URL"]
     settings.SLURM_AGENT_KEY_FILE = slurm_env["SLURM_AGENT_KEY_FILE"]
     # Lost jobs are noticed sooner than in production (2 minutes).
-    monkeypatch.setattr(jobs_service, "VANISHED_GRACE", dt.timedelta(seconds=8))
+    monkeypatch.setattr(following_module, "VANISHED_GRACE", dt.timedelta(seconds=8))
     client = fragile_client(slurm_env)
     gpus = 1
     jobs = [
@@ -215,7 +217,7 @@ def test_slurmrestd_kill_9_mid_batch(cluster, slurm_env, slurm, slurm_accounting
 
 def test_the_end_reaches_the_park_promptly(cluster, slurm_env, slurm, settings):
     """A job's end is recorded within 10 s (p95) by the follower's short cadence."""
-    from booking.job_tasks import jobs_follow_loop
+    from booking.compute.tasks import jobs_follow_loop
 
     park = cluster
     settings.SLURM_FOLLOW_INTERVAL = 2.0

@@ -14,18 +14,14 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from booking.models import ComputeJob, JobState, Membership
-from booking.selectors import job_output, used_hours
-from booking.services.jobs import (
-    job_cancel,
-    job_find_in_slurm,
-    job_marker,
-    job_send,
-    job_spec,
-    job_submit,
-    jobs_follow,
-    jobs_send_due,
-)
+from booking.compute.following import jobs_follow
+from booking.compute.models import ComputeJob, JobState
+from booking.compute.selectors import job_output
+from booking.compute.sending import job_find_in_slurm, job_send, jobs_send_due
+from booking.compute.services import job_cancel, job_submit
+from booking.compute.slurm import job_marker, job_spec
+from booking.tenancy.models import Membership
+from booking.tenancy.selectors import used_hours
 from resources.models import ResourceKind
 from resources.slurm import SlurmClient, SlurmConfig, config_from_env
 
@@ -139,7 +135,7 @@ def test_a_job_runs_as_the_members_cluster_user_in_the_tenants_account(cluster, 
 
 
 def test_a_job_in_a_booking_runs_on_the_booked_node_at_its_start(cluster, slurm):
-    from booking.services.bookings import booking_create_instant
+    from booking.bookings.services import booking_create_instant
 
     park = cluster
     start = timezone.now().replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=2)

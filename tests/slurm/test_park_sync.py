@@ -16,7 +16,9 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from booking.models import Booking, BookingStatus, ComputeJob, Membership, Period, Quota, Tenant
+from booking.bookings.models import Booking, BookingStatus
+from booking.compute.models import ComputeJob
+from booking.tenancy.models import Membership, Period, Quota, Tenant
 from resources.models import GpuNode, ResourceKind, SlurmSyncReport
 from resources.services import gpu_node_create
 from resources.slurm import JobSpec, JobState
@@ -374,7 +376,8 @@ def scontrol_job(slurm_env, job_id: int) -> dict[str, str]:
 
 
 def test_a_job_in_a_booking_runs_in_its_reservation(synced, slurm_env, slurm):
-    from booking.services.jobs import job_send, job_submit
+    from booking.compute.sending import job_send
+    from booking.compute.services import job_submit
 
     park = synced
     now = timezone.now().replace(microsecond=0)

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from booking.models import ComputeJob, JobState
-from booking.services.jobs import job_send
-from resources.models import Lease
+from booking.compute.models import ComputeJob, JobState
+from booking.compute.sending import job_send
+from booking.models import Lease
 from tests.slurm import test_job_flow
 from tests.slurm.test_job_flow import submit
 
@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 WORKER = """
 import time
-from booking.job_tasks import jobs_follow_loop
+from booking.compute.tasks import jobs_follow_loop
 deadline = time.monotonic() + 150
 while time.monotonic() < deadline:
     # as huey's once-a-minute tick would, but every 3 s

@@ -1,1 +1,0 @@
-"""The researcher REST API: one router per area, mounted on the one NinjaAPI in config/api.py."""

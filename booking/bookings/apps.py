@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class BookingsConfig(AppConfig):
+    name = "booking.bookings"
+    label = "bookings"
+    verbose_name = _("Bookings")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Bookings hold quota hours: tenancy sums them with the other usage sources.
+        from booking.bookings.selectors import booking_hours_held
+        from booking.tenancy.usage import register_usage_source
+
+        register_usage_source(booking_hours_held)

@@ -1,0 +1,141 @@
+"""Forms parse and type the input; the booking rules themselves live in booking.services."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from booking.tenancy.models import Tenant
+from resources.models import Location, Recipe, Resource, ResourceKind
+
+DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"]
+
+
+class LocalDateTimeInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self, *, step_minutes: int = 30):
+        super().__init__(format="%Y-%m-%dT%H:%M", attrs={"step": step_minutes * 60})
+
+
+def _tenant_field(form: forms.Form, tenants: list[Tenant]) -> None:
+    field = form.fields["tenant"]
+    field.queryset = Tenant.objects.filter(pk__in=[t.pk for t in tenants])
+    if len(tenants) == 1:
+        field.initial = tenants[0].pk
+        field.widget = forms.HiddenInput()
+
+
+class BookingForm(forms.Form):
+    """An instant booking: a concrete slot."""
+
+    tenant = forms.ModelChoiceField(queryset=Tenant.objects.none(), label=_("Book for"))
+    title = forms.CharField(label=_("Title"), max_length=200)
+    start = forms.DateTimeField(label=_("Start"), input_formats=DATETIME_FORMATS)
+    end = forms.DateTimeField(label=_("End"), input_formats=DATETIME_FORMATS)
+    units = forms.IntegerField(label=_("GPUs"), min_value=1, initial=1)
+    recipe = forms.ModelChoiceField(
+        queryset=Recipe.objects.none(), label=_("Recipe"), required=False
+    )
+
+    def __init__(self, *args, resource: Resource, tenants: list[Tenant], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.resource = resource
+        _tenant_field(self, tenants)
+        for name in ("start", "end"):
+            self.fields[name].widget = LocalDateTimeInput(step_minutes=resource.slot_minutes)
+        if resource.kind == ResourceKind.GPU_NODE:
+            self.fields["units"].max_value = resource.capacity
+            self.fields["units"].widget.attrs["max"] = resource.capacity
+        else:
+            del self.fields["units"]
+        if resource.kind == ResourceKind.PILOT_LINE:
+            self.fields["recipe"].queryset = Recipe.objects.filter(line=resource)
+        else:
+            del self.fields["recipe"]
+
+
+class RoundRequestForm(forms.Form):
+    """A request for a round-planned resource: a window and a duration the planner places."""
+
+    tenant = forms.ModelChoiceField(queryset=Tenant.objects.none(), label=_("Book for"))
+    title = forms.CharField(label=_("Title"), max_length=200)
+    earliest_start = forms.DateTimeField(label=_("Earliest start"), input_formats=DATETIME_FORMATS)
+    latest_end = forms.DateTimeField(label=_("Latest end"), input_formats=DATETIME_FORMATS)
+    duration_hours = forms.DecimalField(
+        label=_("Duration (hours)"), min_value=Decimal("0.25"), max_digits=6, decimal_places=2
+    )
+    units = forms.IntegerField(label=_("GPUs"), min_value=1, initial=1)
+    recipe = forms.ModelChoiceField(
+        queryset=Recipe.objects.none(), label=_("Recipe"), required=False
+    )
+
+    def __init__(self, *args, resource: Resource, tenants: list[Tenant], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.resource = resource
+        _tenant_field(self, tenants)
+        for name in ("earliest_start", "latest_end"):
+            self.fields[name].widget = LocalDateTimeInput(step_minutes=resource.slot_minutes)
+        self.fields["duration_hours"].widget.attrs["step"] = "0.25"
+        if resource.kind == ResourceKind.GPU_NODE:
+            self.fields["units"].max_value = resource.capacity
+        else:
+            del self.fields["units"]
+        if resource.kind == ResourceKind.PILOT_LINE:
+            self.fields["recipe"].queryset = Recipe.objects.filter(line=resource)
+        else:
+            del self.fields["recipe"]
+
+    @property
+    def duration_minutes(self) -> int:
+        return int(self.cleaned_data["duration_hours"] * 60)
+
+
+class CatalogueFilterForm(forms.Form):
+    kind = forms.ChoiceField(
+        label=_("Kind"), choices=[("", _("All kinds")), *ResourceKind.choices], required=False
+    )
+    location = forms.ModelChoiceField(
+        label=_("Location"),
+        queryset=Location.objects.filter(level__in=["park", "building"]).order_by("park", "name"),
+        required=False,
+        empty_label=_("Anywhere"),
+    )
+    gpu_model = forms.ChoiceField(label=_("GPU model"), required=False)
+    free_from = forms.DateTimeField(
+        label=_("Free from"),
+        required=False,
+        input_formats=DATETIME_FORMATS,
+        widget=LocalDateTimeInput(step_minutes=30),
+    )
+    free_to = forms.DateTimeField(
+        label=_("until"),
+        required=False,
+        input_formats=DATETIME_FORMATS,
+        widget=LocalDateTimeInput(step_minutes=30),
+    )
+    trained_only = forms.BooleanField(label=_("Only what my trainings allow"), required=False)
+
+    def __init__(self, *args, gpu_models: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["gpu_model"].choices = [("", _("Any GPU")), *((m, m) for m in gpu_models)]
+
+    def clean(self):
+        data = super().clean()
+        a, b = data.get("free_from"), data.get("free_to")
+        if a and b and b <= a:
+            self.add_error("free_to", _("The end of the window must be after its start."))
+        if bool(a) != bool(b):
+            self.add_error("free_to" if a else "free_from", _("Give both ends of the window."))
+        return data
+
+
+def parse_week(value: str | None, default: dt.date) -> dt.date:
+    """A ?week=YYYY-MM-DD parameter; anything unparsable means the default week."""
+    try:
+        return dt.date.fromisoformat(value) if value else default
+    except ValueError:
+        return default

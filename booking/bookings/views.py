@@ -1,0 +1,363 @@
+"""Web pages for tenant members: home, catalogue, resource calendars and booking, my bookings,
+the calendar feed. Views parse input and call services/selectors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from booking.bookings import ical
+from booking.bookings.calendar import resource_week
+from booking.bookings.forms import BookingForm, CatalogueFilterForm, RoundRequestForm, parse_week
+from booking.bookings.hooks import round_desk
+from booking.bookings.models import BookingStatus
+from booking.bookings.reasons import reason_for
+from booking.bookings.rules import booking_cancellable, booking_check
+from booking.bookings.selectors import (
+    booking_get,
+    bookings_for_tenant,
+    bookings_for_user,
+    catalogue,
+    gpu_models,
+    resource_get,
+)
+from booking.bookings.services import booking_cancel, booking_create_instant
+from booking.errors import NotFound, ParkError
+from booking.formats import when_text
+from booking.tenancy.models import Period
+from booking.tenancy.selectors import managed_tenants, quota_uses, tenants_for_user
+from booking.tokens.models import CalendarFeedToken
+from booking.tokens.services import calendar_feed_regenerate, calendar_feed_user
+from booking.ui import form_errors, ui_error
+from resources.models import UNIT_OF_KIND, BookingMode, ResourceKind
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    tenants = tenants_for_user(user=request.user)
+    overview = []
+    for tenant in tenants:
+        bars = [
+            {
+                "label": ResourceKind(use.resource_class).label,
+                "period": Period(use.period).label,
+                "unit": UNIT_OF_KIND[ResourceKind(use.resource_class)],
+                "used": use.used_hours,
+                "quota": use.quota_hours,
+                "percent": use.percent,
+            }
+            for use in quota_uses(tenant=tenant)
+        ]
+        overview.append((tenant, bars))
+    upcoming = list(
+        bookings_for_user(user=request.user, statuses=[BookingStatus.CONFIRMED])
+        .filter(end__gte=timezone.now())
+        .order_by("start")[:5]
+    )
+    return render(request, "booking/home.html", {"overview": overview, "upcoming": upcoming})
+
+
+@login_required
+@require_GET
+def catalogue_view(request: HttpRequest) -> HttpResponse:
+    form = CatalogueFilterForm(request.GET or None, gpu_models=gpu_models())
+    filters = {}
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        filters = {
+            "kind": data["kind"] or None,
+            "location": data["location"],
+            "gpu_model": data["gpu_model"] or None,
+            "free_from": data["free_from"],
+            "free_to": data["free_to"],
+            "trained_only": data["trained_only"],
+        }
+    resources = list(catalogue(user=request.user, **filters))
+    context = {"form": form, "resources": resources}
+    if request.htmx and request.htmx.target == "results":
+        return render(request, "booking/_catalogue_results.html", context)
+    return render(request, "booking/catalogue.html", context)
+
+
+def _open_round():
+    return round_desk().open_round()
+
+
+def _resource_or_404(slug: str):
+    try:
+        return resource_get(slug=slug)
+    except NotFound:
+        raise Http404 from None
+
+
+def _booking_form(request, resource, tenants, data=None):
+    cls = RoundRequestForm if resource.booking_mode == BookingMode.ROUND else BookingForm
+    return cls(data, resource=resource, tenants=tenants)
+
+
+@login_required
+@require_GET
+def resource_view(request: HttpRequest, slug: str) -> HttpResponse:
+    resource = _resource_or_404(slug)
+    week_start = parse_week(request.GET.get("week"), timezone.localdate())
+    week = resource_week(user=request.user, resource=resource, week_start=week_start)
+    if request.htmx and request.htmx.target == "week":
+        return render(request, "booking/_week.html", {"week": week, "resource": resource})
+    tenants = tenants_for_user(user=request.user)
+    context = {
+        "resource": resource,
+        "week": week,
+        "form": _booking_form(request, resource, tenants),
+        "errors": [],
+        "open_round": _open_round() if resource.booking_mode == BookingMode.ROUND else None,
+    }
+    return render(request, "booking/resource.html", context)
+
+
+def _check_instant(request, resource, form) -> list[dict]:
+    """Live validation of an instant booking: input errors, then every booking rule."""
+    data = form.cleaned_data if form.is_bound and form.is_valid() else None
+    if data is None:
+        # While typing, a title not yet given is no error worth shouting about.
+        return [e for e in form_errors(form) if e["field"] != "title"]
+    errors = booking_check(
+        user=request.user,
+        tenant=data["tenant"],
+        resource=resource,
+        start=data["start"],
+        end=data["end"],
+        units=data.get("units") or 1,
+        recipe=data.get("recipe"),
+    )
+    return [ui_error(e) for e in errors]
+
+
+@login_required
+@require_POST
+def booking_validate(request: HttpRequest, slug: str) -> HttpResponse:
+    """The errors partial for the booking form as the member types (htmx)."""
+    resource = _resource_or_404(slug)
+    tenants = tenants_for_user(user=request.user)
+    form = _booking_form(request, resource, tenants, request.POST)
+    if resource.booking_mode == BookingMode.ROUND:
+        errors = (
+            [e for e in form_errors(form) if e["field"] != "title"] if not form.is_valid() else []
+        )
+        checked = not errors and form.is_valid()
+    else:
+        # Validate without the title so rules show before the member has named the booking.
+        if not request.POST.get("title"):
+            data = request.POST.copy()
+            data["title"] = "-"
+            form = _booking_form(request, resource, tenants, data)
+        errors = _check_instant(request, resource, form)
+        checked = form.is_valid()
+    return render(
+        request,
+        "booking/_errors.html",
+        {"errors": errors, "checked": checked, "resource": resource},
+    )
+
+
+@login_required
+@require_POST
+def booking_submit(request: HttpRequest, slug: str) -> HttpResponse:
+    """Book an instant slot, or send a round request for a round-planned resource."""
+    resource = _resource_or_404(slug)
+    tenants = tenants_for_user(user=request.user)
+    form = _booking_form(request, resource, tenants, request.POST)
+    errors: list[dict] = []
+    status = 400
+    if not form.is_valid():
+        errors = form_errors(form)
+    else:
+        data = form.cleaned_data
+        try:
+            if resource.booking_mode == BookingMode.ROUND:
+                booking = round_desk().request_create(
+                    user=request.user,
+                    tenant=data["tenant"],
+                    resource=resource,
+                    earliest_start=data["earliest_start"],
+                    latest_end=data["latest_end"],
+                    duration_minutes=form.duration_minutes,
+                    units=data.get("units") or 1,
+                    recipe=data.get("recipe"),
+                    title=data["title"],
+                )
+                messages.success(
+                    request,
+                    _("Your request joined the round “%(round)s”; it closes %(cutoff)s.")
+                    % {
+                        "round": booking.round.name if booking.round else "",
+                        "cutoff": when_text(booking.round.cutoff) if booking.round else "",
+                    },
+                )
+            else:
+                booking = booking_create_instant(
+                    user=request.user,
+                    tenant=data["tenant"],
+                    resource=resource,
+                    start=data["start"],
+                    end=data["end"],
+                    units=data.get("units") or 1,
+                    recipe=data.get("recipe"),
+                    title=data["title"],
+                )
+                messages.success(
+                    request, _("Booked: %(title)s is confirmed.") % {"title": booking.title}
+                )
+        except ParkError as exc:
+            errors = [ui_error(e) for e in getattr(exc, "errors", [exc])]
+            status = exc.status
+        else:
+            url = reverse("booking_detail", args=[booking.pk])
+            if request.htmx:
+                return HttpResponseClientRedirect(url)
+            return redirect(url)
+    context = {
+        "resource": resource,
+        "form": form,
+        "errors": errors,
+        "open_round": _open_round() if resource.booking_mode == BookingMode.ROUND else None,
+    }
+    if request.htmx:
+        # htmx swaps only 2xx answers; the form with its errors is the answer here.
+        return render(request, "booking/_booking_form.html", context)
+    context["week"] = resource_week(
+        user=request.user, resource=resource, week_start=timezone.localdate()
+    )
+    return render(request, "booking/resource.html", context, status=status)
+
+
+@login_required
+@require_GET
+def my_bookings(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    bookings = list(bookings_for_user(user=request.user)[:300])
+    for b in bookings:
+        b.cancellable = booking_cancellable(booking=b, now=now)
+        b.reason = reason_for(b)
+    return render(
+        request,
+        "booking/my_bookings.html",
+        {"bookings": bookings, "managed": managed_tenants(user=request.user)},
+    )
+
+
+@login_required
+@require_GET
+def tenant_bookings(request: HttpRequest, slug: str) -> HttpResponse:
+    tenant = next((t for t in managed_tenants(user=request.user) if t.slug == slug), None)
+    if tenant is None:
+        raise Http404
+    now = timezone.now()
+    bookings = list(bookings_for_tenant(user=request.user, tenant=tenant)[:500])
+    for b in bookings:
+        b.cancellable = booking_cancellable(booking=b, now=now)
+        b.reason = reason_for(b)
+    return render(request, "booking/tenant_bookings.html", {"tenant": tenant, "bookings": bookings})
+
+
+@login_required
+@require_GET
+def booking_detail(request: HttpRequest, pk: str) -> HttpResponse:
+    try:
+        booking = booking_get(user=request.user, pk=pk)
+    except NotFound:
+        raise Http404 from None
+    booking.cancellable = booking_cancellable(booking=booking, now=timezone.now())
+    booking.reason = reason_for(booking)
+    events = booking.events.select_related("actor").order_by("at", "id")
+    return render(request, "booking/booking_detail.html", {"booking": booking, "events": events})
+
+
+@login_required
+@require_POST
+def booking_cancel_view(request: HttpRequest, pk: str) -> HttpResponse:
+    try:
+        booking = booking_get(user=request.user, pk=pk)
+    except NotFound:
+        raise Http404 from None
+    try:
+        booking = booking_cancel(user=request.user, booking=booking)
+    except NotFound:
+        raise Http404 from None
+    except ParkError as exc:
+        error = ui_error(exc)
+        if request.htmx:
+            return render(request, "booking/_row_error.html", {"error": error}, status=200)
+        messages.error(request, error["message"])
+    else:
+        if request.htmx:
+            booking.cancellable = False
+            booking.reason = reason_for(booking)
+            return render(request, "booking/_booking_row.html", {"b": booking})
+        messages.success(request, _("Cancelled: %(title)s.") % {"title": booking.title})
+    return redirect(request.POST.get("next") or reverse("my_bookings"))
+
+
+@login_required
+def calendar_feed_settings(request: HttpRequest) -> HttpResponse:
+    """Shows whether a feed link exists; POST issues a new one (the old one stops working)."""
+    feed_url = None
+    if request.method == "POST":
+        token = calendar_feed_regenerate(user=request.user)
+        feed_url = request.build_absolute_uri(reverse("calendar_feed", args=[token]))
+    has_feed = feed_url is not None or CalendarFeedToken.objects.filter(user=request.user).exists()
+    return render(
+        request, "booking/calendar_feed.html", {"feed_url": feed_url, "has_feed": has_feed}
+    )
+
+
+@require_GET
+def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
+    """The member's bookings as iCalendar; the secret in the URL is the only credential."""
+    try:
+        user = calendar_feed_user(token=token)
+    except NotFound:
+        raise Http404 from None
+    since = timezone.now() - dt.timedelta(days=90)
+    bookings = bookings_for_user(
+        user=user,
+        statuses=[
+            BookingStatus.CONFIRMED,
+            BookingStatus.IN_USE,
+            BookingStatus.COMPLETED,
+            BookingStatus.CANCELLED,
+        ],
+    ).filter(start__isnull=False, end__gte=since)
+    host = request.get_host().split(":")[0] or "park.local"
+    events = []
+    for b in bookings:
+        place = b.resource.name if b.resource else ""
+        events.append(
+            {
+                "uid": f"booking-{b.pk}@{host}",
+                "stamp": b.updated_at,
+                "start": b.start,
+                "end": b.end,
+                "summary": f"{b.title} · {place}" if place else b.title,
+                "location": str(b.resource.location) if b.resource else "",
+                "description": f"{b.tenant.name}\n{b.get_status_display()}",
+                "status": "CANCELLED" if b.status == BookingStatus.CANCELLED else "CONFIRMED",
+                "sequence": int(b.updated_at.timestamp()) % 2_000_000_000,
+            }
+        )
+    body = ical.calendar(
+        name=_("Park bookings of %(user)s") % {"user": user.username}, events=events
+    )
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = 'inline; filename="park-bookings.ics"'
+    response["Cache-Control"] = "private, max-age=300"
+    return response

@@ -1,0 +1,85 @@
+"""API schemas of compute jobs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from ninja import Field, Schema
+from pydantic import AfterValidator, StringConstraints
+
+from booking.api_common import Id, PageIn, Slug, StrictIn, Text, _no_nul
+
+JobStateName = Literal[
+    "queued", "pending", "running", "completed", "failed", "cancelled", "timeout"
+]
+
+
+class JobIn(StrictIn):
+    name: Annotated[Text, StringConstraints(min_length=1, max_length=120)]
+    script: Annotated[
+        str, StringConstraints(min_length=1, max_length=100_000), AfterValidator(_no_nul)
+    ] = Field(description="The batch script (starts with #!).")
+    pool: Slug | None = Field(None, description="GPU pool to run on (or a booking).")
+    booking: Id | None = Field(None, description="Run inside this confirmed GPU booking.")
+    partition: Slug | None = Field(None, description="Slurm partition, if not implied.")
+    gpus: int = Field(0, ge=0, le=64)
+    cpus: int = Field(1, ge=1, le=1024)
+    memory_mb: int = Field(1024, ge=1, le=10_000_000)
+    time_limit_minutes: int = Field(ge=1, le=43_200)
+
+
+class JobOut(Schema):
+    id: int
+    tenant: str
+    user: str
+    name: str
+    pool: str | None
+    booking: int | None = Field(None, alias="booking_id")
+    partition: str
+    gpus: int
+    cpus: int
+    memory_mb: int
+    time_limit_minutes: int
+    state: JobStateName
+    slurm_job_id: int | None
+    reason: str
+    reason_code: str = Field(
+        description='Why the job ended, as a stable code ("" if it completed).'
+    )
+    reason_params: dict = Field(description="The parameters of the reason (e.g. the exit code).")
+    exit_code: int | None
+    submitted_at: dt.datetime | None
+    started_at: dt.datetime | None
+    ended_at: dt.datetime | None
+    gpu_hours: float
+    created_at: dt.datetime
+
+    @staticmethod
+    def resolve_tenant(obj) -> str:
+        return obj.tenant.slug
+
+    @staticmethod
+    def resolve_user(obj) -> str:
+        return obj.user.get_username()
+
+    @staticmethod
+    def resolve_pool(obj) -> str | None:
+        return obj.pool.slug if obj.pool_id else None
+
+
+class JobOutputOut(Schema):
+    job_id: int
+    readable: bool = Field(
+        description="Whether this server can read the job's output file (it shares the "
+        "cluster's job directory and Slurm has given the job an id)."
+    )
+    output: str | None = Field(
+        description="The end of the job's standard output (at most 64 KiB, decoded as UTF-8); "
+        "null when not readable."
+    )
+    truncated: bool = Field(description="Earlier output was left out.")
+
+
+class JobFilterIn(PageIn):
+    state: list[JobStateName] | None = Field(None, description="Any of these states.")

@@ -1,0 +1,235 @@
+"""Sending a stored job to Slurm exactly once.
+
+A row claim with a lease keeps two workers apart, and before any second attempt the job is
+looked for in Slurm by the marker in its name and comment, so a job Slurm accepted while our
+worker died is adopted, not submitted again. Slurm refusals end the job as failed with Slurm's
+reason; the quota hold is released because an ended job counts only its real GPU-hours.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from booking.compute.following import release_reissued_id
+from booking.compute.models import ComputeJob, JobState
+from booking.compute.reasons import job_reason_stored
+from booking.compute.slurm import cluster_membership, configured_client, job_marker, job_spec
+from booking.compute.slurm_hooks import enqueue_slurm_sync
+from booking.errors import ParkError
+from resources.slurm import (
+    JobInfo,
+    SlurmClient,
+    SlurmError,
+)
+
+# How long one worker owns a queued job while sending it; a dead worker's claim expires after it.
+SEND_LEASE = dt.timedelta(seconds=120)
+
+
+# Backoff between submit attempts while Slurm is unreachable: 5 s, 10 s, ... at most 5 minutes.
+RETRY_BASE_SECONDS = 5
+
+logger = logging.getLogger(__name__)
+
+
+RETRY_MAX_SECONDS = 300
+
+
+# ESLURM_RESERVATION_INVALID: the job names a reservation slurmctld does not hold.
+RESERVATION_INVALID = 2053
+
+
+def accounting_after() -> dt.timedelta:
+    """From when a job is looked for in accounting too: slurmctld forgets finished jobs after
+    MinJobAge (the SLURM_MIN_JOB_AGE setting, Slurm's default 300 s); half of it leaves room
+    for a job that finished just before the look-up."""
+    return dt.timedelta(seconds=int(getattr(settings, "SLURM_MIN_JOB_AGE", 300) or 300) / 2)
+
+
+def job_find_in_slurm(
+    *, job: ComputeJob, client: SlurmClient, table: list[JobInfo] | None = None
+) -> int | None:
+    """Slurm's id for our job if Slurm already has it (by name and marker), else None.
+
+    Looks in slurmctld's job table (``table`` when the caller read it already) and, for a job
+    older than slurmctld keeps finished jobs, in slurmdbd's accounting when it runs."""
+    marker = job_marker(job)
+    if table is None:
+        table = client.list_jobs(name_prefix=job.slurm_name) or []
+    for info in table:
+        if info.name == job.slurm_name and info.comment == marker:
+            return info.job_id
+    if timezone.now() - job.created_at < accounting_after():
+        return None
+    try:
+        for info in client.accounting_jobs(name=job.slurm_name):
+            if info.comment == marker:
+                return info.job_id
+    except SlurmError as error:
+        if error.transient:
+            raise
+        # No slurmdbd (the endpoint does not exist): slurmctld's table was the whole truth.
+    return None
+
+
+def job_send(
+    *,
+    job_id: int,
+    client: SlurmClient | None = None,
+    now: dt.datetime | None = None,
+    table: list[JobInfo] | None = None,
+) -> ComputeJob | None:
+    """Submit one queued job to Slurm, at most once.
+
+    In: the job's id. Out: the job after the attempt (``pending`` with its Slurm id, still
+    ``queued`` with ``next_attempt_at`` after a transient failure, or ``failed`` with Slurm's
+    reason after a refusal), or None when the job is not due or another worker holds it.
+    ``table`` is slurmctld's job table read after the job's previous attempt, if the caller has
+    it (a sweep reads it once for all its retries).
+    """
+    now = now or timezone.now()
+    claimed = (
+        ComputeJob.objects.filter(pk=job_id, state=JobState.QUEUED)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .update(
+            submit_attempts=F("submit_attempts") + 1,
+            next_attempt_at=now + SEND_LEASE,
+            updated_at=now,
+        )
+    )
+    if not claimed:
+        return None
+    job = ComputeJob.objects.select_related("tenant", "user", "pool", "booking__resource__gpu").get(
+        pk=job_id
+    )
+    client = client or configured_client()
+    if client is None:
+        unconfigured = SlurmError(
+            "Slurm is not configured (SLURM_REST_URL is unset)", transient=True
+        )
+        return _retry_later(job, error=unconfigured, now=now)
+    try:
+        membership = cluster_membership(user=job.user, tenant=job.tenant)
+        slurm_id = None
+        if job.submit_attempts > 1:
+            # An earlier attempt may have reached Slurm before its worker died or lost the reply.
+            slurm_id = job_find_in_slurm(job=job, client=client, table=table)
+        if slurm_id is None:
+            slurm_id = client.submit(
+                job_spec(job, now=now),
+                user=membership.cluster_username,
+                reconcile=lambda: job_find_in_slurm(job=job, client=client),
+            )
+    except ParkError as error:
+        # A rule the job no longer passes (e.g. its user left the tenant): the rule's words.
+        return _end_unsent(job, code=error.code, params={}, reason=error.message, error=error.code)
+    except SlurmError as error:
+        if error.transient:
+            return _retry_later(job, error=error, now=now)
+        if error.error_code == RESERVATION_INVALID and job.booking_id is not None:
+            # The booking's reservation is not in Slurm yet: reconcile, then try again.
+            enqueue_slurm_sync("job in a booking without its reservation")
+            return _retry_later(job, error=error, now=now)
+        params = {"message": error.message, "error_code": error.error_code}
+        return _end_unsent(
+            job,
+            code="slurm_refused",
+            params=params,
+            reason=job_reason_stored("slurm_refused", params),
+            error=str(error),
+        )
+    return _sent(job, slurm_id=slurm_id, client=client, now=now)
+
+
+def _sent(job: ComputeJob, *, slurm_id: int, client: SlurmClient, now: dt.datetime) -> ComputeJob:
+    with transaction.atomic():
+        # Slurm gave this id to our job now, so a row still holding it names a job Slurm lost
+        # (a controller crash reissues ids): that row lets go of the id first.
+        for other in (
+            ComputeJob.objects.select_for_update().filter(slurm_job_id=slurm_id).exclude(pk=job.pk)
+        ):
+            release_reissued_id(other, now=now)
+        updated = ComputeJob.objects.filter(pk=job.pk, state=JobState.QUEUED).update(
+            state=JobState.PENDING,
+            slurm_job_id=slurm_id,
+            submitted_at=now,
+            next_attempt_at=None,
+            last_error="",
+            updated_at=now,
+        )
+    if updated:
+        logger.info("job %s is Slurm job %s", job.pk, slurm_id)
+        job.state, job.slurm_job_id, job.submitted_at = JobState.PENDING, slurm_id, now
+        job.next_attempt_at, job.last_error = None, ""
+        return job
+    # Cancelled while we were sending: keep the id and cancel it in Slurm too.
+    ComputeJob.objects.filter(pk=job.pk, slurm_job_id__isnull=True).update(slurm_job_id=slurm_id)
+    try:
+        client.cancel(slurm_id)
+    except SlurmError as error:
+        logger.warning("job %s cancelled here but not in Slurm yet: %s", job.pk, error)
+    job.refresh_from_db()
+    return job
+
+
+def _retry_later(job: ComputeJob, *, error: SlurmError, now: dt.datetime) -> ComputeJob:
+    delay = min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** max(0, job.submit_attempts - 1))
+    ComputeJob.objects.filter(pk=job.pk, state=JobState.QUEUED).update(
+        next_attempt_at=now + dt.timedelta(seconds=delay),
+        last_error=str(error)[:2000],
+        updated_at=now,
+    )
+    logger.warning("job %s not sent (attempt %s): %s", job.pk, job.submit_attempts, error)
+    job.refresh_from_db()
+    return job
+
+
+def _end_unsent(job: ComputeJob, *, code: str, params: dict, reason: str, error: str) -> ComputeJob:
+    now = timezone.now()
+    ComputeJob.objects.filter(pk=job.pk, state=JobState.QUEUED).update(
+        state=JobState.FAILED,
+        reason=reason[:400],
+        reason_code=code,
+        reason_params=params,
+        last_error=error[:2000],
+        next_attempt_at=None,
+        ended_at=now,
+        gpu_hours=Decimal(0),
+        updated_at=now,
+    )
+    job.refresh_from_db()
+    return job
+
+
+def jobs_send_due(
+    *, client: SlurmClient | None = None, now: dt.datetime | None = None, limit: int = 200
+) -> int:
+    """Send queued jobs whose turn has come (first attempts whose task was lost, retries after
+    Slurm was unreachable, attempts whose worker died). Returns how many were sent."""
+    now = now or timezone.now()
+    due = list(
+        ComputeJob.objects.filter(state=JobState.QUEUED)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .order_by("created_at", "pk")
+        .values_list("pk", "submit_attempts")[:limit]
+    )
+    client = client or configured_client()
+    if not due or client is None:
+        return 0
+    table = None
+    if any(attempts for _, attempts in due):
+        # Retries must first look for the job in Slurm: read the job table once for all of them.
+        table = client.list_jobs(name_prefix="park-") or []
+    sent = 0
+    for job_id, _attempts in due:
+        job = job_send(job_id=job_id, client=client, now=now, table=table)
+        if job is not None and job.state != JobState.QUEUED:
+            sent += 1
+    return sent

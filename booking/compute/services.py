@@ -1,0 +1,321 @@
+"""Compute jobs on Slurm: submit (checked, stored, sent once by a task) and cancel.
+
+The flow:
+
+1. ``job_submit`` checks the request (membership and cluster identity, booking window, partition
+   limits, GPU-hour quota), stores the job as ``queued`` and starts ``job_submit_task`` on commit.
+2. ``compute.sending.job_send`` (run by that task, and by the periodic sweep for jobs whose
+   earlier attempt failed) submits the job to slurmrestd exactly once.
+3. ``compute.following.jobs_follow`` reads the live jobs from Slurm and records state, real
+   start/end, exit code and GPU-hours; ended jobs are charged to the tenant's GPU quota.
+4. ``job_cancel`` cancels in Slurm (or before submission, here).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from booking.bookings.models import Booking, BookingStatus
+from booking.compute import slurm
+from booking.compute.following import job_apply_slurm_info
+from booking.compute.models import LIVE_JOB_STATES, ComputeJob, JobState
+from booking.compute.reasons import job_reason_stored
+from booking.compute.slurm import (
+    _cluster_snapshot,
+    cluster_membership,
+    pool_target,
+)
+from booking.compute.tasks import job_submit_task
+from booking.errors import Conflict, NotFound, ParkError
+from booking.tenancy.access import may_act_for
+from booking.tenancy.models import Quota, Tenant
+from booking.tenancy.selectors import period_bounds, used_hours
+from resources.models import ResourceKind, ResourcePool
+from resources.slurm import (
+    SlurmClient,
+    SlurmError,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def job_submit(
+    *,
+    user,
+    tenant: Tenant,
+    name: str,
+    script: str,
+    time_limit_minutes: int,
+    gpus: int = 0,
+    cpus: int = 1,
+    memory_mb: int = 1024,
+    partition: str = "",
+    pool: ResourcePool | None = None,
+    booking: Booking | None = None,
+    client: SlurmClient | None = None,
+    now: dt.datetime | None = None,
+) -> ComputeJob:
+    """Check a job request, store it as ``queued`` and hand it to Slurm once the transaction
+    commits.
+
+    In: the acting ``user`` and ``tenant``, the batch ``script`` and its resources. The partition
+    comes from ``booking`` (its GPU node), else from ``pool`` (its members' partition), else from
+    ``partition``. Out: the stored ``ComputeJob``.
+
+    Raises ``ParkError`` naming the field and rule: ``not_a_member``, ``no_cluster_identity``,
+    ``partition_required``, ``unknown_partition``, ``time_limit_too_long``, ``too_many_gpus``,
+    ``booking_*`` (not confirmed, not a GPU node, ended, too short, too few GPUs),
+    ``quota_exceeded``. Nothing is stored on refusal.
+    """
+    now = now or timezone.now()
+    name = (name or "").strip()
+    if not name:
+        raise ParkError("name_required", _("name: give the job a name."), field="name")
+    if not (script or "").startswith("#!"):
+        raise ParkError(
+            "script_needs_shebang",
+            _("script: a batch script starts with #! (e.g. #!/bin/bash)."),
+            field="script",
+        )
+    membership = cluster_membership(user=user, tenant=tenant)
+    gpu_type, nodelist = None, None
+    if booking is not None:
+        partition, gpu_type, nodelist = _check_booking(
+            booking=booking,
+            tenant=tenant,
+            gpus=gpus,
+            time_limit_minutes=time_limit_minutes,
+            now=now,
+        )
+    elif pool is not None:
+        partition, gpu_type = pool_target(pool)
+    partition = (partition or "").strip()
+    if not partition:
+        raise ParkError(
+            "partition_required",
+            _("partition: name a partition, a GPU pool or a booking to run in."),
+            field="partition",
+        )
+    _check_partition(
+        # No cluster configured on this server: ImproperlyConfigured (the API answers 503).
+        client=client or slurm.slurm_client(),
+        partition=partition,
+        gpu_type=gpu_type,
+        gpus=gpus,
+        cpus=cpus,
+        time_limit_minutes=time_limit_minutes,
+    )
+    with transaction.atomic():
+        # One submission per tenant at a time: the quota check and the insert see the same use.
+        Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
+        if booking is None:
+            _check_quota(tenant=tenant, gpus=gpus, time_limit_minutes=time_limit_minutes, now=now)
+        job = ComputeJob(
+            tenant=tenant,
+            user=user,
+            booking=booking,
+            pool=pool,
+            name=name,
+            script=script,
+            partition=partition,
+            gpus=gpus,
+            cpus=cpus,
+            memory_mb=memory_mb,
+            time_limit_minutes=time_limit_minutes,
+            state=JobState.QUEUED,
+        )
+        # Field rules here; the check constraints are the database's (validating them in Python
+        # would cost a query each on the hot path), and so are the foreign keys: the related
+        # rows were loaded and checked above.
+        job.full_clean(
+            exclude=["tenant", "user", "booking", "pool"],
+            validate_unique=False,
+            validate_constraints=False,
+        )
+        job.save()
+        job_id = job.pk
+        transaction.on_commit(lambda: _start_send_task(job_id))
+    logger.info("job %s stored for %s (%s)", job.pk, tenant.slug, membership.cluster_username)
+    return job
+
+
+def _start_send_task(job_id: int) -> None:
+    try:
+        job_submit_task(job_id)
+    except Exception as error:
+        # The job is stored; the queue is unreachable. The follower's sweep sends it later
+        # (jobs_send_due takes every queued job whose turn has come).
+        logger.warning("job %s stored; its send task could not be queued: %s", job_id, error)
+
+
+def _check_booking(
+    *, booking: Booking, tenant: Tenant, gpus: int, time_limit_minutes: int, now: dt.datetime
+) -> tuple[str, str | None, str]:
+    """The booking a job runs in: confirmed, this tenant's, a GPU node, long and wide enough."""
+    if booking.tenant_id != tenant.pk:
+        raise NotFound(_("booking"), field="booking")
+    if booking.status != BookingStatus.CONFIRMED:
+        raise ParkError(
+            "booking_not_confirmed",
+            _("booking: only a confirmed booking can run jobs."),
+            field="booking",
+        )
+    resource = booking.resource
+    node = getattr(resource, "gpu", None) if resource is not None else None
+    if node is None or resource.kind != ResourceKind.GPU_NODE:
+        raise ParkError(
+            "booking_not_gpu", _("booking: the booking is not on a GPU node."), field="booking"
+        )
+    if booking.end <= now:
+        raise ParkError("booking_ended", _("booking: the booking has ended."), field="booking")
+    begin = max(now, booking.start)
+    if begin + dt.timedelta(minutes=time_limit_minutes) > booking.end:
+        left = int((booking.end - begin).total_seconds() // 60)
+        raise ParkError(
+            "booking_too_short",
+            _(
+                "time_limit_minutes: the job would run past the booking's end; at most "
+                "%(left)s minutes fit."
+            )
+            % {"left": left},
+            field="time_limit_minutes",
+        )
+    if gpus > booking.units:
+        raise ParkError(
+            "booking_too_few_gpus",
+            _("gpus: the booking holds %(units)s GPUs.") % {"units": booking.units},
+            field="gpus",
+        )
+    return node.slurm_partition, node.gpu_model.lower() or None, node.slurm_node
+
+
+def _check_partition(
+    *,
+    client: SlurmClient | None,
+    partition: str,
+    gpu_type: str | None,
+    gpus: int,
+    cpus: int,
+    time_limit_minutes: int,
+) -> None:
+    snapshot = _cluster_snapshot(client) if client is not None else None
+    if snapshot is None:
+        return
+    part = snapshot.partitions.get(partition)
+    if part is None:
+        raise ParkError(
+            "unknown_partition",
+            _("partition: the cluster has no partition %(name)s.") % {"name": partition},
+            field="partition",
+        )
+    if part.max_time_minutes is not None and time_limit_minutes > part.max_time_minutes:
+        raise ParkError(
+            "time_limit_too_long",
+            _("time_limit_minutes: partition %(name)s allows at most %(max)s minutes.")
+            % {"name": partition, "max": part.max_time_minutes},
+            field="time_limit_minutes",
+        )
+    nodes = [n for n in snapshot.nodes if partition in n.partitions]
+    if gpus:
+        fitting = [n.gpu_count for n in nodes if gpu_type in (None, n.gpu_type)]
+        most = max(fitting, default=0)
+        if gpus > most:
+            raise ParkError(
+                "too_many_gpus",
+                _("gpus: a node in partition %(name)s has at most %(max)s GPUs%(model)s.")
+                % {
+                    "name": partition,
+                    "max": most,
+                    "model": f" ({gpu_type})" if gpu_type else "",
+                },
+                field="gpus",
+            )
+    most_cpus = max((n.cpus for n in nodes), default=0)
+    if nodes and cpus > most_cpus:
+        raise ParkError(
+            "too_many_cpus",
+            _("cpus: a node in partition %(name)s has at most %(max)s CPUs.")
+            % {"name": partition, "max": most_cpus},
+            field="cpus",
+        )
+
+
+def _check_quota(*, tenant: Tenant, gpus: int, time_limit_minutes: int, now: dt.datetime) -> None:
+    """GPUs × time limit must fit in what is left of every GPU quota period containing now."""
+    if not gpus:
+        return
+    wanted = Decimal(gpus) * Decimal(time_limit_minutes) / Decimal(60)
+    for quota in Quota.objects.filter(tenant=tenant, resource_class=ResourceKind.GPU_NODE):
+        start, end = period_bounds(period=quota.period, at=now)
+        used = used_hours(tenant=tenant, resource_class=ResourceKind.GPU_NODE, start=start, end=end)
+        if used + wanted > quota.hours:
+            raise ParkError(
+                "quota_exceeded",
+                _(
+                    "time_limit_minutes: %(tenant)s has %(left)s of %(quota)s GPU-hours left in "
+                    "the %(period)s; this job may use %(wanted)s (GPUs × time limit)."
+                )
+                % {
+                    "tenant": tenant.name,
+                    "left": max(Decimal(0), quota.hours - used).quantize(Decimal("0.01")),
+                    "quota": quota.hours,
+                    "period": quota.get_period_display().lower(),
+                    "wanted": wanted.quantize(Decimal("0.01")),
+                },
+                field="time_limit_minutes",
+            )
+
+
+def job_cancel(*, user, job: ComputeJob, client: SlurmClient | None = None) -> ComputeJob:
+    """Cancel a job of one's own (or, for a manager, of the tenant).
+
+    A job not yet in Slurm is cancelled here; one in Slurm is cancelled there and its final
+    state (with the GPU-hours it used) recorded. Raises ``NotFound`` for someone else's job,
+    ``Conflict("job_not_live")`` for an ended one and ``ParkError("slurm_unavailable", 503)``
+    when Slurm cannot be reached (nothing changes then)."""
+    if not may_act_for(user=user, owner_id=job.user_id, tenant_id=job.tenant_id):
+        raise NotFound(_("job"))
+    now = timezone.now()
+    if ComputeJob.objects.filter(pk=job.pk, state=JobState.QUEUED).update(
+        state=JobState.CANCELLED,
+        ended_at=now,
+        next_attempt_at=None,
+        reason=job_reason_stored("cancelled_before_slurm"),
+        reason_code="cancelled_before_slurm",
+        reason_params={},
+        updated_at=now,
+    ):
+        job.refresh_from_db()
+        return job
+    job.refresh_from_db()
+    if job.state not in LIVE_JOB_STATES:
+        raise Conflict(
+            "job_not_live",
+            _("state: the job has already ended (%(state)s).") % {"state": job.get_state_display()},
+            field="state",
+        )
+    if job.slurm_job_id is None:  # being sent right now; the sender cancels it in Slurm
+        job.refresh_from_db()
+        return job
+    client = client or slurm.configured_client()
+    try:
+        if client is None:
+            raise SlurmError("Slurm is not configured (SLURM_REST_URL is unset)", transient=True)
+        client.cancel(job.slurm_job_id)
+        info = client.get_job(job.slurm_job_id)
+    except SlurmError as error:
+        raise ParkError(
+            "slurm_unavailable",
+            _("Slurm could not be reached to cancel the job; try again shortly."),
+            status=503,
+        ) from error
+    if info is not None:
+        job_apply_slurm_info(job=job, info=info)
+    job.refresh_from_db()
+    return job

@@ -1,0 +1,91 @@
+"""Background work of compute jobs. Tasks pass ids and call the job services (sending, following)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.conf import settings
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task
+
+from booking.compute.following import jobs_follow
+from booking.compute.models import LIVE_JOB_STATES, ComputeJob, JobState
+from booking.compute.sending import job_send, jobs_send_due
+from booking.leases import lease_acquire, lease_release, lease_renew
+from resources.slurm import SlurmError
+
+logger = logging.getLogger(__name__)
+
+FOLLOW_LEASE = "jobs-follow"
+
+
+@db_task()
+def job_submit_task(job_id: int) -> None:
+    """Send one job to Slurm (started when its row is committed). After a transient failure it
+    schedules itself for the job's next attempt; the periodic sweep is the safety net."""
+    job = job_send(job_id=job_id)
+    if job is None:
+        return
+    if job.state == JobState.QUEUED and job.next_attempt_at is not None:
+        job_submit_task.schedule((job_id,), eta=job.next_attempt_at)
+    # Returns nothing: huey stores no result nobody reads.
+
+
+def _follow_interval() -> float:
+    return float(getattr(settings, "SLURM_FOLLOW_INTERVAL", 2.0))
+
+
+def _idle_interval() -> float:
+    return float(getattr(settings, "SLURM_FOLLOW_IDLE_INTERVAL", 5.0))
+
+
+# The follower's lease: renewed every pass, so a worker killed while following (kill -9) holds
+# it at most this long and the next minute's tick (in any restarted worker) takes over.
+FOLLOW_LEASE_SECONDS = 30.0
+
+
+@db_periodic_task(crontab(minute="*"))
+def jobs_follow_task() -> None:
+    """Every minute, for just under a minute (huey's periodic tasks tick once a minute at
+    most): see ``jobs_follow_loop``."""
+    jobs_follow_loop(float(getattr(settings, "SLURM_FOLLOW_TASK_SECONDS", 55)))
+
+
+def jobs_follow_loop(seconds: float) -> int | None:
+    """For ``seconds``: send due jobs and follow live ones every SLURM_FOLLOW_INTERVAL seconds,
+    and look for live jobs every SLURM_FOLLOW_IDLE_INTERVAL seconds while there are none. A
+    lease (booking.leases: holder + expiry, renewed every pass) keeps one follower at a time;
+    a follower that dies releases it by expiry. Returns the passes made (None: another
+    follower holds the lease)."""
+    passes = 0
+    holder = lease_acquire(name=FOLLOW_LEASE, seconds=FOLLOW_LEASE_SECONDS)
+    if holder is None:
+        logger.debug("another follower is running")
+        return None
+    try:
+        deadline = time.monotonic() + seconds
+        while True:
+            if not lease_renew(name=FOLLOW_LEASE, holder=holder, seconds=FOLLOW_LEASE_SECONDS):
+                logger.warning("the follower's lease lapsed; another follower took over")
+                break
+            live = ComputeJob.objects.filter(state__in=LIVE_JOB_STATES).exists()
+            if live:
+                jobs_tick()
+                passes += 1
+            pause = _follow_interval() if live else _idle_interval()
+            if time.monotonic() + pause >= deadline:
+                break
+            time.sleep(pause)
+    finally:
+        lease_release(name=FOLLOW_LEASE, holder=holder)
+    return passes
+
+
+def jobs_tick() -> None:
+    """One round of background job work; a Slurm outage is logged, not raised."""
+    try:
+        jobs_send_due()
+        jobs_follow()
+    except SlurmError as error:
+        logger.warning("Slurm unreachable while following jobs: %s", error)

@@ -1,0 +1,599 @@
+"""Check-in and check-out, no-show release, closing bookings at their end, line run records
+and kiosk PINs. Every status change goes through ``booking_transition``.
+
+Callers (views, API, tasks) start the follow-up work these services report back: offering
+freed time to the waitlist (``usage.tasks.usage_offer_freed_time_task``) and the no-show
+e-mails (``usage.tasks.usage_notify_no_shows_task``), once the transaction has committed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth.hashers import check_password, make_password
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from booking.bookings.models import Booking, BookingStatus
+from booking.bookings.services import booking_transition, bookings_transition_many
+from booking.bulk import insert_rows
+from booking.compute.models import ComputeJob, JobState
+from booking.errors import Conflict, Forbidden, NotFound, ParkError
+from booking.mail import send_park_mail
+from booking.rounds.tasks import waitlist_replan_task
+from booking.tenancy.models import Membership
+from booking.usage.models import (
+    BookingUsage,
+    CheckInRule,
+    KioskPin,
+    LineRun,
+    UsagePolicy,
+    UsageSource,
+    UserLanguage,
+)
+from resources.models import Recipe, Resource, ResourceKind
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_OPENS_BEFORE = 15
+DEFAULT_CLOSES_AFTER = 15
+LIVE_JOB_STATES = (JobState.QUEUED, JobState.PENDING, JobState.RUNNING)
+
+
+# --------------------------------------------------------------------------------------------
+# Policy and windows
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Window:
+    """A resource's check-in rule: whether it needs one, and how far around the start."""
+
+    required: bool
+    opens_before: dt.timedelta
+    closes_after: dt.timedelta
+
+
+def default_window(kind: str) -> Window:
+    # GPU bookings are measured from their jobs; instruments and lines need someone present.
+    return Window(
+        required=kind != ResourceKind.GPU_NODE,
+        opens_before=dt.timedelta(minutes=DEFAULT_OPENS_BEFORE),
+        closes_after=dt.timedelta(minutes=DEFAULT_CLOSES_AFTER),
+    )
+
+
+def _window_of_rule(rule: CheckInRule) -> Window:
+    return Window(
+        required=rule.check_in_required,
+        opens_before=dt.timedelta(minutes=rule.opens_minutes_before),
+        closes_after=dt.timedelta(minutes=rule.closes_minutes_after),
+    )
+
+
+def window_for(resource: Resource) -> Window:
+    """The check-in rule of ``resource``: the operator's row, else the kind's default."""
+    rule = CheckInRule.objects.filter(resource_id=resource.pk).first()
+    return _window_of_rule(rule) if rule else default_window(resource.kind)
+
+
+def check_in_times(*, booking: Booking, window: Window | None = None) -> tuple[dt.datetime, ...]:
+    """[opens, closes] of a booking's check-in window (both instants included)."""
+    window = window or window_for(booking.resource)
+    return booking.start - window.opens_before, booking.start + window.closes_after
+
+
+def usage_policy() -> UsagePolicy:
+    """The park's usage policy (created with its defaults on first use)."""
+    policy, _created = UsagePolicy.objects.get_or_create(pk=1)
+    return policy
+
+
+def _hours(seconds: float, units: int = 1) -> Decimal:
+    return (Decimal(units) * Decimal(str(seconds)) / Decimal(3600)).quantize(Decimal("0.0001"))
+
+
+def booked_hours(booking: Booking) -> Decimal:
+    return _hours((booking.end - booking.start).total_seconds(), booking.units)
+
+
+def _fmt(value: dt.datetime) -> str:
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+
+
+# --------------------------------------------------------------------------------------------
+# Who may act
+# --------------------------------------------------------------------------------------------
+
+
+def is_operator(user) -> bool:
+    return bool(user.is_authenticated and (user.is_superuser or user.is_staff))
+
+
+def check_may_act(*, user, booking: Booking) -> None:
+    """The owner, a manager of the booking's tenant or an operator may check a booking in or
+    out. A member of the same tenant is refused (``not_owner``); anyone else gets 404."""
+    if booking.user_id == user.pk or is_operator(user):
+        return
+    roles = set(
+        Membership.objects.filter(user=user, tenant_id=booking.tenant_id).values_list(
+            "role", flat=True
+        )
+    )
+    if Membership.Role.MANAGER in roles:
+        return
+    if roles:
+        raise Forbidden(
+            "not_owner",
+            _("booking: only its owner or a manager of the tenant may check it in or out."),
+            field="booking",
+        )
+    raise NotFound("booking", field="booking")
+
+
+# --------------------------------------------------------------------------------------------
+# Check-in and check-out
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CheckOut:
+    booking: Booking
+    freed: bool  # the booking was shortened: the rest goes back to the calendar and waitlist
+
+
+def booking_check_in(*, user, booking: Booking, now: dt.datetime | None = None) -> Booking:
+    """Check a confirmed booking in: CONFIRMED → IN_USE, recording who and when.
+
+    In: the acting ``user`` (owner, tenant manager or operator), the ``booking``, ``now``.
+    Out: the booking, in use, with its ``BookingUsage`` row.
+    Raises ``NotFound``/``Forbidden`` (see ``check_may_act``); ``already_checked_in`` (409),
+    ``not_confirmed`` (409), ``check_in_not_used`` (400, a resource measured without
+    check-in), ``check_in_not_open`` (400, too early) or ``check_in_closed`` (400, the window
+    has passed). Nothing is written on refusal.
+    """
+    now = now or timezone.now()
+    check_may_act(user=user, booking=booking)
+    if booking.status == BookingStatus.IN_USE:
+        raise Conflict(
+            "already_checked_in", _("booking: it is already checked in."), field="booking"
+        )
+    if booking.status != BookingStatus.CONFIRMED:
+        raise Conflict(
+            "not_confirmed",
+            _("booking: only a confirmed booking can be checked in; this one is %(status)s.")
+            % {"status": BookingStatus(booking.status).label.lower()},
+            field="booking",
+        )
+    window = window_for(booking.resource)
+    if not window.required:
+        raise ParkError(
+            "check_in_not_used",
+            _("booking: %(name)s is measured without check-in.") % {"name": booking.resource.name},
+            field="booking",
+        )
+    opens, closes = check_in_times(booking=booking, window=window)
+    if now < opens:
+        raise ParkError(
+            "check_in_not_open",
+            _("booking: check-in opens at %(opens)s.") % {"opens": _fmt(opens)},
+            field="booking",
+        )
+    if now > closes:
+        raise ParkError(
+            "check_in_closed",
+            _("booking: check-in closed at %(closes)s.") % {"closes": _fmt(closes)},
+            field="booking",
+        )
+    with transaction.atomic():
+        booking = booking_transition(
+            booking=booking, to_status=BookingStatus.IN_USE, actor=user, note="checked in"
+        )
+        BookingUsage.objects.update_or_create(
+            booking=booking,
+            defaults={
+                "source": UsageSource.CHECK_IN,
+                "checked_in_at": now,
+                "checked_in_by": user,
+            },
+        )
+    return booking
+
+
+def _ceil_to_slot(value: dt.datetime, slot_minutes: int) -> dt.datetime:
+    local = timezone.localtime(value)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    minutes = (local - midnight).total_seconds() / 60
+    steps = math.ceil(minutes / slot_minutes - 1e-9)
+    return midnight + dt.timedelta(minutes=steps * slot_minutes)
+
+
+def booking_check_out(*, user, booking: Booking, now: dt.datetime | None = None) -> CheckOut:
+    """Check a booking out: IN_USE → COMPLETED, recording the hours used.
+
+    An early check-out gives the rest back: the booking ends at the next slot boundary after
+    ``now`` (at least one slot after its start), its booked end is kept on the usage row, and
+    ``freed`` tells the caller to offer the time to the waitlist.
+    Raises ``NotFound``/``Forbidden`` and ``not_checked_in`` (409). Nothing is written then.
+    """
+    now = now or timezone.now()
+    check_may_act(user=user, booking=booking)
+    if booking.status != BookingStatus.IN_USE:
+        raise Conflict("not_checked_in", _("booking: it is not checked in."), field="booking")
+    with transaction.atomic():
+        usage = BookingUsage.objects.select_for_update().get(booking=booking)
+        changes = {}
+        freed = False
+        out_at = min(now, booking.end)
+        if now < booking.end:
+            slot = booking.resource.slot_minutes
+            new_end = max(_ceil_to_slot(now, slot), booking.start + dt.timedelta(minutes=slot))
+            if new_end < booking.end:
+                changes["end"] = new_end
+                usage.booked_end = booking.end
+                freed = True
+        booking = booking_transition(
+            booking=booking,
+            to_status=BookingStatus.COMPLETED,
+            actor=user,
+            note="checked out early" if freed else "checked out",
+            **changes,
+        )
+        checked_in = usage.checked_in_at or booking.start
+        usage.checked_out_at = max(out_at, checked_in)
+        usage.checked_out_by = user
+        usage.used_hours = _hours(
+            (usage.checked_out_at - checked_in).total_seconds(), booking.units
+        )
+        _apply_run_record(usage, booking)
+        usage.charged_hours = usage.used_hours
+        usage.closed_at = now
+        usage.save()
+    return CheckOut(booking=booking, freed=freed)
+
+
+def _apply_run_record(usage: BookingUsage, booking: Booking) -> None:
+    """A line run's recorded times are the truth for the line's usage."""
+    run = LineRun.objects.filter(booking_id=booking.pk).first()
+    if run is not None:
+        usage.source = UsageSource.RUN_RECORD
+        usage.used_hours = _hours((run.actual_end - run.actual_start).total_seconds())
+
+
+# --------------------------------------------------------------------------------------------
+# Line run records
+# --------------------------------------------------------------------------------------------
+
+
+def line_run_complete(
+    *,
+    user,
+    booking: Booking,
+    actual_start: dt.datetime,
+    actual_end: dt.datetime,
+    recipe: Recipe | None = None,
+    lots: str = "",
+    wafers: int = 0,
+    notes: str = "",
+) -> LineRun:
+    """A technician (park staff) records what a pilot-line booking really ran.
+
+    The run's times become the booking's used (and, once closed, charged) hours.
+    Raises ``NotFound`` for a non-staff user, ``not_a_line`` (400), ``run_not_started``
+    (409, the booking was never confirmed or is cancelled), ``actual_end`` before start (400).
+    """
+    if not is_operator(user):
+        raise NotFound("booking", field="booking")
+    if booking.resource is None or booking.resource.kind != ResourceKind.PILOT_LINE:
+        raise ParkError(
+            "not_a_line", _("booking: run records are kept for pilot lines."), field="booking"
+        )
+    if booking.status not in (
+        BookingStatus.CONFIRMED,
+        BookingStatus.IN_USE,
+        BookingStatus.COMPLETED,
+    ):
+        raise Conflict(
+            "run_not_started",
+            _("booking: a %(status)s booking has no run to record.")
+            % {"status": BookingStatus(booking.status).label.lower()},
+            field="booking",
+        )
+    if actual_end <= actual_start:
+        raise ParkError(
+            "end_before_start",
+            _("actual_end: the end must be after the start."),
+            field="actual_end",
+        )
+    if recipe is not None and recipe.line_id != booking.resource_id:
+        raise ParkError("recipe_unknown", _("recipe: not a recipe of this line."), field="recipe")
+    with transaction.atomic():
+        run, _created = LineRun.objects.update_or_create(
+            booking=booking,
+            defaults={
+                "technician": user,
+                "actual_start": actual_start,
+                "actual_end": actual_end,
+                "recipe": recipe or booking.recipe,
+                "lots": lots[:200],
+                "wafers": wafers,
+                "notes": notes,
+            },
+        )
+        usage = BookingUsage.objects.select_for_update().filter(booking=booking).first()
+        if usage is not None:
+            _apply_run_record(usage, booking)
+            if usage.closed_at is not None:
+                usage.charged_hours = usage.used_hours
+            usage.save()
+    return run
+
+
+# --------------------------------------------------------------------------------------------
+# The periodic sweep: no-shows, bookings still in use at their end, ended GPU bookings
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Sweep:
+    no_shows: list[int] = field(default_factory=list)
+    closed_at_end: list[int] = field(default_factory=list)
+    completed: list[int] = field(default_factory=list)
+
+    def freed(self) -> list[int]:
+        return list(self.no_shows)
+
+
+def _windows(resource_ids) -> dict[int, Window]:
+    rules = CheckInRule.objects.filter(resource_id__in=resource_ids)
+    return {r.resource_id: _window_of_rule(r) for r in rules}
+
+
+def usage_close_due(*, now: dt.datetime | None = None, batch: int = 500) -> Sweep:
+    """Close what time has decided (no-shows in batches of ``batch``, one transaction each;
+    the others one booking at a time):
+
+    - a confirmed booking that needs a check-in and has none by the end of its window →
+      NO_SHOW (its slot is free again), charged at its booked hours if the policy says so;
+    - a booking still checked in at its end → COMPLETED at its end, flagged ``closed_at_end``;
+    - an ended booking that needs no check-in (GPU) → COMPLETED, used = its jobs' GPU-hours.
+
+    Out: the ids in each group; the caller offers the no-shows' time to the waitlist and sends
+    the e-mails. A booking someone changed meanwhile (``status_changed``) is left alone.
+    """
+    now = now or timezone.now()
+    sweep = Sweep()
+    charged = usage_policy().no_show_charged
+    # Only bookings that have started can be due; every one still confirmed is a candidate.
+    # Plain values, not model instances: at sweep sizes building instances dominates.
+    rows = list(
+        Booking.objects.filter(status=BookingStatus.CONFIRMED, start__lte=now)
+        .order_by("start", "pk")
+        .values_list("pk", "resource_id", "resource__kind", "start", "end", "units")
+    )
+    windows = _windows({row[1] for row in rows})
+    ended_unmeasured, due = [], []
+    for pk, resource_id, kind, start, end, units in rows:
+        window = windows.get(resource_id) or default_window(kind)
+        if window.required:
+            if start + window.closes_after < now:
+                due.append((pk, start, end, units))
+        elif end <= now:
+            ended_unmeasured.append(pk)
+    for i in range(0, len(due), batch):
+        sweep.no_shows += _release_no_shows(due[i : i + batch], now=now, charged=charged)
+    gpu_bookings = list(Booking.objects.filter(pk__in=ended_unmeasured).select_related("resource"))
+    job_hours = _job_gpu_hours([b.pk for b in gpu_bookings])
+    for b in gpu_bookings:
+        if _close(b, BookingStatus.COMPLETED, now=now, used=job_hours.get(b.pk, Decimal(0))):
+            sweep.completed.append(b.pk)
+    in_use = Booking.objects.filter(status=BookingStatus.IN_USE, end__lte=now).select_related(
+        "resource"
+    )
+    for b in in_use:
+        if _close(b, BookingStatus.COMPLETED, now=now, at_end=True):
+            sweep.closed_at_end.append(b.pk)
+    return sweep
+
+
+def _release_no_shows(due: list[tuple], *, now: dt.datetime, charged: bool) -> list[int]:
+    """One batch of no-shows ``(pk, start, end, units)`` in one transaction: the status change
+    (``bookings_transition_many``, which skips any booking changed meanwhile) and a usage row
+    for each."""
+    by_pk = {row[0]: row for row in due}
+    with transaction.atomic():
+        released = bookings_transition_many(
+            booking_ids=list(by_pk),
+            from_status=BookingStatus.CONFIRMED,
+            to_status=BookingStatus.NO_SHOW,
+            note="no-show: not checked in by the end of the check-in window",
+        )
+        # A confirmed booking has no usage row yet; one left by an operator's edit is replaced.
+        BookingUsage.objects.filter(booking_id__in=released).delete()
+        rows = []
+        for pk in released:
+            _pk, start, end, units = by_pk[pk]
+            hours = _hours((end - start).total_seconds(), units) if charged else Decimal(0)
+            rows.append((pk, UsageSource.NO_SHOW, True, False, Decimal(0), hours, now))
+        insert_rows(
+            BookingUsage,
+            [
+                "booking_id",
+                "source",
+                "no_show",
+                "closed_at_end",
+                "used_hours",
+                "charged_hours",
+                "closed_at",
+            ],
+            rows,
+        )
+    return released
+
+
+def _job_gpu_hours(booking_ids: list[int]) -> dict[int, Decimal]:
+    if not booking_ids:
+        return {}
+    ended = (
+        ComputeJob.objects.filter(booking_id__in=booking_ids)
+        .exclude(state__in=LIVE_JOB_STATES)
+        .values("booking_id")
+        .annotate(h=Sum("gpu_hours"))
+        .order_by()
+    )
+    return {row["booking_id"]: row["h"] or Decimal(0) for row in ended}
+
+
+def _close(
+    booking: Booking,
+    to_status: str,
+    *,
+    now: dt.datetime,
+    used: Decimal | None = None,
+    at_end: bool = False,
+) -> bool:
+    """One booking completed by the sweep with its usage row; False if it changed meanwhile."""
+    try:
+        with transaction.atomic():
+            note = "closed at its end: still checked in" if at_end else "ended"
+            booking_transition(booking=booking, to_status=to_status, actor=None, note=note)
+            if at_end:
+                usage = BookingUsage.objects.filter(booking=booking).first() or BookingUsage(
+                    booking=booking, source=UsageSource.CHECK_IN
+                )
+                checked_in = usage.checked_in_at or booking.start
+                usage.checked_out_at = max(booking.end, checked_in)
+                usage.closed_at_end = True
+                usage.used_hours = _hours(
+                    (usage.checked_out_at - checked_in).total_seconds(), booking.units
+                )
+                _apply_run_record(usage, booking)
+                usage.charged_hours = usage.used_hours
+                usage.closed_at = now
+                usage.save()
+            else:
+                BookingUsage.objects.update_or_create(
+                    booking=booking,
+                    defaults={
+                        "source": UsageSource.JOBS,
+                        "used_hours": used,
+                        "charged_hours": used,
+                        "closed_at": now,
+                    },
+                )
+    except Conflict:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------------------------
+# Follow-up: the waitlist and the e-mails (run in tasks)
+# --------------------------------------------------------------------------------------------
+
+
+def usage_offer_freed_time(*, booking_ids: list[int]) -> int:
+    """Offer the time freed by no-shows or early check-outs to the waitlist, through the rounds
+    service: one re-plan per round (a re-plan sees all the round's free time at once), under the
+    round's lease like every re-plan. Returns how many requests were promoted."""
+    promoted = 0
+    seen_rounds: set[int] = set()
+    freed = Booking.objects.filter(pk__in=booking_ids, round__isnull=False).order_by("pk")
+    for booking in freed:
+        if booking.round_id in seen_rounds:
+            continue
+        seen_rounds.add(booking.round_id)
+        promoted += max(0, waitlist_replan_task.call_local(booking.round_id, booking.pk))
+    return promoted
+
+
+def remember_language(*, user, language: str | None) -> None:
+    """Keep the language a user reads the park in, for e-mails sent without a request."""
+    codes = {code for code, _name in settings.LANGUAGES}
+    if not user.is_authenticated or language not in codes:
+        return
+    UserLanguage.objects.update_or_create(user=user, defaults={"language": language})
+
+
+def usage_notify_no_shows(*, booking_ids: list[int]) -> int:
+    """E-mail the owner (and, by policy, the tenant's managers) of each no-show, each person in
+    their own language. Returns the number of messages sent."""
+    policy = usage_policy()
+    sent = 0
+    bookings = list(
+        Booking.objects.filter(pk__in=booking_ids, status=BookingStatus.NO_SHOW).select_related(
+            "user", "resource", "tenant"
+        )
+    )
+    managers: dict[int, list] = {}
+    if policy.notify_manager:
+        rows = Membership.objects.filter(
+            tenant_id__in={b.tenant_id for b in bookings}, role=Membership.Role.MANAGER
+        ).select_related("user")
+        for m in rows:
+            managers.setdefault(m.tenant_id, []).append(m.user)
+    user_ids = {b.user_id for b in bookings} | {u.pk for us in managers.values() for u in us}
+    languages = dict(
+        UserLanguage.objects.filter(user_id__in=user_ids).values_list("user_id", "language")
+    )
+    for booking in bookings:
+        people = [booking.user]
+        people += [u for u in managers.get(booking.tenant_id, []) if u.pk != booking.user_id]
+        for person in people:
+            language = languages.get(person.pk, settings.LANGUAGE_CODE)
+            with translation.override(language):
+                sent += send_park_mail(
+                    to=[person.email],
+                    template="usage_no_show",
+                    context={
+                        "booking": booking,
+                        "person": person,
+                        "owner": person.pk == booking.user_id,
+                        "charged": policy.no_show_charged,
+                        "hours": booked_hours(booking),
+                    },
+                    language=language,
+                )
+    return sent
+
+
+# --------------------------------------------------------------------------------------------
+# Kiosk PINs
+# --------------------------------------------------------------------------------------------
+
+PIN_LENGTHS = range(4, 9)
+PIN_MAX_FAILURES = 5
+
+
+def kiosk_pin_set(*, user, pin: str) -> KioskPin:
+    """Set the user's kiosk PIN (4–8 digits); only its hash is stored."""
+    pin = (pin or "").strip()
+    if not pin.isdigit() or len(pin) not in PIN_LENGTHS:
+        raise ParkError("pin_invalid", _("pin: use 4 to 8 digits."), field="pin")
+    row, _created = KioskPin.objects.update_or_create(
+        user=user, defaults={"pin_hash": make_password(pin), "failed_attempts": 0}
+    )
+    return row
+
+
+def kiosk_pin_verify(*, user, pin: str) -> None:
+    """Check ``pin`` against the user's PIN. Five wrong tries lock the PIN until it is set
+    again. Raises ``pin_not_set``, ``pin_locked`` or ``pin_wrong`` (403)."""
+    row = KioskPin.objects.filter(user=user).first()
+    if row is None:
+        raise Forbidden("pin_not_set", _("pin: set a kiosk PIN first (My account)."), field="pin")
+    if row.failed_attempts >= PIN_MAX_FAILURES:
+        raise Forbidden(
+            "pin_locked", _("pin: locked after too many tries; set a new PIN."), field="pin"
+        )
+    if not check_password((pin or "").strip(), row.pin_hash):
+        KioskPin.objects.filter(pk=row.pk).update(failed_attempts=row.failed_attempts + 1)
+        raise Forbidden("pin_wrong", _("pin: wrong PIN."), field="pin")
+    if row.failed_attempts:
+        KioskPin.objects.filter(pk=row.pk).update(failed_attempts=0)
