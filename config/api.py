@@ -28,6 +28,7 @@ from booking.tenancy import api as tenancy_api
 from booking.tokens import api as tokens_api
 from booking.tokens.auth import READ, CallerRateThrottle
 from booking.usage import api as usage_api
+from config.http_errors import RETRY_AFTER_DB, database_down
 
 logger = logging.getLogger(__name__)
 
@@ -169,6 +170,17 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 @api.exception_handler(Exception)
 def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    if database_down(exc):
+        logger.warning("database unavailable in API %s %s: %s", request.method, request.path, exc)
+        response = error_response(
+            request,
+            503,
+            "database_unavailable",
+            _("The service's database is not answering; retry in a few seconds."),
+            details={"retry_after": RETRY_AFTER_DB},
+        )
+        response["Retry-After"] = str(RETRY_AFTER_DB)
+        return response
     # A bug: log it fully, answer in the same shape without leaking internals.
     logger.exception("unhandled error in API %s %s", request.method, request.path)
     return error_response(request, 500, "server_error", _("Internal error; it has been logged."))

@@ -13,6 +13,7 @@ window.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from django.conf import settings
 from django.core.cache import cache
 
 SLICES = 10
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -53,10 +56,14 @@ def _retry_after(counts: list[int], limit: int, current: int, width: float, now:
 
 
 def peek(name: str, key: str, *, limit: int, period: float, now: float | None = None) -> Verdict:
-    """Would one more hit be allowed? Counts nothing."""
+    """Would one more hit be allowed? Counts nothing. Fails open like ``hit``."""
     now = time.time() if now is None else now
     keys, current, width = _slice_keys(name, key, period, now)
-    found = cache.get_many(keys)
+    try:
+        found = cache.get_many(keys)
+    except Exception as error:  # noqa: BLE001 - any cache failure: fail open, say so
+        logger.warning("rate limit not applied (%s): the cache is unavailable (%s)", name, error)
+        return Verdict(True, 0, 0)
     counts = [int(found.get(k, 0)) for k in keys]
     total = sum(counts)
     if total < limit:
@@ -65,7 +72,19 @@ def peek(name: str, key: str, *, limit: int, period: float, now: float | None = 
 
 
 def hit(name: str, key: str, *, limit: int, period: float, now: float | None = None) -> Verdict:
-    """Count one hit for ``key`` under the limiter ``name`` unless that exceeds ``limit``."""
+    """Count one hit for ``key`` under the limiter ``name`` unless that exceeds ``limit``.
+
+    The counters live in the cache (Redis in production). When the cache does not answer, the
+    limiter fails open: the hit is allowed and a warning says the limit was not applied, so a
+    cache outage never turns into refused or failed requests."""
+    try:
+        return _hit(name, key, limit=limit, period=period, now=now)
+    except Exception as error:  # noqa: BLE001 - any cache failure: fail open, say so
+        logger.warning("rate limit not applied (%s): the cache is unavailable (%s)", name, error)
+        return Verdict(True, 0, 0)
+
+
+def _hit(name: str, key: str, *, limit: int, period: float, now: float | None) -> Verdict:
     now = time.time() if now is None else now
     keys, current, width = _slice_keys(name, key, period, now)
     mine = keys[-1]
@@ -92,7 +111,10 @@ def hit(name: str, key: str, *, limit: int, period: float, now: float | None = N
 def reset(name: str, key: str, *, period: float, now: float | None = None) -> None:
     now = time.time() if now is None else now
     keys, _current, _width = _slice_keys(name, key, period, now)
-    cache.delete_many(keys)
+    try:
+        cache.delete_many(keys)
+    except Exception as error:  # noqa: BLE001 - nothing to reset in a cache that is down
+        logger.warning("rate limit not reset (%s): the cache is unavailable (%s)", name, error)
 
 
 def client_address(request) -> str:

@@ -230,6 +230,21 @@ SLURM_TOKEN = env_str("SLURM_TOKEN")
 SLURM_CLUSTER = env_str("SLURM_CLUSTER", "park")
 SLURM_TIMEOUT = float(env_str("SLURM_TIMEOUT", "10"))
 SLURM_JOB_WORKDIR = env_str("SLURM_JOB_WORKDIR", str(VAR_DIR / "jobs"))
+# Park -> Slurm reconciliation (manage.py slurm_sync): tenants' accounts sit under this parent;
+# GPU quotas of this period become GrpTRESMins (Slurm must reset usage on the same period:
+# PriorityUsageResetPeriod); the park agent beside the controller makes the changes
+# slurmrestd cannot (limits of existing accounts, reservations).
+SLURM_PARENT_ACCOUNT = env_str("SLURM_PARENT_ACCOUNT", "park")
+# Slurm's MinJobAge (seconds finished jobs stay in slurmctld): older jobs are looked for in
+# accounting; the dev cluster writes it to its env file.
+SLURM_MIN_JOB_AGE = env_int("SLURM_MIN_JOB_AGE", 300)
+SLURM_QUOTA_PERIOD = env_str("SLURM_QUOTA_PERIOD", "month")
+SLURM_AGENT_URL = env_str("SLURM_AGENT_URL")
+SLURM_AGENT_KEY_FILE = env_str("SLURM_AGENT_KEY_FILE")
+SLURM_WANTED_STATE = "booking.compute.slurm_state.wanted_state"
+SLURM_SYNC_LEASE = "booking.compute.slurm_state.sync_lease"
+# Changes that matter (membership, quota, weight, booking) enqueue a reconciliation.
+SLURM_SYNC_ON_CHANGE = env_bool("SLURM_SYNC_ON_CHANGE", True)
 
 # Whom a member asks for a missing training (named in the refusal and on the resource page),
 # e.g. "the lab office (labs@park.example, ext. 2101)"; the park's operators when unset.

@@ -4,6 +4,9 @@ tasks run inline (a test that needs the real queue starts a consumer itself)."""
 import os
 
 os.environ.setdefault("HUEY_IMMEDIATE", "1")
+# Saving a booking or a membership in a test must not reconcile the dev cluster inline (the
+# queue runs inline here); the reconciliation tests call it themselves.
+os.environ.setdefault("SLURM_SYNC_ON_CHANGE", "0")
 
 from config.settings import *  # noqa: E402,F403
 

@@ -50,3 +50,8 @@ if settings.DEBUG:
     from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 
     urlpatterns += staticfiles_urlpatterns()
+
+handler400 = "config.http_errors.handler400"
+handler403 = "config.http_errors.handler403"
+handler404 = "config.http_errors.handler404"
+handler500 = "config.http_errors.handler500"

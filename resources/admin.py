@@ -11,6 +11,7 @@ from resources.models import (
     Recipe,
     Resource,
     ResourcePool,
+    SlurmSyncReport,
     Training,
     TrainingRecord,
     WeeklyHours,
@@ -148,3 +149,28 @@ class TrainingRecordAdmin(admin.ModelAdmin):
     list_filter = ["training"]
     search_fields = ["user__username", "user__email"]
     autocomplete_fields = ["user", "training"]
+
+
+@admin.register(SlurmSyncReport)
+class SlurmSyncReportAdmin(admin.ModelAdmin):
+    """The park → Slurm drift reports (manage.py slurm_sync and the periodic task); read only."""
+
+    list_display = ["created_at", "applied", "in_step", "drift_count", "error_count", "trigger"]
+    list_filter = ["applied", "in_step"]
+    readonly_fields = [
+        "created_at",
+        "applied",
+        "in_step",
+        "drift_count",
+        "error_count",
+        "trigger",
+        "text",
+        "report",
+    ]
+    fields = readonly_fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

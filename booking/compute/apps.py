@@ -14,3 +14,8 @@ class ComputeConfig(AppConfig):
         from booking.tenancy.usage import register_usage_source
 
         register_usage_source(job_hours_held)
+
+        # Changes to tenants, memberships, quotas and bookings ask for a Slurm reconciliation.
+        from booking.compute import slurm_hooks
+
+        slurm_hooks.connect()

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from booking.compute.models import LIVE_JOB_STATES, ComputeJob, JobState
 from booking.compute.reasons import job_reason_stored
-from booking.compute.slurm import configured_client
+from booking.compute.slurm import configured_client, job_marker
 from resources.slurm import (
     JobInfo,
     SlurmClient,
@@ -21,6 +24,8 @@ from resources.slurm import JobState as SlurmState
 # Up to this many live jobs are read one by one; above it one job-table read is cheaper.
 FOLLOW_ONE_BY_ONE = 40
 
+
+logger = logging.getLogger(__name__)
 
 # A job Slurm no longer knows (and accounting cannot resolve) is ended after this grace.
 VANISHED_GRACE = dt.timedelta(minutes=2)
@@ -93,18 +98,106 @@ def jobs_follow(
         infos = {job.slurm_job_id: None for job in live}
         infos.update({info.job_id: info for info in table if info.job_id in infos})
     for job in live:
-        info = infos.get(job.slurm_job_id)
-        if info is None:
-            info = _from_accounting(client, job)
-        if info is None:
-            if _end_vanished(job, now=now):
-                report.vanished += 1
-                report.ended += 1
-            continue
-        changed, ended = job_apply_slurm_info(job=job, info=info)
-        report.changed += changed
-        report.ended += ended
+        try:
+            with transaction.atomic():
+                _follow_one(job, infos.get(job.slurm_job_id), client=client, now=now, report=report)
+        except SlurmError as error:
+            if error.transient:
+                raise
+            logger.warning("job %s not followed this pass: %s", job.pk, error)
+        except Exception:
+            # One bad row never stops the pass for the others.
+            logger.exception("job %s not followed this pass", job.pk)
     return report
+
+
+def _is_ours(job: ComputeJob, info: JobInfo) -> bool:
+    """The record names our job: its name and its comment marker are ours."""
+    return info.name == job.slurm_name and (not info.comment or info.comment == job_marker(job))
+
+
+def _follow_one(
+    job: ComputeJob,
+    info: JobInfo | None,
+    *,
+    client: SlurmClient,
+    now: dt.datetime,
+    report: FollowReport,
+) -> None:
+    if info is not None and not _is_ours(job, info):
+        # The id names another job now (Slurm lost ours in a controller crash and reissued its
+        # id). Accounting may still hold our own record under that id; else let the id go.
+        info = _from_accounting(client, job)
+        if info is None or not _is_ours(job, info):
+            release_reissued_id(job, now=now)
+            report.changed += 1
+            return
+    if info is None:
+        info = _from_accounting(client, job)
+    if info is None:
+        if _end_vanished(job, now=now):
+            report.vanished += 1
+            report.ended += 1
+        return
+    if info.state is SlurmState.PENDING and _launch_failed_held(info):
+        _release_held(job, info)
+    changed, ended = job_apply_slurm_info(job=job, info=info)
+    report.changed += changed
+    report.ended += ended
+
+
+def release_reissued_id(job: ComputeJob, *, now: dt.datetime, lost: bool = False) -> None:
+    """``job``'s Slurm id now names another job (or, ``lost``, nothing at all). Never adopt
+    another job's record: a job that had not started is queued to be sent again; a live one
+    that had started ends with the reason; an ended one keeps its state."""
+    if lost:
+        note = _("Slurm lost job %(id)s (never started); it was sent again.")
+    else:
+        note = _("Slurm job %(id)s was lost by Slurm and its id given to another job.")
+    note = note % {"id": job.slurm_job_id}
+    values: dict = {"slurm_job_id": None, "last_error": note[:2000], "updated_at": now}
+    if job.state == JobState.PENDING and job.started_at is None:
+        values.update(state=JobState.QUEUED, next_attempt_at=None, submitted_at=None)
+    elif job.state in (JobState.PENDING, JobState.RUNNING):
+        params = {"id": job.slurm_job_id}
+        values.update(
+            state=JobState.FAILED,
+            ended_at=now,
+            reason=job_reason_stored("slurm_id_reissued", params),
+            reason_code="slurm_id_reissued",
+            reason_params=params,
+        )
+    ComputeJob.objects.filter(pk=job.pk).update(**values)
+    logger.warning("job %s: %s", job.pk, note)
+
+
+def _launch_failed_held(info: JobInfo) -> bool:
+    """Slurm holds the job: the park never submits held jobs, so this is a hold after a failed
+    launch (slurmrestd reports it as JobHeldUser; the agent checks scontrol's own reason,
+    launch_failed_requeued_held, before releasing)."""
+    reason = info.state_reason.lower().replace("_", " ")
+    return reason in ("jobhelduser", "jobheldadmin") or "launch failed requeued held" in reason
+
+
+def _release_held(job: ComputeJob, info: JobInfo) -> None:
+    """Slurm held our job after a failed launch (after a controller crash it gives the node
+    "Duplicate jobid"): release it through the park agent, which checks the marker first."""
+    from resources.slurm.agent_client import agent_from_settings
+
+    agent = agent_from_settings()
+    if agent is None:
+        logger.warning(
+            "job %s is held by Slurm (%s); no park agent to release it", job.pk, info.state_reason
+        )
+        return
+    try:
+        with agent:
+            agent.job_release(job_id=info.job_id, comment=job_marker(job))
+        logger.info("job %s: released Slurm job %s held after a failed launch", job.pk, info.job_id)
+    except SlurmError as error:
+        logger.warning(
+            "job %s: could not release held Slurm job %s: %s", job.pk, info.job_id, error
+        )
 
 
 def _from_accounting(client: SlurmClient, job: ComputeJob) -> JobInfo | None:
@@ -170,6 +263,11 @@ def _end_vanished(job: ComputeJob, *, now: dt.datetime) -> bool:
     """Slurm and accounting no longer know the job: end it rather than follow it forever.
     It is charged GPUs × the time it may have run (capped by its time limit)."""
     if job.submitted_at and now - job.submitted_at < VANISHED_GRACE:
+        return False
+    if job.state == JobState.PENDING and job.started_at is None:
+        # Never started and unknown to Slurm and to accounting: Slurm lost it (a controller
+        # crash loses the last submissions). Send it again rather than end it.
+        release_reissued_id(job, now=now, lost=True)
         return False
     hours = Decimal(0)
     if job.started_at:

@@ -19,6 +19,7 @@ JOB_REASONS = {
     "script_exit": _("The script exited with code %(code)s."),
     "vanished": _("Slurm no longer knows this job; its final state could not be read."),
     "slurm_refused": _("Slurm refused the job: %(message)s"),
+    "slurm_id_reissued": _("Slurm job %(id)s was lost by Slurm and its id given to another job."),
 }
 
 

@@ -12,12 +12,16 @@ import datetime as dt
 import logging
 from decimal import Decimal
 
+from django.conf import settings
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from booking.compute.following import release_reissued_id
 from booking.compute.models import ComputeJob, JobState
 from booking.compute.reasons import job_reason_stored
 from booking.compute.slurm import cluster_membership, configured_client, job_marker, job_spec
+from booking.compute.slurm_hooks import enqueue_slurm_sync
 from booking.errors import ParkError
 from resources.slurm import (
     JobInfo,
@@ -38,9 +42,15 @@ logger = logging.getLogger(__name__)
 RETRY_MAX_SECONDS = 300
 
 
-# slurmctld keeps finished jobs for MinJobAge (an hour on the dev cluster); older ones are
-# looked for in accounting too.
-ACCOUNTING_AFTER = dt.timedelta(minutes=30)
+# ESLURM_RESERVATION_INVALID: the job names a reservation slurmctld does not hold.
+RESERVATION_INVALID = 2053
+
+
+def accounting_after() -> dt.timedelta:
+    """From when a job is looked for in accounting too: slurmctld forgets finished jobs after
+    MinJobAge (the SLURM_MIN_JOB_AGE setting, Slurm's default 300 s); half of it leaves room
+    for a job that finished just before the look-up."""
+    return dt.timedelta(seconds=int(getattr(settings, "SLURM_MIN_JOB_AGE", 300) or 300) / 2)
 
 
 def job_find_in_slurm(
@@ -56,7 +66,7 @@ def job_find_in_slurm(
     for info in table:
         if info.name == job.slurm_name and info.comment == marker:
             return info.job_id
-    if timezone.now() - job.created_at < ACCOUNTING_AFTER:
+    if timezone.now() - job.created_at < accounting_after():
         return None
     try:
         for info in client.accounting_jobs(name=job.slurm_name):
@@ -123,6 +133,10 @@ def job_send(
     except SlurmError as error:
         if error.transient:
             return _retry_later(job, error=error, now=now)
+        if error.error_code == RESERVATION_INVALID and job.booking_id is not None:
+            # The booking's reservation is not in Slurm yet: reconcile, then try again.
+            enqueue_slurm_sync("job in a booking without its reservation")
+            return _retry_later(job, error=error, now=now)
         params = {"message": error.message, "error_code": error.error_code}
         return _end_unsent(
             job,
@@ -135,14 +149,21 @@ def job_send(
 
 
 def _sent(job: ComputeJob, *, slurm_id: int, client: SlurmClient, now: dt.datetime) -> ComputeJob:
-    updated = ComputeJob.objects.filter(pk=job.pk, state=JobState.QUEUED).update(
-        state=JobState.PENDING,
-        slurm_job_id=slurm_id,
-        submitted_at=now,
-        next_attempt_at=None,
-        last_error="",
-        updated_at=now,
-    )
+    with transaction.atomic():
+        # Slurm gave this id to our job now, so a row still holding it names a job Slurm lost
+        # (a controller crash reissues ids): that row lets go of the id first.
+        for other in (
+            ComputeJob.objects.select_for_update().filter(slurm_job_id=slurm_id).exclude(pk=job.pk)
+        ):
+            release_reissued_id(other, now=now)
+        updated = ComputeJob.objects.filter(pk=job.pk, state=JobState.QUEUED).update(
+            state=JobState.PENDING,
+            slurm_job_id=slurm_id,
+            submitted_at=now,
+            next_attempt_at=None,
+            last_error="",
+            updated_at=now,
+        )
     if updated:
         logger.info("job %s is Slurm job %s", job.pk, slurm_id)
         job.state, job.slurm_job_id, job.submitted_at = JobState.PENDING, slurm_id, now

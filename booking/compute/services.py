@@ -146,7 +146,12 @@ def job_submit(
 
 
 def _start_send_task(job_id: int) -> None:
-    job_submit_task(job_id)
+    try:
+        job_submit_task(job_id)
+    except Exception as error:
+        # The job is stored; the queue is unreachable. The follower's sweep sends it later
+        # (jobs_send_due takes every queued job whose turn has come).
+        logger.warning("job %s stored; its send task could not be queued: %s", job_id, error)
 
 
 def _check_booking(

@@ -28,6 +28,7 @@ from resources.slurm import (
     SlurmError,
     client_from_settings,
 )
+from resources.slurm_park import account_name, reservation_name
 
 _client_lock = threading.Lock()
 
@@ -155,11 +156,14 @@ def job_workdir() -> str:
 def job_spec(job: ComputeJob, *, now: dt.datetime | None = None) -> JobSpec:
     """The Slurm request for a stored job."""
     booking = job.booking
-    gpu_type, nodelist, begin = None, None, None
+    gpu_type, nodelist, begin, reservation = None, None, None, None
     if booking is not None and booking.resource is not None:
         node = getattr(booking.resource, "gpu", None)
         if node is not None:
             gpu_type, nodelist = node.gpu_model.lower() or None, node.slurm_node
+            if getattr(settings, "SLURM_AGENT_URL", None):
+                # Reservations are kept from bookings (manage.py slurm_sync): run in the booking's.
+                reservation = reservation_name(booking.pk)
         if booking.start and booking.start > (now or timezone.now()):
             begin = booking.start
     elif job.pool is not None:
@@ -168,7 +172,7 @@ def job_spec(job: ComputeJob, *, now: dt.datetime | None = None) -> JobSpec:
         script=job.script,
         name=job.slurm_name,
         comment=job_marker(job),
-        account=job.tenant.slurm_account,
+        account=account_name(job.tenant.slug),
         partition=job.partition,
         gpus=job.gpus,
         gpu_type=gpu_type,
@@ -183,5 +187,6 @@ def job_spec(job: ComputeJob, *, now: dt.datetime | None = None) -> JobSpec:
         },
         begin_time=begin,
         nodelist=nodelist,
+        reservation=reservation,
         standard_output=f"{job_workdir()}/{job.slurm_name}-%j.out",
     )

@@ -18,47 +18,65 @@ from resources.slurm import SlurmError
 logger = logging.getLogger(__name__)
 
 FOLLOW_LEASE = "jobs-follow"
-# Longer than one pass (a Slurm read and the follow interval); renewed after every pass.
-FOLLOW_LEASE_SECONDS = 90
 
 
 @db_task()
-def job_submit_task(job_id: int) -> str | None:
+def job_submit_task(job_id: int) -> None:
     """Send one job to Slurm (started when its row is committed). After a transient failure it
     schedules itself for the job's next attempt; the periodic sweep is the safety net."""
     job = job_send(job_id=job_id)
     if job is None:
-        return None
+        return
     if job.state == JobState.QUEUED and job.next_attempt_at is not None:
         job_submit_task.schedule((job_id,), eta=job.next_attempt_at)
-    return job.state
+    # Returns nothing: huey stores no result nobody reads.
 
 
 def _follow_interval() -> float:
     return float(getattr(settings, "SLURM_FOLLOW_INTERVAL", 2.0))
 
 
+def _idle_interval() -> float:
+    return float(getattr(settings, "SLURM_FOLLOW_IDLE_INTERVAL", 5.0))
+
+
+# The follower's lease: renewed every pass, so a worker killed while following (kill -9) holds
+# it at most this long and the next minute's tick (in any restarted worker) takes over.
+FOLLOW_LEASE_SECONDS = 30.0
+
+
 @db_periodic_task(crontab(minute="*"))
-def jobs_follow_task() -> int:
-    """Every minute, for just under a minute: send due jobs and follow live ones every
-    SLURM_FOLLOW_INTERVAL seconds (huey's periodic tasks tick once a minute at most).
-    A lease (holder + expiry, renewed every pass) keeps one follower at a time; a follower
-    that dies releases it by expiry."""
+def jobs_follow_task() -> None:
+    """Every minute, for just under a minute (huey's periodic tasks tick once a minute at
+    most): see ``jobs_follow_loop``."""
+    jobs_follow_loop(float(getattr(settings, "SLURM_FOLLOW_TASK_SECONDS", 55)))
+
+
+def jobs_follow_loop(seconds: float) -> int | None:
+    """For ``seconds``: send due jobs and follow live ones every SLURM_FOLLOW_INTERVAL seconds,
+    and look for live jobs every SLURM_FOLLOW_IDLE_INTERVAL seconds while there are none. A
+    lease (booking.leases: holder + expiry, renewed every pass) keeps one follower at a time;
+    a follower that dies releases it by expiry. Returns the passes made (None: another
+    follower holds the lease)."""
     passes = 0
     holder = lease_acquire(name=FOLLOW_LEASE, seconds=FOLLOW_LEASE_SECONDS)
     if holder is None:
         logger.debug("another follower is running")
-        return passes
+        return None
     try:
-        deadline = time.monotonic() + 55
-        while time.monotonic() < deadline:
-            jobs_tick()
-            passes += 1
-            if not ComputeJob.objects.filter(state__in=LIVE_JOB_STATES).exists():
-                break
+        deadline = time.monotonic() + seconds
+        while True:
             if not lease_renew(name=FOLLOW_LEASE, holder=holder, seconds=FOLLOW_LEASE_SECONDS):
-                break  # our lease expired and another follower took over
-            time.sleep(_follow_interval())
+                logger.warning("the follower's lease lapsed; another follower took over")
+                break
+            live = ComputeJob.objects.filter(state__in=LIVE_JOB_STATES).exists()
+            if live:
+                jobs_tick()
+                passes += 1
+            pause = _follow_interval() if live else _idle_interval()
+            if time.monotonic() + pause >= deadline:
+                break
+            time.sleep(pause)
     finally:
         lease_release(name=FOLLOW_LEASE, holder=holder)
     return passes

@@ -15,6 +15,7 @@ from .types import (
     NodeInfo,
     PartitionInfo,
     PingInfo,
+    ReservationInfo,
 )
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "NodeInfo",
     "PartitionInfo",
     "PingInfo",
+    "ReservationInfo",
     "SlurmClient",
     "SlurmConfig",
     "SlurmError",

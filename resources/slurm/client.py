@@ -39,6 +39,7 @@ from .types import (
     NodeInfo,
     PartitionInfo,
     PingInfo,
+    ReservationInfo,
 )
 
 log = logging.getLogger(__name__)
@@ -248,6 +249,12 @@ class SlurmClient:
     def partitions(self) -> list[PartitionInfo]:
         return self.mapping.decode_partitions(self._call("GET", self.mapping.path("partitions")))
 
+    def reservations(self) -> list[ReservationInfo]:
+        """Reservations slurmctld holds (read only: v0.0.38 cannot write them)."""
+        return self.mapping.decode_reservations(
+            self._call("GET", self.mapping.path("reservations"))
+        )
+
     # --- accounting (slurmdbd) ----------------------------------------------------------------
 
     def accounts(self) -> list[AccountInfo]:
@@ -270,6 +277,31 @@ class SlurmClient:
         """Let users submit under accounts. Needs a Slurm administrator."""
         body = self.mapping.encode_associations(associations)
         self._call("POST", self.mapping.path("associations"), json=body)
+
+    def delete_association(self, *, account: str, user: str) -> None:
+        """Remove one user's association with an account on this cluster."""
+        params = {"account": account, "user": user, "cluster": self.config.cluster or ""}
+        body = self._query("DELETE", self.mapping.path("association"), params=params)
+        if not body.get("removed_associations"):
+            # slurmdbd answers 200 and keeps an association that still has jobs.
+            raise SlurmError(
+                f"association {account}/{user} not removed (jobs of it may still be queued)"
+            )
+
+    def delete_account(self, account: str) -> None:
+        """Remove an account (and its associations)."""
+        self._query("DELETE", self.mapping.path("account", name=account))
+
+    def users(self) -> set[str]:
+        body = self._query("GET", self.mapping.path("users"))
+        return {u["name"] for u in body.get("users") or [] if u.get("name")}
+
+    def add_users(self, users: Iterable[str], *, default_account: str) -> None:
+        """Create Slurm users (needed before their first association)."""
+        body = {
+            "users": [{"name": u, "default": {"account": default_account}} for u in users],
+        }
+        self._call("POST", self.mapping.path("users"), json=body)
 
     def ensure_account(
         self, account: str, *, users: Iterable[str] = (), description: str = ""

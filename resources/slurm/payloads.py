@@ -22,6 +22,7 @@ from .types import (
     NodeInfo,
     PartitionInfo,
     PingInfo,
+    ReservationInfo,
 )
 
 Body = dict[str, Any]
@@ -43,6 +44,7 @@ class PayloadMapping(Protocol):
     def encode_associations(self, associations: Iterable[AssociationInfo]) -> Body: ...
     def decode_associations(self, body: Body) -> list[AssociationInfo]: ...
     def decode_accounting_jobs(self, body: Body) -> list[JobInfo]: ...
+    def decode_reservations(self, body: Body) -> list[ReservationInfo]: ...
 
 
 _GRES_GPU = re.compile(r"gpu(?::([A-Za-z0-9_.-]+))?:(\d+)")
@@ -80,6 +82,8 @@ class V0038:
         "accounts": "/slurmdb/v0.0.38/accounts",
         "account": "/slurmdb/v0.0.38/account/{name}",
         "associations": "/slurmdb/v0.0.38/associations",
+        "association": "/slurmdb/v0.0.38/association",
+        "reservations": "/slurm/v0.0.38/reservations",
         "users": "/slurmdb/v0.0.38/users",
         "db_job": "/slurmdb/v0.0.38/job/{job_id}",
         "db_jobs": "/slurmdb/v0.0.38/jobs",
@@ -124,6 +128,8 @@ class V0038:
             job["standard_error"] = spec.standard_error
         if spec.hold:
             job["hold"] = True
+        if spec.reservation:
+            job["reservation"] = spec.reservation
         if spec.nodelist:
             # A string; "required_nodes" is a disabled key in v0.0.38.
             job["nodelist"] = spec.nodelist
@@ -287,16 +293,17 @@ class V0038:
     # --- accounting (slurmdbd) ----------------------------------------------------------------
 
     def encode_accounts(self, accounts: Iterable[AccountInfo]) -> Body:
-        return {
-            "accounts": [
-                {
-                    "name": a.name,
-                    "description": a.description or a.name,
-                    "organization": a.organization or a.name,
-                }
-                for a in accounts
-            ]
-        }
+        out = []
+        for a in accounts:
+            item: Body = {
+                "name": a.name,
+                "description": a.description or a.name,
+                "organization": a.organization or a.name,
+            }
+            if a.parent:
+                item["parent_account"] = a.parent
+            out.append(item)
+        return {"accounts": out}
 
     def decode_accounts(self, body: Body) -> list[AccountInfo]:
         return [
@@ -304,6 +311,7 @@ class V0038:
                 name=a["name"],
                 description=a.get("description") or "",
                 organization=a.get("organization") or "",
+                parent=None,
             )
             for a in body.get("accounts") or []
         ]
@@ -314,6 +322,15 @@ class V0038:
             item: Body = {"account": a.account, "cluster": a.cluster, "user": a.user}
             if a.partition:
                 item["partition"] = a.partition
+            if a.parent_account:
+                item["parent_account"] = a.parent_account
+            # Limits are taken only when the association is created: slurmrestd 22.05 answers
+            # 200 and keeps the old values for an association that exists.
+            if a.fairshare is not None:
+                item["shares_raw"] = a.fairshare
+            if a.gpu_minutes is not None and a.gpu_minutes >= 0:
+                gpu = {"type": "gres", "name": "gpu", "count": a.gpu_minutes}
+                item["max"] = {"tres": {"group": {"minutes": [gpu]}}}
             out.append(item)
         return {"associations": out}
 
@@ -324,9 +341,38 @@ class V0038:
                 user=a.get("user") or None,
                 cluster=a.get("cluster") or "",
                 partition=a.get("partition") or None,
+                parent_account=a.get("parent_account") or None,
+                fairshare=_int(a.get("shares_raw")),
+                gpu_minutes=_gpu_group_minutes(a),
             )
             for a in body.get("associations") or []
         ]
+
+    def decode_reservations(self, body: Body) -> list[ReservationInfo]:
+        out = []
+        for r in body.get("reservations") or []:
+            start, end = _time(r.get("start_time")), _time(r.get("end_time"))
+            if start is None or end is None:
+                continue
+            out.append(
+                ReservationInfo(
+                    name=r.get("name") or "",
+                    nodes=tuple(expand_hostlist(r.get("node_list") or "")),
+                    start=start,
+                    end=end,
+                    accounts=tuple(a for a in (r.get("accounts") or "").split(",") if a),
+                    flags=tuple(r.get("flags") or ()),
+                )
+            )
+        return out
+
+
+def _gpu_group_minutes(association: Body) -> int | None:
+    limits = (((association.get("max") or {}).get("tres") or {}).get("group") or {}).get("minutes")
+    for tres in limits or []:
+        if tres.get("type") == "gres" and tres.get("name") == "gpu":
+            return _int(tres.get("count"))
+    return None
 
 
 def _reason(value: object) -> str:

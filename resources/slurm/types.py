@@ -63,7 +63,8 @@ class JobSpec:
 
     ``gpus`` GPUs of ``gpu_type`` (any type when None) per node; ``memory_mb`` per node (the
     partition's default per CPU when None); ``begin_time`` holds the job until then (a booked window);
-    ``hold`` submits it held until released; ``nodelist`` pins it to nodes (a booked node).
+    ``hold`` submits it held until released; ``nodelist`` pins it to nodes (a booked node);
+    ``reservation`` runs it in a Slurm reservation (the booking's).
     """
 
     script: str
@@ -84,6 +85,7 @@ class JobSpec:
     standard_error: str | None = None
     hold: bool = False
     nodelist: str | None = None
+    reservation: str | None = None
 
     def __post_init__(self) -> None:
         if self.time_limit_minutes < 1:
@@ -173,11 +175,30 @@ class AccountInfo:
     name: str
     description: str = ""
     organization: str = ""
+    parent: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
 class AssociationInfo:
+    """An association; ``fairshare`` and ``gpu_minutes`` (GrpTRESMins gres/gpu) are None when
+    unset (read) or not to be set (create)."""
+
     account: str
     user: str | None
     cluster: str
     partition: str | None = None
+    parent_account: str | None = None
+    fairshare: int | None = None
+    gpu_minutes: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReservationInfo:
+    """A reservation as slurmctld reports it (times UTC)."""
+
+    name: str
+    nodes: tuple[str, ...]
+    start: datetime
+    end: datetime
+    accounts: tuple[str, ...]
+    flags: tuple[str, ...] = ()

@@ -328,11 +328,25 @@ def test_without_a_configured_cluster_submission_is_refused_and_queued_jobs_wait
     assert jobs_send_due(now=timezone.now() + dt.timedelta(hours=1)) == 0
 
 
-def test_the_follower_task_makes_one_pass_when_nothing_is_live(park, settings):
-    from booking.compute.tasks import jobs_follow_task
+def test_the_follower_takes_over_a_killed_workers_lease_and_releases_its_own(park, settings):
+    from booking.compute.tasks import jobs_follow_loop, jobs_follow_task
+    from booking.models import Lease
 
     settings.SLURM_REST_URL = ""
-    assert jobs_follow_task.call_local() == 1
+    settings.SLURM_FOLLOW_TASK_SECONDS = 0
+    # A live follower elsewhere: this one stands aside.
+    Lease.objects.create(
+        name="jobs-follow", holder="other", expires_at=timezone.now() + dt.timedelta(seconds=30)
+    )
+    assert jobs_follow_loop(0) is None
+    # That worker was killed (kill -9): its lease lapses and a plain restart follows again.
+    Lease.objects.filter(name="jobs-follow").update(
+        expires_at=timezone.now() - dt.timedelta(seconds=1)
+    )
+    submit(park, FakeSlurm())
+    assert jobs_follow_loop(0) == 1
+    assert not Lease.objects.filter(name="jobs-follow").exists()
+    assert jobs_follow_task.call_local() is None  # stores no result
 
 
 class FollowSlurm(FakeSlurm):

@@ -134,10 +134,13 @@ def test_a_job_runs_as_the_members_cluster_user_in_the_tenants_account(cluster, 
     assert info.partition == "gpu"
 
 
-def test_a_job_in_a_booking_runs_on_the_booked_node_at_its_start(cluster, slurm):
+def test_a_job_in_a_booking_runs_on_the_booked_node_at_its_start(cluster, slurm, settings):
     from booking.bookings.services import booking_create_instant
 
     park = cluster
+    # Without the park agent there are no reservations from bookings: the job is pinned to the
+    # node and its start only (the reservation case is in test_park_sync.py).
+    settings.SLURM_AGENT_URL = ""
     start = timezone.now().replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=2)
     booking = booking_create_instant(
         user=park.alice,
@@ -153,7 +156,7 @@ def test_a_job_in_a_booking_runs_on_the_booked_node_at_its_start(cluster, slurm)
     assert info.state.value == "PENDING"
     spec = job_spec(job)
     assert spec.nodelist == park.gpu.gpu.slurm_node and spec.gpu_type == "a100"
-    assert spec.begin_time == start
+    assert spec.begin_time == start and spec.reservation is None
     job_cancel(user=park.alice, job=job)
 
 
@@ -207,7 +210,8 @@ def test_a_tenant_without_a_slurm_account_is_refused_by_slurm(cluster, slurm_acc
     if not slurm_accounting:
         pytest.skip("account enforcement needs slurmdbd (SLURM_DEV_ACCOUNTING=1)")
     park = cluster
-    type(park.acme).objects.filter(pk=park.acme.pk).update(slurm_account="no-such-account")
+    # The account is named by the slug: a tenant whose account Slurm does not have.
+    type(park.acme).objects.filter(pk=park.acme.pk).update(slug="no-such-account")
     park.acme.refresh_from_db()
     job = job_send(job_id=submit(park).pk)
     assert job.state == JobState.FAILED
