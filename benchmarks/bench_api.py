@@ -153,6 +153,12 @@ def _server_env(database_url: str) -> dict:
         EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend",
         LOG_LEVEL="ERROR",
         HUEY_IMMEDIATE="0",
+        # Plain http on the loopback: production's HTTPS redirect and secure cookies stay off,
+        # and one access line per request would measure the log, not the API.
+        SECURE_SSL_REDIRECT="0",
+        SESSION_COOKIE_SECURE="0",
+        CSRF_COOKIE_SECURE="0",
+        ACCESS_LOG_LEVEL="WARNING",
     )
     return env
 

@@ -46,6 +46,16 @@ Id = Annotated[int, Field(ge=1, le=2**62)]
 When = Annotated[AwareDatetime, AfterValidator(_sane_datetime)]
 
 
+def _sane_day(value: dt.date) -> dt.date:
+    # A day becomes a local datetime in queries; far-off years overflow there too.
+    if not (2000 <= value.year <= 2200):
+        raise ValueError("must be between the years 2000 and 2200")
+    return value
+
+
+Day = Annotated[dt.date, AfterValidator(_sane_day)]
+
+
 class StrictIn(Schema):
     """Base of every input schema: unknown fields are an error, not silently dropped."""
 

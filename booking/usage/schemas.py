@@ -6,7 +6,7 @@ import datetime as dt
 
 from ninja import Field, Schema
 
-from booking.api_common import StrictIn
+from booking.api_common import Day, StrictIn
 from booking.bookings.schemas import BookingStatusName
 
 
@@ -24,8 +24,8 @@ class CheckInOut(Schema):
 
 
 class TenantUsagePeriodIn(StrictIn):
-    start: dt.date = Field(description="First day of the period (park's local time).")
-    end: dt.date = Field(description="Day after the period's last day.")
+    start: Day = Field(description="First day of the period (park's local time).")
+    end: Day = Field(description="Day after the period's last day.")
 
 
 class TenantUsageClassOut(Schema):

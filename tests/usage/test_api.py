@@ -124,6 +124,7 @@ def test_usage_sums_booked_used_and_no_show_hours_per_class(
         ({"start": "2026-01-01", "end": "2027-06-01"}, "end"),
         ({"start": "nope", "end": "2026-12-01"}, "start"),
         ({"end": "2026-12-01"}, "start"),
+        ({"start": "0001-01-01", "end": "0001-12-01"}, "start"),  # far-off years overflowed (500)
     ],
 )
 def test_usage_refuses_a_bad_period_naming_the_field(park, alice_api, params, field):
