@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "booking.tokens",
     "booking.usage.apps.UsageConfig",
     "booking.billing.apps.BillingConfig",
+    "booking.demo.apps.DemoConfig",
 ]
 
 MIDDLEWARE = [

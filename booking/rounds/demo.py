@@ -94,6 +94,15 @@ FAMILY = [
 ]
 
 
+# Each tenant's quotas: (resource class, period, hours at weight 1).
+QUOTAS = [
+    (ResourceKind.GPU_NODE, Period.WEEK, 200),
+    (ResourceKind.GPU_NODE, Period.QUARTER, 2000),
+    (ResourceKind.PILOT_LINE, Period.MONTH, 60),
+    (ResourceKind.LAB_INSTRUMENT, Period.WEEK, 20),
+]
+
+
 @dataclass(frozen=True)
 class DemoLogins:
     operator: str
@@ -424,47 +433,23 @@ def demo_park_build(*, seed: int = 7, today: dt.date | None = None) -> DemoLogin
                         training=trainings[code],
                         granted_on=today - dt.timedelta(days=30),
                     )
-        scale = float(weight)
-        quota_set(
-            tenant=tenant,
-            resource_class=ResourceKind.GPU_NODE,
-            period=Period.WEEK,
-            hours=round(200 * scale),
-            actor=operator,
-            note="demo park",
-        )
-        quota_set(
-            tenant=tenant,
-            resource_class=ResourceKind.GPU_NODE,
-            period=Period.QUARTER,
-            hours=round(2000 * scale),
-            actor=operator,
-            note="demo park",
-        )
-        quota_set(
-            tenant=tenant,
-            resource_class=ResourceKind.PILOT_LINE,
-            period=Period.MONTH,
-            hours=round(60 * scale),
-            actor=operator,
-            note="demo park",
-        )
-        quota_set(
-            tenant=tenant,
-            resource_class=ResourceKind.LAB_INSTRUMENT,
-            period=Period.WEEK,
-            hours=round(20 * scale),
-            actor=operator,
-            note="demo park",
-        )
+        for resource_class, period, hours in QUOTAS:
+            quota_set(
+                tenant=tenant,
+                resource_class=resource_class,
+                period=period,
+                hours=round(hours * float(weight)),
+                actor=operator,
+                note="demo park",
+            )
 
-    # An open allocation round for next week (lines and H100 nodes are planned in rounds).
-    local_today = timezone.localtime().date()
-    next_monday = local_today + dt.timedelta(days=7 - local_today.weekday())
+    # An open allocation round for the week after next (lines and H100 nodes are planned in
+    # rounds; the days before it belong to the published round of the living demo).
+    monday = today + dt.timedelta(days=14 - today.weekday())
     tz = timezone.get_current_timezone()
-    start = dt.datetime.combine(next_monday, T(0, 0), tzinfo=tz)
+    start = dt.datetime.combine(monday, T(0, 0), tzinfo=tz)
     AllocationRound.objects.create(
-        name=f"Week of {next_monday:%Y-%m-%d}",
+        name=f"Week of {monday:%Y-%m-%d}",
         period_start=start,
         period_end=start + dt.timedelta(days=7),
         cutoff=start - dt.timedelta(days=2, hours=6),

@@ -37,14 +37,6 @@ def test_demo_park_is_complete_and_feels_real(db):
     assert AllocationRound.objects.filter(status="open").count() == 1
 
 
-def test_demo_command_is_idempotent(db, capsys):
-    call_command("demo_park")
-    first = Tenant.objects.count()
-    call_command("demo_park")
-    assert Tenant.objects.count() == first
-    assert "exists already" in capsys.readouterr().out
-
-
 def test_demo_loader_refuses_nonsense_and_saves_nothing(db, monkeypatch):
     import booking.rounds.demo as demo
     from resources.models import Location
@@ -77,3 +69,16 @@ def test_demo_loader_refuses_a_changeover_to_an_unknown_recipe(db, monkeypatch):
         call_command("demo_park")
     assert "no-such-recipe" in str(caught.value)
     assert not Location.objects.exists()
+
+
+def test_a_refused_activity_row_stops_the_demo_and_saves_nothing(db, monkeypatch):
+    import booking.demo.accounts as accounts
+    from resources.models import Location
+
+    kind, unit, prices, *rest = accounts.RATES[0]
+    broken = (kind, unit, {**prices, "startup": (-5, 18)}, *rest)
+    monkeypatch.setattr(accounts, "RATES", [broken, *accounts.RATES[1:]])
+    with pytest.raises(CommandError) as caught:
+        call_command("demo_park")
+    assert "prices_not_negative" in str(caught.value) and "nothing saved" in str(caught.value)
+    assert not Tenant.objects.exists() and not Location.objects.exists()
