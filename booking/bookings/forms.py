@@ -13,6 +13,9 @@ from booking.tenancy.models import Membership, Tenant
 from resources.models import Location, Recipe, Resource, ResourceKind
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"]
+# Django's blank choice ("---------") is not a translatable string: our selects name theirs.
+CHOOSE_TENANT = _("Choose a tenant")
+CHOOSE_RECIPE = _("Choose a recipe")
 
 
 class LocalDateTimeInput(forms.DateTimeInput):
@@ -33,13 +36,15 @@ def _tenant_field(form: forms.Form, tenants: list[Tenant]) -> None:
 class BookingForm(forms.Form):
     """An instant booking: a concrete slot."""
 
-    tenant = forms.ModelChoiceField(queryset=Tenant.objects.none(), label=_("Book for"))
+    tenant = forms.ModelChoiceField(
+        queryset=Tenant.objects.none(), label=_("Book for"), empty_label=CHOOSE_TENANT
+    )
     title = forms.CharField(label=_("Title"), max_length=200)
     start = forms.DateTimeField(label=_("Start"), input_formats=DATETIME_FORMATS)
     end = forms.DateTimeField(label=_("End"), input_formats=DATETIME_FORMATS)
     units = forms.IntegerField(label=_("GPUs"), min_value=1, initial=1)
     recipe = forms.ModelChoiceField(
-        queryset=Recipe.objects.none(), label=_("Recipe"), required=False
+        queryset=Recipe.objects.none(), label=_("Recipe"), required=False, empty_label=CHOOSE_RECIPE
     )
 
     def __init__(self, *args, resource: Resource, tenants: list[Tenant], **kwargs):
@@ -62,7 +67,9 @@ class BookingForm(forms.Form):
 class RoundRequestForm(forms.Form):
     """A request for a round-planned resource: a window and a duration the planner places."""
 
-    tenant = forms.ModelChoiceField(queryset=Tenant.objects.none(), label=_("Book for"))
+    tenant = forms.ModelChoiceField(
+        queryset=Tenant.objects.none(), label=_("Book for"), empty_label=CHOOSE_TENANT
+    )
     title = forms.CharField(label=_("Title"), max_length=200)
     earliest_start = forms.DateTimeField(label=_("Earliest start"), input_formats=DATETIME_FORMATS)
     latest_end = forms.DateTimeField(label=_("Latest end"), input_formats=DATETIME_FORMATS)
@@ -71,7 +78,7 @@ class RoundRequestForm(forms.Form):
     )
     units = forms.IntegerField(label=_("GPUs"), min_value=1, initial=1)
     recipe = forms.ModelChoiceField(
-        queryset=Recipe.objects.none(), label=_("Recipe"), required=False
+        queryset=Recipe.objects.none(), label=_("Recipe"), required=False, empty_label=CHOOSE_RECIPE
     )
 
     def __init__(self, *args, resource: Resource, tenants: list[Tenant], **kwargs):
