@@ -202,3 +202,73 @@ class UserLanguage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user}: {self.language}"
+
+
+class _DailyFigures(models.Model):
+    """Sums over the measured bookings (confirmed, in use, completed, no-show) that start on
+    ``day`` (the park's local day). Hours are kept exactly: booked time in unit-seconds (GPU
+    bookings count GPU-seconds), used hours as the sum of the usage records' decimals."""
+
+    day = models.DateField(_("day"))
+    bookings = models.PositiveIntegerField(default=0)
+    no_shows = models.PositiveIntegerField(default=0)
+    booked_seconds = models.BigIntegerField(default=0)
+    no_show_seconds = models.BigIntegerField(default=0)
+    used_hours = models.DecimalField(max_digits=16, decimal_places=4, default=0)
+
+    class Meta:
+        abstract = True
+
+
+class ResourceDayUsage(_DailyFigures):
+    """The daily usage figures of one resource (the reports by resource and class)."""
+
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        verbose_name = _("daily usage of a resource")
+        verbose_name_plural = _("daily usage of resources")
+        constraints = [
+            models.UniqueConstraint(fields=["day", "resource"], name="resource_day_usage_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource_id} on {self.day}"
+
+
+class TenantDayUsage(_DailyFigures):
+    """The daily usage figures of one member of one tenant (the reports by tenant, tier and
+    home park, and the funder report's active users)."""
+
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        verbose_name = _("daily usage of a tenant member")
+        verbose_name_plural = _("daily usage of tenant members")
+        constraints = [
+            models.UniqueConstraint(fields=["day", "tenant", "user"], name="tenant_day_usage_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}/{self.user_id} on {self.day}"
+
+
+class UsageChange(models.Model):
+    """A journal row written by the database itself (triggers on bookings and usage records,
+    in the writer's transaction) naming a daily cell to recompute: the booking's resource,
+    tenant, user and start before or after the change, or only the booking (a usage record
+    changed). Folded into the daily tables and deleted by ``booking.usage.daily``."""
+
+    booking_id = models.BigIntegerField(null=True)
+    resource_id = models.BigIntegerField(null=True)
+    tenant_id = models.BigIntegerField(null=True)
+    user_id = models.BigIntegerField(null=True)
+    start = models.DateTimeField(null=True)
+
+    class Meta:
+        verbose_name = _("usage change")
+        verbose_name_plural = _("usage changes")
+
+    def __str__(self) -> str:
+        return f"usage change {self.pk}"
