@@ -60,11 +60,42 @@ class UsagePolicy(models.Model):
         help_text=_("A no-show counts against the tenant's quota as if the time had been used."),
     )
     notify_manager = models.BooleanField(_("tell the tenant's managers of no-shows"), default=True)
+    no_show_weight_penalty = models.DecimalField(
+        _("weight penalty per no-show (%)"),
+        max_digits=4,
+        decimal_places=1,
+        default=0,
+        help_text=_(
+            "Each no-show in the days before a round lowers the tenant's weight in that round "
+            "by this share; 0 turns the penalty off."
+        ),
+    )
+    no_show_penalty_days = models.PositiveSmallIntegerField(
+        _("no-shows counted over (days before the round)"), default=28
+    )
+    no_show_penalty_cap = models.DecimalField(
+        _("largest weight penalty (%)"), max_digits=4, decimal_places=1, default=50
+    )
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
         verbose_name = _("usage policy")
         verbose_name_plural = _("usage policy")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(no_show_weight_penalty__gte=0)
+                & Q(no_show_weight_penalty__lte=100)
+                & Q(no_show_penalty_cap__gte=0)
+                & Q(no_show_penalty_cap__lt=100)
+                & Q(no_show_penalty_days__gte=1)
+                & Q(no_show_penalty_days__lte=366),
+                name="usage_policy_penalty_in_range",
+                violation_error_message=_(
+                    "The penalty per no-show is 0 to 100 per cent, the largest penalty below 100 "
+                    "per cent (a weight never reaches 0) and the days counted 1 to 366."
+                ),
+            ),
+        ]
 
     def __str__(self) -> str:
         return str(_("Usage policy"))
