@@ -212,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     setup_test_environment()
     connection.settings_dict.setdefault("TEST", {})["NAME"] = (
         f"{connection.settings_dict['NAME']}_bench_reports"
+        if connection.vendor == "postgresql"
+        else "park_bench_reports"
     )
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=args.keep)
     try:
@@ -227,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"built the park in {time.perf_counter() - t0:.1f} s")
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
-                cursor.execute("ANALYZE")
+                cursor.execute("VACUUM ANALYZE")
         slow: list[tuple[float, str]] = []
         if args.queries:
 
