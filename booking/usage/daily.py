@@ -299,7 +299,9 @@ def usage_refresh() -> int:
     """Bring the daily tables up to date if the journal is short; returns the changes still
     pending afterwards (0: the tables are exact)."""
     # Bounded: a long journal is only counted when it is too long to fold here.
-    pending = len(UsageChange.objects.values_list("pk", flat=True)[: INLINE_FOLD_LIMIT + 1])
+    pending = len(
+        UsageChange.objects.order_by("pk").values_list("pk", flat=True)[: INLINE_FOLD_LIMIT + 1]
+    )
     if pending == 0:
         return 0
     if pending > INLINE_FOLD_LIMIT:
