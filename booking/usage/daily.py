@@ -1,5 +1,5 @@
-"""The daily usage tables the reports read: per resource and day, and per tenant member and
-day, the measured bookings starting that (local) day — how many, their booked, used and no-show
+"""The daily usage tables the reports read: per resource and day, per tenant and day, and per
+tenant member and day, the measured bookings starting that (local) day — how many, their booked, used and no-show
 hours. Kept exact in two steps:
 
 1. **Change capture, in the writer's transaction.** Database triggers (migration
@@ -14,6 +14,7 @@ hours. Kept exact in two steps:
    the reports page folds a short journal itself before reading, so what it shows is exact.
 
 ``usage_rebuild`` (``manage.py usage_rebuild_daily``) recomputes every cell from the rows.
+A tenant's cell of a day is recomputed whenever one of its members' cells is.
 
 Capacity is not stored: it is computed per resource and day from the weekly opening hours
 (shifts for lines; always open when none are set) times the units, minus the maintenance
@@ -33,7 +34,7 @@ from django.utils import timezone
 
 from booking.bookings.models import Booking, BookingStatus
 from booking.leases import lease_acquire, lease_release
-from booking.usage.models import ResourceDayUsage, TenantDayUsage, UsageChange
+from booking.usage.models import ResourceDayUsage, TenantDayTotal, TenantDayUsage, UsageChange
 from resources.models import MaintenanceWindow, Resource, ResourceKind, WeeklyHours
 
 MEASURED = (
@@ -104,13 +105,19 @@ def _write(model, dims: tuple[str, ...], cells: set[tuple], sums: dict[tuple, di
 
 
 RESOURCE_DIMS = ("resource_id",)
-TENANT_DIMS = ("tenant_id", "user_id")
+MEMBER_DIMS = ("tenant_id", "user_id")
+TENANT_DIMS = ("tenant_id",)
+TABLES = (
+    (ResourceDayUsage, RESOURCE_DIMS),
+    (TenantDayUsage, MEMBER_DIMS),
+    (TenantDayTotal, TENANT_DIMS),
+)
 
 
-def _recompute(resource_cells: set[tuple], tenant_cells: set[tuple]) -> None:
-    for model, dims, cells in (
-        (ResourceDayUsage, RESOURCE_DIMS, resource_cells),
-        (TenantDayUsage, TENANT_DIMS, tenant_cells),
+def _recompute(resource_cells: set[tuple], member_cells: set[tuple]) -> None:
+    tenant_cells = {(tenant_id, day) for tenant_id, _user, day in member_cells}
+    for (model, dims), cells in zip(
+        TABLES, (resource_cells, member_cells, tenant_cells), strict=True
     ):
         if not cells:
             continue
@@ -150,13 +157,13 @@ def usage_fold(*, limit: int = 20000) -> int:
                     "resource_id", "tenant_id", "user_id", "start"
                 )
             )
-            resource_cells, tenant_cells = set(), set()
+            resource_cells, member_cells = set(), set()
             for resource_id, tenant_id, user_id, start in rows:
                 day = _local_day(start)
                 if resource_id is not None:
                     resource_cells.add((resource_id, day))
-                    tenant_cells.add((tenant_id, user_id, day))
-            _recompute(resource_cells, tenant_cells)
+                    member_cells.add((tenant_id, user_id, day))
+            _recompute(resource_cells, member_cells)
             UsageChange.objects.filter(pk__in=[c[0] for c in changes]).delete()
         return len(changes)
     finally:
@@ -175,13 +182,9 @@ def usage_rebuild() -> dict[str, int]:
     try:
         with transaction.atomic():
             UsageChange.objects.all().delete()
-            ResourceDayUsage.objects.all().delete()
-            TenantDayUsage.objects.all().delete()
             out = {}
-            for model, dims in (
-                (ResourceDayUsage, RESOURCE_DIMS),
-                (TenantDayUsage, TENANT_DIMS),
-            ):
+            for model, dims in TABLES:
+                model.objects.all().delete()
                 sums = _sums(Booking.objects.all(), dims)
                 model.objects.bulk_create(
                     [

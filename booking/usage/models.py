@@ -268,8 +268,8 @@ class ResourceDayUsage(_DailyFigures):
 
 
 class TenantDayUsage(_DailyFigures):
-    """The daily usage figures of one member of one tenant (the reports by tenant, tier and
-    home park, and the funder report's active users)."""
+    """The daily usage figures of one member of one tenant (the funder report's active users;
+    the sums of a tenant's members are ``TenantDayTotal``)."""
 
     tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="+")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
@@ -283,6 +283,22 @@ class TenantDayUsage(_DailyFigures):
 
     def __str__(self) -> str:
         return f"{self.tenant_id}/{self.user_id} on {self.day}"
+
+
+class TenantDayTotal(_DailyFigures):
+    """The daily usage figures of one tenant (the reports by tenant, tier and home park)."""
+
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        verbose_name = _("daily usage of a tenant")
+        verbose_name_plural = _("daily usage of tenants")
+        constraints = [
+            models.UniqueConstraint(fields=["day", "tenant"], name="tenant_day_total_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} on {self.day}"
 
 
 class UsageChange(models.Model):

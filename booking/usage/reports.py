@@ -23,9 +23,9 @@ from django.db.models.functions import TruncMonth, TruncWeek
 from booking.bookings.models import Booking, BookingEvent, BookingStatus
 from booking.compute.models import ComputeJob
 from booking.rounds.models import AllocationRound
-from booking.tenancy.models import Tier
+from booking.tenancy.models import Tenant, Tier
 from booking.usage import daily
-from booking.usage.models import ResourceDayUsage, TenantDayUsage
+from booking.usage.models import ResourceDayUsage, TenantDayTotal, TenantDayUsage
 from booking.usage.selectors import local_day_start
 from resources.models import Park, Resource, ResourceKind
 
@@ -92,15 +92,6 @@ class UtilisationRow:
         return self.no_shows / self.bookings if self.bookings else None
 
 
-GROUP_FIELDS = {
-    "resource": ("resource__slug", "resource__name"),
-    "class": ("resource__kind",),
-    "tenant": ("tenant__slug", "tenant__name"),
-    "tier": ("tenant__tier",),
-    "park": ("tenant__home_park",),
-}
-
-
 def _key(group: str, row: dict) -> tuple[str, str]:
     if group == "resource":
         return row["resource__slug"], row["resource__name"]
@@ -148,18 +139,41 @@ def utilisation(
                 r = row_for(b, key, label)
                 r.capacity_hours = (r.capacity_hours or 0.0) + capacity[(res["pk"], b)]
 
-    # Summed in the database from the daily table, grouped by period and group.
-    model = ResourceDayUsage if resource_groups else TenantDayUsage
+    # Summed in the database from the daily table, grouped by period and resource or tenant
+    # (no join: the few resources' and tenants' names are looked up here).
+    if resource_groups:
+        model, dim = ResourceDayUsage, "resource_id"
+        names = Resource.objects.values("pk", "slug", "name", "kind")
+        info = {
+            r["pk"]: {
+                "resource__slug": r["slug"],
+                "resource__name": r["name"],
+                "resource__kind": r["kind"],
+            }
+            for r in names
+        }
+    else:
+        model, dim = TenantDayTotal, "tenant_id"
+        names = Tenant.objects.values("pk", "slug", "name", "tier", "home_park")
+        info = {
+            t["pk"]: {
+                "tenant__slug": t["slug"],
+                "tenant__name": t["name"],
+                "tenant__tier": t["tier"],
+                "tenant__home_park": t["home_park"],
+            }
+            for t in names
+        }
     trunc = TruncWeek if bucket == "week" else TruncMonth
     sums = (
         model.objects.filter(day__gte=start, day__lt=end)
         .annotate(period=trunc("day"))
-        .values("period", *GROUP_FIELDS[group])
+        .values("period", dim)
         .annotate(**_FIGURE_SUMS)
         .order_by()
     )
     for b in sums:
-        key, label = _key(group, b)
+        key, label = _key(group, info[b[dim]])
         period = b["period"]
         day = period.date() if isinstance(period, dt.datetime) else period
         r = row_for(bucket_start(day, bucket), key, label)
@@ -280,9 +294,10 @@ def funder_report(*, start: dt.date, end: dt.date) -> list[FunderRow]:
     tenants: dict[str, set] = defaultdict(set)
     users: dict[str, set] = defaultdict(set)
     lo, hi = local_day_start(start), local_day_start(end)
-    days = TenantDayUsage.objects.filter(day__gte=start, day__lt=end)
-    for b in days.values("tenant__tier").annotate(**_FIGURE_SUMS).order_by():
-        r = rows[b["tenant__tier"]]
+    tier_of = dict(Tenant.objects.values_list("pk", "tier"))
+    totals = TenantDayTotal.objects.filter(day__gte=start, day__lt=end)
+    for b in totals.values("tenant_id").annotate(**_FIGURE_SUMS).order_by():
+        r = rows[tier_of[b["tenant_id"]]]
         r.bookings += b["n"]
         r.booked_hours += b["booked_s"] / 3600
         r.used_hours += float(b["used"] or 0)
@@ -291,10 +306,12 @@ def funder_report(*, start: dt.date, end: dt.date) -> list[FunderRow]:
         r = rows[b["tenant__tier"]]
         r.jobs += b["n"]
         r.job_gpu_hours += float(b["h"] or 0)
-    # Active tenants and users: distinct pairs from the daily table and jobs.
+    # Active tenants and users: distinct pairs from the members' daily table and jobs.
+    days = TenantDayUsage.objects.filter(day__gte=start, day__lt=end)
     for source in (days, jobs):
-        pairs = source.values_list("tenant__tier", "tenant_id", "user_id").distinct().order_by()
-        for tier, tenant_id, user_id in pairs:
+        pairs = source.values_list("tenant_id", "user_id").distinct().order_by()
+        for tenant_id, user_id in pairs:
+            tier = tier_of[tenant_id]
             tenants[tier].add(tenant_id)
             users[tier].add(user_id)
     for tier, r in rows.items():

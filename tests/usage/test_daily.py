@@ -18,7 +18,13 @@ from booking.bookings.models import Booking, BookingStatus
 from booking.bookings.services import booking_transition
 from booking.errors import Conflict
 from booking.usage import daily
-from booking.usage.models import BookingUsage, ResourceDayUsage, TenantDayUsage, UsageChange
+from booking.usage.models import (
+    BookingUsage,
+    ResourceDayUsage,
+    TenantDayTotal,
+    TenantDayUsage,
+    UsageChange,
+)
 from booking.usage.reports import buckets, utilisation
 from resources.services import maintenance_add
 from tests.usage.conftest import local
@@ -28,10 +34,11 @@ pytestmark = pytest.mark.django_db
 MEASURED = {"confirmed", "in_use", "completed", "no_show"}
 
 
-def _expected() -> tuple[dict, dict]:
-    """Both tables recomputed here, in Python, from every booking row."""
+def _expected() -> tuple[dict, dict, dict]:
+    """The three tables recomputed here, in Python, from every booking row."""
     by_resource: dict = defaultdict(lambda: [0, 0, 0, 0, Decimal(0)])
     by_member: dict = defaultdict(lambda: [0, 0, 0, 0, Decimal(0)])
+    by_tenant: dict = defaultdict(lambda: [0, 0, 0, 0, Decimal(0)])
     usage = {u.booking_id: u for u in BookingUsage.objects.all()}
     for b in Booking.objects.all():
         if b.status not in MEASURED or b.start is None or b.resource_id is None:
@@ -40,7 +47,11 @@ def _expected() -> tuple[dict, dict]:
         end = u.booked_end if u and u.booked_end else b.end
         seconds = b.units * round((end - b.start).total_seconds())
         day = timezone.localtime(b.start).date()
-        for cell in (by_resource[(b.resource_id, day)], by_member[(b.tenant_id, b.user_id, day)]):
+        for cell in (
+            by_resource[(b.resource_id, day)],
+            by_member[(b.tenant_id, b.user_id, day)],
+            by_tenant[(b.tenant_id, day)],
+        ):
             cell[0] += 1
             cell[2] += seconds
             if b.status == BookingStatus.NO_SHOW:
@@ -48,16 +59,17 @@ def _expected() -> tuple[dict, dict]:
                 cell[3] += seconds
             elif u and u.used_hours is not None:
                 cell[4] += u.used_hours
-    return dict(by_resource), dict(by_member)
+    return dict(by_resource), dict(by_member), dict(by_tenant)
 
 
-def _tables() -> tuple[dict, dict]:
+def _tables() -> tuple[dict, dict, dict]:
     def figures(r):
         return [r.bookings, r.no_shows, r.booked_seconds, r.no_show_seconds, r.used_hours]
 
     return (
         {(r.resource_id, r.day): figures(r) for r in ResourceDayUsage.objects.all()},
         {(r.tenant_id, r.user_id, r.day): figures(r) for r in TenantDayUsage.objects.all()},
+        {(r.tenant_id, r.day): figures(r) for r in TenantDayTotal.objects.all()},
     )
 
 
@@ -213,10 +225,11 @@ def test_the_page_folds_a_short_journal_and_names_a_long_one(park, monkeypatch):
     assert not UsageChange.objects.exists() and booked() == pytest.approx(2)
 
 
-def test_the_rebuild_command_rebuilds_both_tables(park):
+def test_the_rebuild_command_rebuilds_the_tables(park):
     from django.core.management import call_command
 
     _random_changes(park, random.Random(5), 30)
     ResourceDayUsage.objects.all().delete()
+    TenantDayTotal.objects.all().delete()
     call_command("usage_rebuild_daily")
     assert _tables() == _expected() and not UsageChange.objects.exists()
