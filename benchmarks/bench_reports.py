@@ -245,6 +245,12 @@ def main(argv: list[str] | None = None) -> int:
         else:
             times = measure(runs=args.runs)
         print(report(times, vendor=connection.vendor, park=park))
+        if slow:
+            renders = sum(len(v) for v in times.values())
+            print(
+                f"SQL: {len(slow) / renders:.0f} statements and "
+                f"{sum(ms for ms, _ in slow) / renders:.0f} ms of wall time per render (mean)"
+            )
         for ms, sql in sorted(slow, reverse=True)[:8]:
             print(f"  {ms:7.0f} ms  {sql}")
     finally:
