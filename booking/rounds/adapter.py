@@ -24,6 +24,7 @@ import scheduler
 from booking.bookings.models import HOLDING_STATUSES, Booking, BookingStatus
 from booking.rounds.models import AllocationRound
 from booking.rounds.outcomes import Outcome
+from booking.rounds.weights import round_weight
 from booking.tenancy.models import Quota, Tenant
 from booking.tenancy.selectors import period_bounds, used_hours
 from resources.availability import intersect_intervals, merge_intervals, open_intervals
@@ -366,7 +367,7 @@ def round_problem_build(
             )
         )
 
-    # Tenants: weight, and the quota left for the round in capacity-slots (GPU-slots for GPUs).
+    # Tenants: weight (with the registered factors, e.g. the no-show penalty), and the quota left for the round in capacity-slots (GPU-slots for GPUs).
     tenants = {d["booking"].tenant.slug: d["booking"].tenant for d in drafts.values()}
     classes: dict[str, set[str]] = {}
     for d in drafts.values():
@@ -384,7 +385,8 @@ def round_problem_build(
             )
             if left is not None:
                 quotas[cls] = int(left * 60 // slot)
-        sched_tenants.append(scheduler.Tenant(slug, weight=float(tenant.weight), quotas=quotas))
+        weight = round_weight(tenant=tenant, allocation_round=allocation_round)
+        sched_tenants.append(scheduler.Tenant(slug, weight=weight, quotas=quotas))
 
     # Trainings of the users asking, for the trainings the round's resources require.
     codes = {r.required_training for r in sched_resources.values() if r.required_training}

@@ -37,6 +37,8 @@ def _figures(rp: RoundProblem, plan: scheduler.Plan, outcomes: dict[int, Outcome
     tenants = {
         t.slug: t for t in Tenant.objects.filter(slug__in=[t.id for t in rp.problem.tenants])
     }
+    # The weight the planner used (the tenant's own times any penalty, booking.rounds.weights).
+    weights = {t.id: t.weight for t in rp.problem.tenants}
     rows = []
     for key, value in sorted((fig.get("share") or {}).items()):
         slug, cls = key.split("/", 1)
@@ -44,7 +46,7 @@ def _figures(rp: RoundProblem, plan: scheduler.Plan, outcomes: dict[int, Outcome
             {
                 "tenant": slug,
                 "name": tenants[slug].name if slug in tenants else slug,
-                "weight": float(tenants[slug].weight) if slug in tenants else None,
+                "weight": weights.get(slug),
                 "class": cls,
                 "share": value,
             }

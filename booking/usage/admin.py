@@ -13,7 +13,14 @@ class CheckInRuleAdmin(admin.ModelAdmin):
 
 @admin.register(UsagePolicy)
 class UsagePolicyAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "no_show_charged", "notify_manager", "updated_at"]
+    list_display = [
+        "__str__",
+        "no_show_charged",
+        "no_show_weight_penalty",
+        "no_show_penalty_days",
+        "notify_manager",
+        "updated_at",
+    ]
 
     def has_add_permission(self, request):
         # One policy for the park (row 1).

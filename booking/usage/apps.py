@@ -11,8 +11,11 @@ class UsageConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Quotas count hours used once a booking is closed (booking.tenancy.usage).
+        from booking.rounds.weights import register_weight_factor
         from booking.tenancy.usage import register_usage_source
-        from booking.usage.selectors import charged_hours_adjustment
+        from booking.usage.selectors import charged_hours_adjustment, no_show_weight_factor
 
+        # Quotas count hours used once a booking is closed (booking.tenancy.usage).
         register_usage_source(charged_hours_adjustment)
+        # No-shows may lower a tenant's weight in the next rounds (the usage policy says).
+        register_weight_factor(no_show_weight_factor)

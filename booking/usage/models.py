@@ -60,11 +60,42 @@ class UsagePolicy(models.Model):
         help_text=_("A no-show counts against the tenant's quota as if the time had been used."),
     )
     notify_manager = models.BooleanField(_("tell the tenant's managers of no-shows"), default=True)
+    no_show_weight_penalty = models.DecimalField(
+        _("weight penalty per no-show (%)"),
+        max_digits=4,
+        decimal_places=1,
+        default=0,
+        help_text=_(
+            "Each no-show in the days before a round lowers the tenant's weight in that round "
+            "by this share; 0 turns the penalty off."
+        ),
+    )
+    no_show_penalty_days = models.PositiveSmallIntegerField(
+        _("no-shows counted over (days before the round)"), default=28
+    )
+    no_show_penalty_cap = models.DecimalField(
+        _("largest weight penalty (%)"), max_digits=4, decimal_places=1, default=50
+    )
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
         verbose_name = _("usage policy")
         verbose_name_plural = _("usage policy")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(no_show_weight_penalty__gte=0)
+                & Q(no_show_weight_penalty__lte=100)
+                & Q(no_show_penalty_cap__gte=0)
+                & Q(no_show_penalty_cap__lt=100)
+                & Q(no_show_penalty_days__gte=1)
+                & Q(no_show_penalty_days__lte=366),
+                name="usage_policy_penalty_in_range",
+                violation_error_message=_(
+                    "The penalty per no-show is 0 to 100 per cent, the largest penalty below 100 "
+                    "per cent (a weight never reaches 0) and the days counted 1 to 366."
+                ),
+            ),
+        ]
 
     def __str__(self) -> str:
         return str(_("Usage policy"))
@@ -202,3 +233,89 @@ class UserLanguage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user}: {self.language}"
+
+
+class _DailyFigures(models.Model):
+    """Sums over the measured bookings (confirmed, in use, completed, no-show) that start on
+    ``day`` (the park's local day). Hours are kept exactly: booked time in unit-seconds (GPU
+    bookings count GPU-seconds), used hours as the sum of the usage records' decimals."""
+
+    day = models.DateField(_("day"))
+    bookings = models.PositiveIntegerField(default=0)
+    no_shows = models.PositiveIntegerField(default=0)
+    booked_seconds = models.BigIntegerField(default=0)
+    no_show_seconds = models.BigIntegerField(default=0)
+    used_hours = models.DecimalField(max_digits=16, decimal_places=4, default=0)
+
+    class Meta:
+        abstract = True
+
+
+class ResourceDayUsage(_DailyFigures):
+    """The daily usage figures of one resource (the reports by resource and class)."""
+
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        verbose_name = _("daily usage of a resource")
+        verbose_name_plural = _("daily usage of resources")
+        constraints = [
+            models.UniqueConstraint(fields=["day", "resource"], name="resource_day_usage_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource_id} on {self.day}"
+
+
+class TenantDayUsage(_DailyFigures):
+    """The daily usage figures of one member of one tenant (the funder report's active users;
+    the sums of a tenant's members are ``TenantDayTotal``)."""
+
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        verbose_name = _("daily usage of a tenant member")
+        verbose_name_plural = _("daily usage of tenant members")
+        constraints = [
+            models.UniqueConstraint(fields=["day", "tenant", "user"], name="tenant_day_usage_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}/{self.user_id} on {self.day}"
+
+
+class TenantDayTotal(_DailyFigures):
+    """The daily usage figures of one tenant (the reports by tenant, tier and home park)."""
+
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        verbose_name = _("daily usage of a tenant")
+        verbose_name_plural = _("daily usage of tenants")
+        constraints = [
+            models.UniqueConstraint(fields=["day", "tenant"], name="tenant_day_total_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} on {self.day}"
+
+
+class UsageChange(models.Model):
+    """A journal row written by the database itself (triggers on bookings and usage records,
+    in the writer's transaction) naming a daily cell to recompute: the booking's resource,
+    tenant, user and start before or after the change, or only the booking (a usage record
+    changed). Folded into the daily tables and deleted by ``booking.usage.daily``."""
+
+    booking_id = models.BigIntegerField(null=True)
+    resource_id = models.BigIntegerField(null=True)
+    tenant_id = models.BigIntegerField(null=True)
+    user_id = models.BigIntegerField(null=True)
+    start = models.DateTimeField(null=True)
+
+    class Meta:
+        verbose_name = _("usage change")
+        verbose_name_plural = _("usage changes")
+
+    def __str__(self) -> str:
+        return f"usage change {self.pk}"

@@ -3,9 +3,11 @@ resource, class, tenant, tier or home park; each round's fairness figures; waitl
 times; the funder report per tenant tier. Reads only; every figure is a sum over rows the
 report also lists, so a test can recompute it.
 
-Capacity is the resource's open hours (its weekly opening hours or shifts; always open when
-none are set) times its units (GPUs on a GPU node), prorated to the days of the bucket inside
-the report's range. Maintenance windows are not subtracted.
+Utilisation and the funder report's bookings are read from the daily usage tables
+(``booking.usage.daily``), which the reports page brings up to date before it reads. Capacity is
+the resource's open hours on each day of the bucket inside the report's range (its weekly opening
+hours or shifts; always open when none are set) times its units (GPUs on a GPU node), minus the
+maintenance windows inside those hours.
 """
 
 from __future__ import annotations
@@ -15,18 +17,26 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Count, F, Sum
-from django.db.models.functions import Coalesce, TruncMonth, TruncWeek
-from django.utils import timezone
+from django.db.models import Count, Sum
+from django.db.models.functions import TruncMonth, TruncWeek
 
 from booking.bookings.models import Booking, BookingEvent, BookingStatus
 from booking.compute.models import ComputeJob
 from booking.rounds.models import AllocationRound
-from booking.tenancy.models import Tier
-from booking.usage.selectors import MEASURED_STATUSES, local_day_start
-from resources.models import Park, Resource, ResourceKind, WeeklyHours
+from booking.tenancy.models import Tenant, Tier
+from booking.usage import daily
+from booking.usage.models import ResourceDayUsage, TenantDayTotal, TenantDayUsage
+from booking.usage.selectors import local_day_start
+from resources.models import Park, Resource, ResourceKind
 
 GROUPS = ("resource", "class", "tenant", "tier", "park")
+_FIGURE_SUMS = {
+    "n": Sum("bookings"),
+    "no_shows_n": Sum("no_shows"),
+    "booked_s": Sum("booked_seconds"),
+    "no_show_s": Sum("no_show_seconds"),
+    "used": Sum("used_hours"),
+}
 BUCKETS = ("week", "month")
 
 
@@ -82,34 +92,6 @@ class UtilisationRow:
         return self.no_shows / self.bookings if self.bookings else None
 
 
-def _weekly_open_hours() -> dict[int, float]:
-    """Open hours per week of every resource with hours set (shifts for lines)."""
-    hours: dict[int, float] = defaultdict(float)
-    kinds = dict(Resource.objects.values_list("pk", "kind"))
-    for resource_id, purpose, opens, closes in WeeklyHours.objects.values_list(
-        "resource_id", "purpose", "opens", "closes"
-    ):
-        wanted = (
-            WeeklyHours.Purpose.SHIFT
-            if kinds.get(resource_id) == ResourceKind.PILOT_LINE
-            else WeeklyHours.Purpose.OPENING
-        )
-        if purpose != wanted:
-            continue
-        end_minutes = 24 * 60 if closes >= dt.time(23, 59) else closes.hour * 60 + closes.minute
-        hours[resource_id] += max(0, end_minutes - (opens.hour * 60 + opens.minute)) / 60
-    return hours
-
-
-GROUP_FIELDS = {
-    "resource": ("resource__slug", "resource__name"),
-    "class": ("resource__kind",),
-    "tenant": ("tenant__slug", "tenant__name"),
-    "tier": ("tenant__tier",),
-    "park": ("tenant__home_park",),
-}
-
-
 def _key(group: str, row: dict) -> tuple[str, str]:
     if group == "resource":
         return row["resource__slug"], row["resource__name"]
@@ -141,12 +123,10 @@ def utilisation(
             r = rows[(b, key)] = UtilisationRow(b, key, str(labels.get(group, {}).get(key, label)))
         return r
 
-    if group in ("resource", "class"):
-        open_hours = _weekly_open_hours()
-        for res in Resource.objects.filter(active=True).values(
-            "pk", "slug", "name", "kind", "capacity"
-        ):
-            weekly = open_hours.get(res["pk"], 7 * 24.0) * res["capacity"]
+    resource_groups = group in ("resource", "class")
+    if resource_groups:
+        capacity = daily.capacity_hours(start=start, end=end, spans=spans)
+        for res in Resource.objects.filter(active=True).values("pk", "slug", "name", "kind"):
             key, label = _key(
                 group,
                 {
@@ -155,43 +135,53 @@ def utilisation(
                     "resource__kind": res["kind"],
                 },
             )
-            for b, first, last in spans:
+            for b, _first, _last in spans:
                 r = row_for(b, key, label)
-                r.capacity_hours = (r.capacity_hours or 0.0) + weekly * (last - first).days / 7
+                r.capacity_hours = (r.capacity_hours or 0.0) + capacity[(res["pk"], b)]
 
-    # Summed in the database, grouped by period, group, status and units (GPU bookings count
-    # GPU-hours: their durations are multiplied by their units here).
+    # Summed in the database from the daily table, grouped by period and resource or tenant
+    # (no join: the few resources' and tenants' names are looked up here).
+    if resource_groups:
+        model, dim = ResourceDayUsage, "resource_id"
+        names = Resource.objects.values("pk", "slug", "name", "kind")
+        info = {
+            r["pk"]: {
+                "resource__slug": r["slug"],
+                "resource__name": r["name"],
+                "resource__kind": r["kind"],
+            }
+            for r in names
+        }
+    else:
+        model, dim = TenantDayTotal, "tenant_id"
+        names = Tenant.objects.values("pk", "slug", "name", "tier", "home_park")
+        info = {
+            t["pk"]: {
+                "tenant__slug": t["slug"],
+                "tenant__name": t["name"],
+                "tenant__tier": t["tier"],
+                "tenant__home_park": t["home_park"],
+            }
+            for t in names
+        }
     trunc = TruncWeek if bucket == "week" else TruncMonth
-    fields = GROUP_FIELDS[group]
     sums = (
-        Booking.objects.filter(
-            status__in=MEASURED_STATUSES,
-            resource__isnull=False,
-            start__gte=local_day_start(start),
-            start__lt=local_day_start(end),
-        )
-        .annotate(period=trunc("start", tzinfo=timezone.get_current_timezone()))
-        .values("period", "status", "units", *fields)
-        .annotate(
-            n=Count("pk"),
-            booked=Sum(Coalesce("usage__booked_end", "end") - F("start")),
-            used=Sum("usage__used_hours"),
-        )
+        model.objects.filter(day__gte=start, day__lt=end)
+        .annotate(period=trunc("day"))
+        .values("period", dim)
+        .annotate(**_FIGURE_SUMS)
         .order_by()
     )
     for b in sums:
-        key, label = _key(group, b)
+        key, label = _key(group, info[b[dim]])
         period = b["period"]
-        day = timezone.localtime(period).date() if isinstance(period, dt.datetime) else period
+        day = period.date() if isinstance(period, dt.datetime) else period
         r = row_for(bucket_start(day, bucket), key, label)
-        booked = b["units"] * (b["booked"] or dt.timedelta(0)).total_seconds() / 3600
         r.bookings += b["n"]
-        r.booked_hours += booked
-        if b["status"] == BookingStatus.NO_SHOW:
-            r.no_shows += b["n"]
-            r.no_show_hours += booked
-        elif b["used"] is not None:
-            r.used_hours += float(b["used"])
+        r.no_shows += b["no_shows_n"]
+        r.booked_hours += b["booked_s"] / 3600
+        r.no_show_hours += b["no_show_s"] / 3600
+        r.used_hours += float(b["used"] or 0)
     return sorted(rows.values(), key=lambda r: (r.bucket, r.label))
 
 
@@ -304,30 +294,24 @@ def funder_report(*, start: dt.date, end: dt.date) -> list[FunderRow]:
     tenants: dict[str, set] = defaultdict(set)
     users: dict[str, set] = defaultdict(set)
     lo, hi = local_day_start(start), local_day_start(end)
-    bookings = Booking.objects.filter(status__in=MEASURED_STATUSES, start__gte=lo, start__lt=hi)
-    sums = (
-        bookings.values("tenant__tier", "units")
-        .annotate(
-            n=Count("pk"),
-            booked=Sum(Coalesce("usage__booked_end", "end") - F("start")),
-            used=Sum("usage__used_hours"),
-        )
-        .order_by()
-    )
-    for b in sums:
-        r = rows[b["tenant__tier"]]
+    tier_of = dict(Tenant.objects.values_list("pk", "tier"))
+    totals = TenantDayTotal.objects.filter(day__gte=start, day__lt=end)
+    for b in totals.values("tenant_id").annotate(**_FIGURE_SUMS).order_by():
+        r = rows[tier_of[b["tenant_id"]]]
         r.bookings += b["n"]
-        r.booked_hours += b["units"] * (b["booked"] or dt.timedelta(0)).total_seconds() / 3600
+        r.booked_hours += b["booked_s"] / 3600
         r.used_hours += float(b["used"] or 0)
     jobs = ComputeJob.objects.filter(created_at__gte=lo, created_at__lt=hi)
     for b in jobs.values("tenant__tier").annotate(n=Count("pk"), h=Sum("gpu_hours")).order_by():
         r = rows[b["tenant__tier"]]
         r.jobs += b["n"]
         r.job_gpu_hours += float(b["h"] or 0)
-    # Active tenants and users: distinct pairs from bookings and jobs (a few thousand at most).
-    for source in (bookings, jobs):
-        pairs = source.values_list("tenant__tier", "tenant_id", "user_id").distinct().order_by()
-        for tier, tenant_id, user_id in pairs:
+    # Active tenants and users: distinct pairs from the members' daily table and jobs.
+    days = TenantDayUsage.objects.filter(day__gte=start, day__lt=end)
+    for source in (days, jobs):
+        pairs = source.values_list("tenant_id", "user_id").distinct().order_by()
+        for tenant_id, user_id in pairs:
+            tier = tier_of[tenant_id]
             tenants[tier].add(tenant_id)
             users[tier].add(user_id)
     for tier, r in rows.items():

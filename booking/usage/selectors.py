@@ -13,7 +13,7 @@ from django.utils import timezone
 from booking.bookings.models import HOLDING_STATUSES, Booking, BookingStatus
 from booking.tenancy.models import Tenant
 from booking.usage.models import BookingUsage
-from booking.usage.services import check_in_times, default_window, window_for
+from booking.usage.services import check_in_times, default_window, usage_policy, window_for
 from resources.models import Resource, ResourceKind
 
 # Bookings that were (or are) really held: the ones usage is measured for.
@@ -163,3 +163,22 @@ def kiosk_bookings(*, resource: Resource, now: dt.datetime | None = None) -> lis
         .order_by("start", "pk")
     )
     return [booking_panel(booking=b, now=now) for b in bookings]
+
+
+def no_show_weight_factor(*, tenant, allocation_round) -> float:
+    """The no-show penalty on ``tenant``'s weight in ``allocation_round`` (registered with
+    ``booking.rounds.weights`` in ``UsageConfig.ready``): with a penalty of p % per no-show and
+    n no-shows of the tenant starting in the policy's days before the round's period, the
+    weight is multiplied by 1 − min(n × p, cap) / 100. 1.0 when the penalty is off."""
+    policy = usage_policy()
+    if not policy.no_show_weight_penalty:
+        return 1.0
+    until = allocation_round.period_start
+    n = Booking.objects.filter(
+        tenant=tenant,
+        status=BookingStatus.NO_SHOW,
+        start__gte=until - dt.timedelta(days=policy.no_show_penalty_days),
+        start__lt=until,
+    ).count()
+    penalty = min(Decimal(n) * policy.no_show_weight_penalty, policy.no_show_penalty_cap)
+    return float(1 - penalty / 100)

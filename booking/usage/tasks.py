@@ -9,7 +9,7 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
 from booking.leases import LeaseHeld, held
-from booking.usage import services
+from booking.usage import daily, services
 
 # A sweep takes seconds; a worker killed mid-sweep frees the lease after this long.
 SWEEP_LEASE_SECONDS = 120
@@ -56,3 +56,13 @@ def usage_sweep_task() -> int:
         logger.info("usage sweep still running elsewhere; this tick does nothing")
         return 0
     return len(sweep.no_shows) + len(sweep.closed_at_end) + len(sweep.completed)
+
+
+@db_periodic_task(crontab(minute="*"))
+def usage_fold_task() -> int:
+    """Every minute: fold the journal of booking and usage changes into the daily usage tables
+    the reports read (under the fold's own lease; a killed fold leaves its journal rows)."""
+    total = 0
+    while (folded := daily.usage_fold()) > 0:
+        total += folded
+    return total

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 from booking.bookings.models import Booking
 from booking.bookings.selectors import booking_get
 from booking.errors import NotFound, ParkError
-from booking.usage import reports, services, tasks
+from booking.usage import daily, reports, services, tasks
 from booking.usage.selectors import booking_panel, kiosk_bookings
 from resources.models import Resource
 
@@ -389,6 +389,7 @@ def reports_view(request: HttpRequest) -> HttpResponse:
     if not services.is_operator(request.user):
         raise PermissionDenied
     start, end, bucket, group, errors = _report_period(request)
+    pending = daily.usage_refresh()
     tables = _tables(start, end, bucket, group)
     export = request.GET.get("export")
     if export:
@@ -420,6 +421,7 @@ def reports_view(request: HttpRequest) -> HttpResponse:
         "chart": _chart(tables["_util"]),
         "jain_chart": _jain_chart(tables["_rounds"]),
         "query": query.urlencode(),
+        "pending": pending,
     }
     return render(request, "usage/reports.html", context)
 

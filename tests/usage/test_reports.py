@@ -13,6 +13,7 @@ from django.test import Client
 
 from booking.bookings.models import Booking, BookingEvent, BookingStatus
 from booking.compute.models import ComputeJob
+from booking.usage.daily import usage_fold
 from booking.usage.models import BookingUsage
 from booking.usage.reports import funder_report, utilisation, waitlist_waits
 from tests.rounds import round_fixtures
@@ -53,57 +54,37 @@ def rows(park):
     monday = local(14, 0)
     monday -= dt.timedelta(days=monday.weekday())
     at = lambda d, h: monday + dt.timedelta(days=d, hours=h)  # noqa: E731
+    confocal, gpu = park.confocal, park.gpu
+    acme_alice, globex_charlie = (park.acme, park.alice), (park.globex, park.charlie)
+    # (resource, tenant and user, day, hour, hours, status, extra)
+    specs = [
+        (confocal, acme_alice, 0, 9, 2, BookingStatus.COMPLETED, {"used": 1.5}),
+        (confocal, acme_alice, 1, 9, 1, BookingStatus.NO_SHOW, {}),
+        (
+            confocal,
+            globex_charlie,
+            2,
+            9,
+            3,
+            BookingStatus.COMPLETED,
+            {"used": 2.5, "booked_end": at(2, 13)},
+        ),
+        (gpu, globex_charlie, 3, 9, 4, BookingStatus.CONFIRMED, {"units": 2}),
+        # Cancelled bookings are not usage.
+        (confocal, acme_alice, 4, 9, 2, BookingStatus.CANCELLED, {}),
+    ]
     made = [
         _booking(
             park,
-            resource=park.confocal,
-            tenant=park.acme,
-            user=park.alice,
-            start=at(0, 9),
-            hours=2,
-            status=BookingStatus.COMPLETED,
-            used=1.5,
-        ),
-        _booking(
-            park,
-            resource=park.confocal,
-            tenant=park.acme,
-            user=park.alice,
-            start=at(1, 9),
-            hours=1,
-            status=BookingStatus.NO_SHOW,
-        ),
-        _booking(
-            park,
-            resource=park.confocal,
-            tenant=park.globex,
-            user=park.charlie,
-            start=at(2, 9),
-            hours=3,
-            status=BookingStatus.COMPLETED,
-            used=2.5,
-            booked_end=at(2, 13),
-        ),
-        _booking(
-            park,
-            resource=park.gpu,
-            tenant=park.globex,
-            user=park.charlie,
-            start=at(3, 9),
-            hours=4,
-            status=BookingStatus.CONFIRMED,
-            units=2,
-        ),
-        # Cancelled bookings are not usage.
-        _booking(
-            park,
-            resource=park.confocal,
-            tenant=park.acme,
-            user=park.alice,
-            start=at(4, 9),
-            hours=2,
-            status=BookingStatus.CANCELLED,
-        ),
+            resource=resource,
+            tenant=tenant,
+            user=user,
+            start=at(day, hour),
+            hours=hours,
+            status=status,
+            **extra,
+        )
+        for resource, (tenant, user), day, hour, hours, status, extra in specs
     ]
     ComputeJob.objects.create(
         tenant=park.acme,
@@ -116,6 +97,7 @@ def rows(park):
         state="completed",
         gpu_hours=Decimal("0.75"),
     )
+    usage_fold()
     return {"monday": monday, "bookings": made}
 
 
@@ -215,10 +197,16 @@ def test_waitlist_waits_are_measured_from_the_events(park, week_round):
     assert row.promoted == 1 and row.median_wait_hours == pytest.approx(5)
 
 
-def test_the_page_shows_the_tables_and_every_csv_parses(park, rows):
+@pytest.fixture
+def olga(park) -> Client:
+    """The operator's browser."""
+    client = Client()
+    client.force_login(park.olga)
+    return client
+
+
+def test_the_page_shows_the_tables_and_every_csv_parses(olga, rows):
     start, end = _span(rows)
-    olga = Client()
-    olga.force_login(park.olga)
     q = {"start": start.isoformat(), "end": end.isoformat(), "group": "class"}
     page = olga.get("/reports/", q)
     assert page.status_code == 200
@@ -248,9 +236,7 @@ def test_reports_are_for_operators_only(park, rows):
     assert Client().get("/reports/").status_code == 302
 
 
-def test_bad_filters_are_named_and_fall_back(park):
-    olga = Client()
-    olga.force_login(park.olga)
+def test_bad_filters_are_named_and_fall_back(olga):
     r = olga.get("/reports/", {"start": "2026-13-01", "end": "2026-01-01", "bucket": "x"})
     assert r.status_code == 200
     assert "start: enter a date" in r.content.decode()
@@ -258,9 +244,7 @@ def test_bad_filters_are_named_and_fall_back(park):
 
 
 @pytest.mark.parametrize(("lang", "word"), [("zh-hant", "使用報告"), ("zh-hans", "使用报告")])
-def test_the_reports_page_speaks_chinese(park, lang, word):
-    olga = Client()
-    olga.force_login(park.olga)
+def test_the_reports_page_speaks_chinese(olga, lang, word):
     olga.cookies["django_language"] = lang
     html = olga.get("/reports/").content.decode()
     assert word in html and "Usage reports" not in html
