@@ -9,6 +9,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from booking.bookings.models import BookingStatus
+from booking.bookings.recurrence import Recurrence
 from booking.tenancy.models import Membership, Tenant
 from resources.models import Location, Recipe, Resource, ResourceKind
 
@@ -41,6 +42,33 @@ class BookingForm(forms.Form):
     recipe = forms.ModelChoiceField(
         queryset=Recipe.objects.none(), label=_("Recipe"), required=False
     )
+    repeat = forms.ChoiceField(
+        label=_("Repeat"),
+        required=False,
+        choices=[("", _("Does not repeat")), ("daily", _("Daily")), ("weekly", _("Weekly"))],
+    )
+    repeat_count = forms.IntegerField(
+        label=_("Number of occurrences"), required=False, min_value=1, max_value=100
+    )
+    repeat_until = forms.DateField(
+        label=_("or until (date)"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    skip_conflicts = forms.BooleanField(
+        label=_("Skip occurrences that cannot be booked"), required=False
+    )
+
+    def recurrence(self) -> Recurrence | None:
+        """The repeat rule chosen, or ``None`` for a single booking (after ``is_valid``)."""
+        data = self.cleaned_data
+        if not data.get("repeat"):
+            return None
+        return Recurrence(
+            freq=data["repeat"],
+            count=data.get("repeat_count"),
+            until=data.get("repeat_until"),
+        )
 
     def __init__(self, *args, resource: Resource, tenants: list[Tenant], **kwargs):
         super().__init__(*args, **kwargs)

@@ -37,6 +37,11 @@ from booking.bookings.selectors import (
     gpu_models,
     resource_get,
 )
+from booking.bookings.series import (
+    booking_cancel_following,
+    booking_series_create,
+    series_occurrences,
+)
 from booking.bookings.services import booking_cancel, booking_create_instant
 from booking.errors import BookingRefused, NotFound, ParkError
 from booking.formats import when_text
@@ -251,6 +256,29 @@ def booking_submit(request: HttpRequest, slug: str) -> HttpResponse:
                         "cutoff": when_text(booking.round.cutoff) if booking.round else "",
                     },
                 )
+            elif form.recurrence() is not None:
+                result = booking_series_create(
+                    user=request.user,
+                    tenant=data["tenant"],
+                    resource=resource,
+                    start=data["start"],
+                    end=data["end"],
+                    units=data.get("units") or 1,
+                    recipe=data.get("recipe"),
+                    title=data["title"],
+                    recurrence=form.recurrence(),
+                    skip_conflicts=data.get("skip_conflicts", False),
+                )
+                booking = result.booked[0]
+                messages.success(
+                    request,
+                    _("Booked: %(count)s occurrences of %(title)s; %(skipped)s skipped.")
+                    % {
+                        "count": len(result.booked),
+                        "title": booking.title,
+                        "skipped": len(result.skipped),
+                    },
+                )
             else:
                 booking = booking_create_instant(
                     user=request.user,
@@ -335,7 +363,14 @@ def booking_detail(request: HttpRequest, pk: str) -> HttpResponse:
     booking.cancellable = booking_cancellable(booking=booking, now=timezone.now())
     booking.reason = reason_for(booking)
     events = booking.events.select_related("actor").order_by("at", "id")
-    return render(request, "booking/booking_detail.html", {"booking": booking, "events": events})
+    context = {"booking": booking, "events": events}
+    if booking.series_id:
+        context["series"] = booking.series
+        context["occurrences"] = list(series_occurrences(booking.series))
+        context["skipped"] = [
+            {**s, "start": dt.datetime.fromisoformat(s["start"])} for s in booking.series.skipped
+        ]
+    return render(request, "booking/booking_detail.html", context)
 
 
 @login_required
@@ -361,6 +396,26 @@ def booking_cancel_view(request: HttpRequest, pk: str) -> HttpResponse:
             return render(request, "booking/_booking_row.html", {"b": booking})
         messages.success(request, _("Cancelled: %(title)s.") % {"title": booking.title})
     return redirect(request.POST.get("next") or reverse("my_bookings"))
+
+
+@login_required
+@require_POST
+def booking_cancel_following_view(request: HttpRequest, pk: str) -> HttpResponse:
+    """Cancel an occurrence of a recurring series and every later one not yet started."""
+    try:
+        booking = booking_get(user=request.user, pk=pk)
+        cancelled = booking_cancel_following(user=request.user, booking=booking)
+    except NotFound:
+        raise Http404 from None
+    except ParkError as exc:
+        messages.error(request, ui_error(exc)["message"])
+        return redirect(reverse("booking_detail", args=[booking.pk]))
+    messages.success(
+        request,
+        _("Cancelled %(count)s occurrences of %(title)s.")
+        % {"count": len(cancelled), "title": booking.title},
+    )
+    return redirect(reverse("booking_detail", args=[booking.pk]))
 
 
 @login_required
