@@ -27,11 +27,13 @@ from booking.api_common import (
 )
 from booking.bookings.calendar import availability
 from booking.bookings.calendar import pool_availability as pool_free_slots
+from booking.bookings.changes import booking_change
 from booking.bookings.hooks import round_desk
 from booking.bookings.models import Booking
 from booking.bookings.recurrence import Recurrence
 from booking.bookings.schemas import (
     AvailabilityOut,
+    BookingChangeIn,
     BookingFilterIn,
     BookingIn,
     BookingOut,
@@ -253,6 +255,16 @@ def booking_list(request: HttpRequest, filters: Query[BookingFilterIn]):
 def booking_detail(request: HttpRequest, booking_id: Id):
     """One booking or round request, with the planner's reason when it was moved or refused."""
     return _booking_for(request.auth, booking_id)
+
+
+@router.patch("/bookings/{booking_id}", auth=BOOK, response=responses({200: BookingOut}))
+def booking_change_view(request: HttpRequest, booking_id: Id, payload: BookingChangeIn):
+    """Move or shorten a booking (same rules as booking it; the quota counts the difference),
+    or end a running one earlier; a booking a round placed only until the round's cut-off."""
+    caller: Caller = request.auth
+    booking = _booking_for(caller, booking_id)
+    booking_change(user=caller.user, booking=booking, start=payload.start, end=payload.end)
+    return booking_get(user=caller.user, pk=booking.pk)
 
 
 @router.post("/bookings/{booking_id}/cancel", auth=BOOK, response=responses({200: BookingOut}))

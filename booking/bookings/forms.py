@@ -87,6 +87,20 @@ class BookingForm(forms.Form):
             del self.fields["recipe"]
 
 
+class BookingChangeForm(forms.Form):
+    """New times for a booking (move, shorten, or end a running one earlier)."""
+
+    start = forms.DateTimeField(label=_("New start"), input_formats=DATETIME_FORMATS)
+    end = forms.DateTimeField(label=_("New end"), input_formats=DATETIME_FORMATS)
+
+    def __init__(self, *args, booking, **kwargs):
+        super().__init__(*args, **kwargs)
+        step = booking.resource.slot_minutes if booking.resource_id else 30
+        for name in ("start", "end"):
+            self.fields[name].widget = LocalDateTimeInput(step_minutes=step)
+            self.fields[name].initial = getattr(booking, name)
+
+
 class RoundRequestForm(forms.Form):
     """A request for a round-planned resource: a window and a duration the planner places."""
 

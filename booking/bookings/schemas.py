@@ -256,6 +256,14 @@ class BookingFilterIn(PageIn):
     )
 
 
+class BookingChangeIn(StrictIn):
+    """New times of a booking: move or shorten it before it starts, or end a running one
+    earlier (give back the unused time). A field left out keeps its value."""
+
+    start: When | None = Field(None, description="New start (not for a running booking).")
+    end: When | None = Field(None, description="New end.")
+
+
 class OccurrenceOut(Schema):
     id: int
     start: dt.datetime

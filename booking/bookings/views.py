@@ -18,7 +18,9 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from booking.bookings import ical
 from booking.bookings.calendar import resource_week
+from booking.bookings.changes import CHANGEABLE
 from booking.bookings.forms import (
+    BookingChangeForm,
     BookingForm,
     CatalogueFilterForm,
     RoundRequestForm,
@@ -37,11 +39,7 @@ from booking.bookings.selectors import (
     gpu_models,
     resource_get,
 )
-from booking.bookings.series import (
-    booking_cancel_following,
-    booking_series_create,
-    series_occurrences,
-)
+from booking.bookings.series import booking_series_create, series_occurrences
 from booking.bookings.services import booking_cancel, booking_create_instant
 from booking.errors import BookingRefused, NotFound, ParkError
 from booking.formats import when_text
@@ -364,6 +362,8 @@ def booking_detail(request: HttpRequest, pk: str) -> HttpResponse:
     booking.reason = reason_for(booking)
     events = booking.events.select_related("actor").order_by("at", "id")
     context = {"booking": booking, "events": events}
+    if booking.status in CHANGEABLE and booking.start and booking.end > timezone.now():
+        context["change_form"] = BookingChangeForm(booking=booking)
     if booking.series_id:
         context["series"] = booking.series
         context["occurrences"] = list(series_occurrences(booking.series))
@@ -396,26 +396,6 @@ def booking_cancel_view(request: HttpRequest, pk: str) -> HttpResponse:
             return render(request, "booking/_booking_row.html", {"b": booking})
         messages.success(request, _("Cancelled: %(title)s.") % {"title": booking.title})
     return redirect(request.POST.get("next") or reverse("my_bookings"))
-
-
-@login_required
-@require_POST
-def booking_cancel_following_view(request: HttpRequest, pk: str) -> HttpResponse:
-    """Cancel an occurrence of a recurring series and every later one not yet started."""
-    try:
-        booking = booking_get(user=request.user, pk=pk)
-        cancelled = booking_cancel_following(user=request.user, booking=booking)
-    except NotFound:
-        raise Http404 from None
-    except ParkError as exc:
-        messages.error(request, ui_error(exc)["message"])
-        return redirect(reverse("booking_detail", args=[booking.pk]))
-    messages.success(
-        request,
-        _("Cancelled %(count)s occurrences of %(title)s.")
-        % {"count": len(cancelled), "title": booking.title},
-    )
-    return redirect(reverse("booking_detail", args=[booking.pk]))
 
 
 @login_required

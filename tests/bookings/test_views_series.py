@@ -105,3 +105,32 @@ def test_series_page_in_traditional_chinese(park):
     page = alice.get(url, HTTP_ACCEPT_LANGUAGE="zh-hant").content.decode()
     assert "Recurring series" not in page and "Cancel this and all following" not in page
     assert "重複系列" in page and "共 2 場" in page and "取消此場及之後所有場次" in page
+
+
+def test_change_the_times_from_the_booking_page(park):
+    alice = _login(park, park.alice)
+    start = at(2, 10)
+    alice.post(reverse("booking_submit", args=["confocal-1"]), _form(start, park.acme))
+    booking = Booking.objects.get()
+    page = alice.get(reverse("booking_detail", args=[booking.pk])).content.decode()
+    assert "Change the times" in page
+    new = start + dt.timedelta(hours=2)
+    response = alice.post(
+        reverse("booking_change", args=[booking.pk]),
+        {"start": local_input(new), "end": local_input(new + dt.timedelta(hours=2))},
+    )
+    assert response.status_code == 302
+    booking.refresh_from_db()
+    assert booking.start == new and booking.end == new + dt.timedelta(hours=2)
+    # A refused change says why and changes nothing.
+    maintenance_add(resource=park.confocal, start=new, end=new + dt.timedelta(hours=1))
+    response = alice.post(
+        reverse("booking_change", args=[booking.pk]),
+        {"start": local_input(start), "end": local_input(new + dt.timedelta(hours=1))},
+        follow=True,
+    )
+    assert "Maintenance" in response.content.decode()
+    booking.refresh_from_db()
+    assert booking.start == new
+    charlie = _login(park, park.charlie)
+    assert charlie.post(reverse("booking_change", args=[booking.pk]), {}).status_code == 404
