@@ -44,11 +44,13 @@ RULE_LABELS = {
     "window_shorter_than_duration": gettext_lazy("Window"),
     "duration_out_of_range": gettext_lazy("Length"),
     "duration_invalid": gettext_lazy("Length"),
+    "recurrence_invalid": gettext_lazy("Repeat"),
+    "not_in_series": gettext_lazy("Recurring series"),
     "invalid": gettext_lazy("Input"),
 }
 
 
-_FIELD_PREFIX = re.compile(r"^[A-Za-z_\-]{1,24}:\s*|^[^\s:：]{1,12}：\s*")
+_FIELD_PREFIX = re.compile(r"^[A-Za-z_.\-]{1,24}:\s*|^[^\s:：]{1,12}：\s*")
 
 
 def ui_error(error: ParkError) -> dict:

@@ -386,11 +386,37 @@ class WeeklyHours(models.Model):
             raise ValidationError({"closes": _("The closing time must be after the opening time.")})
 
 
+class Closure(models.Model):
+    """A closure of the resources of a location (any depth), of a kind, both, or everything:
+    ``bookings.closures.closure_declare`` writes a maintenance window per resource."""
+
+    reason = models.CharField(_("reason"), max_length=200)
+    start = models.DateTimeField(_("start"))
+    end = models.DateTimeField(_("end"))
+    location = models.ForeignKey(Location, models.PROTECT, null=True, blank=True, related_name="+")
+    kind = models.CharField(_("kind"), max_length=20, choices=ResourceKind.choices, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-start", "-id"]
+        verbose_name = _("closure")
+        verbose_name_plural = _("closures")
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=F("start")), name="closure_ends_after_start")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.start:%Y-%m-%d %H:%M} → {self.end:%Y-%m-%d %H:%M}"
+
+
 class MaintenanceWindow(models.Model):
     resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="maintenance")
     start = models.DateTimeField(_("start"))
     end = models.DateTimeField(_("end"))
     reason = models.CharField(_("reason"), max_length=200, blank=True)
+    closure = models.ForeignKey(
+        Closure, models.CASCADE, null=True, blank=True, related_name="windows"
+    )
 
     class Meta:
         ordering = ["resource", "start"]

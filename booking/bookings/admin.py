@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.utils.translation import gettext as _
 
+from booking.bookings.closures import closure_declare
 from booking.bookings.models import Booking, BookingEvent
+from resources.models import Closure
 
 
 class BookingEventInline(admin.TabularInline):
@@ -26,3 +29,35 @@ class BookingAdmin(admin.ModelAdmin):
     readonly_fields = ["status", "reason_code", "reason_text"]
     inlines = [BookingEventInline]
     list_select_related = ["tenant", "user", "resource"]
+
+
+@admin.register(Closure)
+class ClosureAdmin(admin.ModelAdmin):
+    """Operators declare a closure here; saving it closes the resources and cancels the
+    bookings it covers with notice (``bookings.closures``). A closure is not edited after."""
+
+    list_display = ["reason", "start", "end", "location", "kind", "created_at"]
+    fields = ["reason", "start", "end", "location", "kind"]
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        result = closure_declare(
+            actor=request.user,
+            reason=obj.reason,
+            start=obj.start,
+            end=obj.end,
+            location=obj.location,
+            kind=obj.kind,
+        )
+        obj.pk = result.closure.pk
+        obj.created_at = result.closure.created_at
+        self.message_user(
+            request,
+            _("Closed %(resources)s resources; %(bookings)s bookings cancelled with notice.")
+            % {"resources": len(result.resources), "bookings": len(result.cancelled)},
+        )

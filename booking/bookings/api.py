@@ -27,10 +27,13 @@ from booking.api_common import (
 )
 from booking.bookings.calendar import availability
 from booking.bookings.calendar import pool_availability as pool_free_slots
+from booking.bookings.changes import booking_change
 from booking.bookings.hooks import round_desk
 from booking.bookings.models import Booking
+from booking.bookings.recurrence import Recurrence
 from booking.bookings.schemas import (
     AvailabilityOut,
+    BookingChangeIn,
     BookingFilterIn,
     BookingIn,
     BookingOut,
@@ -38,6 +41,7 @@ from booking.bookings.schemas import (
     PoolAvailabilityOut,
     PoolOut,
     ResourceOut,
+    SeriesOut,
     WindowIn,
 )
 from booking.bookings.selectors import (
@@ -48,6 +52,7 @@ from booking.bookings.selectors import (
     resource_get,
     resource_get_brief,
 )
+from booking.bookings.series import booking_cancel_following, booking_series_create, series_get
 from booking.bookings.services import booking_cancel, booking_create_instant
 from booking.errors import NotFound, ParkError
 from booking.tokens.auth import BOOK, READ, Caller
@@ -90,7 +95,7 @@ def _recipe(resource: Resource | None, code: str | None) -> Recipe | None:
     return recipe
 
 
-INSTANT_FIELDS = ("start", "end")
+INSTANT_FIELDS = ("start", "end", "recurrence")
 
 
 ROUND_FIELDS = (
@@ -128,6 +133,27 @@ def _create(caller: Caller, data: BookingIn) -> Booking:
                 field=field,
                 status=422,
             )
+    if instant and data.recurrence is not None:
+        rec = data.recurrence
+        result = booking_series_create(
+            user=caller.user,
+            tenant=caller.tenant,
+            resource=resource,
+            start=data.start,
+            end=data.end,
+            units=data.units,
+            title=data.title,
+            recipe=_recipe(resource, data.recipe),
+            recurrence=Recurrence(
+                freq=rec.freq,
+                interval=rec.interval,
+                count=rec.count,
+                until=rec.until,
+                by_day=tuple(rec.by_day or ()),
+            ),
+            skip_conflicts=rec.skip_conflicts,
+        )
+        return result.booked[0]
     if instant:
         return booking_create_instant(
             user=caller.user,
@@ -231,6 +257,16 @@ def booking_detail(request: HttpRequest, booking_id: Id):
     return _booking_for(request.auth, booking_id)
 
 
+@router.patch("/bookings/{booking_id}", auth=BOOK, response=responses({200: BookingOut}))
+def booking_change_view(request: HttpRequest, booking_id: Id, payload: BookingChangeIn):
+    """Move or shorten a booking (same rules as booking it; the quota counts the difference),
+    or end a running one earlier; a booking a round placed only until the round's cut-off."""
+    caller: Caller = request.auth
+    booking = _booking_for(caller, booking_id)
+    booking_change(user=caller.user, booking=booking, start=payload.start, end=payload.end)
+    return booking_get(user=caller.user, pk=booking.pk)
+
+
 @router.post("/bookings/{booking_id}/cancel", auth=BOOK, response=responses({200: BookingOut}))
 def booking_cancel_view(request: HttpRequest, booking_id: Id):
     """Cancel a booking or round request (its owner or a manager; not once started)."""
@@ -238,6 +274,28 @@ def booking_cancel_view(request: HttpRequest, booking_id: Id):
     booking = _booking_for(caller, booking_id)
     booking_cancel(user=caller.user, booking=booking)
     return booking_get(user=caller.user, pk=booking.pk)
+
+
+@router.post(
+    "/bookings/{booking_id}/cancel-following", auth=BOOK, response=responses({200: SeriesOut})
+)
+def booking_cancel_following_view(request: HttpRequest, booking_id: Id):
+    """Cancel an occurrence of a recurring series and every later one not yet started; the
+    answer is the series with each occurrence's status."""
+    caller: Caller = request.auth
+    booking = _booking_for(caller, booking_id)
+    booking_cancel_following(user=caller.user, booking=booking)
+    return series_get(user=caller.user, pk=booking.series_id)
+
+
+@router.get("/series/{series_id}", auth=READ, response=responses({200: SeriesOut}, without=(409,)))
+def series_detail(request: HttpRequest, series_id: Id):
+    """A recurring booking: its rule, its occurrences and those skipped (with the reasons)."""
+    caller: Caller = request.auth
+    series = series_get(user=caller.user, pk=series_id)
+    if series.tenant_id != caller.tenant.pk:
+        raise NotFound(_("series"))
+    return series
 
 
 catalogue_router = Router(auth=READ)

@@ -14,3 +14,8 @@ class BookingsConfig(AppConfig):
         from booking.tenancy.usage import register_usage_source
 
         register_usage_source(booking_hours_held)
+
+        # A booking cancelled by a park-wide closure: its reason in the reader's language.
+        from booking.bookings import closures
+
+        closures.register()

@@ -9,6 +9,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from booking.bookings.models import BookingStatus
+from booking.bookings.recurrence import Recurrence
 from booking.tenancy.models import Membership, Tenant
 from resources.models import Location, Recipe, Resource, ResourceKind
 
@@ -46,6 +47,33 @@ class BookingForm(forms.Form):
     recipe = forms.ModelChoiceField(
         queryset=Recipe.objects.none(), label=_("Recipe"), required=False, empty_label=CHOOSE_RECIPE
     )
+    repeat = forms.ChoiceField(
+        label=_("Repeat"),
+        required=False,
+        choices=[("", _("Does not repeat")), ("daily", _("Daily")), ("weekly", _("Weekly"))],
+    )
+    repeat_count = forms.IntegerField(
+        label=_("Number of occurrences"), required=False, min_value=1, max_value=100
+    )
+    repeat_until = forms.DateField(
+        label=_("or until (date)"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    skip_conflicts = forms.BooleanField(
+        label=_("Skip occurrences that cannot be booked"), required=False
+    )
+
+    def recurrence(self) -> Recurrence | None:
+        """The repeat rule chosen, or ``None`` for a single booking (after ``is_valid``)."""
+        data = self.cleaned_data
+        if not data.get("repeat"):
+            return None
+        return Recurrence(
+            freq=data["repeat"],
+            count=data.get("repeat_count"),
+            until=data.get("repeat_until"),
+        )
 
     def __init__(self, *args, resource: Resource, tenants: list[Tenant], **kwargs):
         super().__init__(*args, **kwargs)
@@ -62,6 +90,20 @@ class BookingForm(forms.Form):
             self.fields["recipe"].queryset = Recipe.objects.filter(line=resource)
         else:
             del self.fields["recipe"]
+
+
+class BookingChangeForm(forms.Form):
+    """New times for a booking (move, shorten, or end a running one earlier)."""
+
+    start = forms.DateTimeField(label=_("New start"), input_formats=DATETIME_FORMATS)
+    end = forms.DateTimeField(label=_("New end"), input_formats=DATETIME_FORMATS)
+
+    def __init__(self, *args, booking, **kwargs):
+        super().__init__(*args, **kwargs)
+        step = booking.resource.slot_minutes if booking.resource_id else 30
+        for name in ("start", "end"):
+            self.fields[name].widget = LocalDateTimeInput(step_minutes=step)
+            self.fields[name].initial = getattr(booking, name)
 
 
 class RoundRequestForm(forms.Form):

@@ -66,6 +66,34 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
+class BookingSeries(models.Model):
+    """A recurring booking: the rule its occurrences (bookings linked to it) were made from.
+
+    ``rule`` is the RFC 5545 RRULE text (the subset ``booking.bookings.recurrence`` reads);
+    ``skipped`` lists the occurrences left out with ``skip_conflicts`` and why (start, end and
+    the refusals, as answered when the series was booked).
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="booking_series")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="booking_series"
+    )
+    resource = models.ForeignKey(Resource, on_delete=models.PROTECT, related_name="+")
+    title = models.CharField(_("title"), max_length=200)
+    rule = models.CharField(_("repeat rule"), max_length=200)
+    skipped = models.JSONField(_("skipped occurrences"), default=list, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        db_table = "booking_bookingseries"
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("booking series")
+        verbose_name_plural = _("booking series")
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.rule})"
+
+
 class Booking(models.Model):
     """An instant booking (start/end set at once) or a round request (window, planned later)."""
 
@@ -111,6 +139,13 @@ class Booking(models.Model):
         ),
     )
     max_gap_minutes = models.PositiveIntegerField(_("maximum gap (minutes)"), null=True, blank=True)
+    series = models.ForeignKey(
+        BookingSeries,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="occurrences",
+    )
     status = models.CharField(_("status"), max_length=10, choices=BookingStatus.choices)
     reason_code = models.CharField(_("reason code"), max_length=40, blank=True)
     reason_text = models.CharField(_("reason"), max_length=400, blank=True)

@@ -149,6 +149,27 @@ BookingStatusName = Literal[
 ]
 
 
+Weekday = Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
+
+
+class RecurrenceIn(StrictIn):
+    """Repeat an instant booking (a subset of RFC 5545 RRULE): daily or weekly, every
+    ``interval`` days/weeks, ``count`` occurrences or until a local date (inclusive)."""
+
+    freq: Literal["daily", "weekly"] = Field(description="Repeat daily or weekly.")
+    interval: int = Field(1, ge=1, le=52, description="Every n days or weeks.")
+    count: int | None = Field(None, ge=1, le=100, description="Number of occurrences…")
+    until: dt.date | None = Field(None, description="…or the last day (local, inclusive).")
+    by_day: list[Weekday] | None = Field(
+        None, max_length=7, description="Weekly: the weekdays (the start's weekday among them)."
+    )
+    skip_conflicts: bool = Field(
+        False,
+        description="Book the free occurrences and list the others (GET /series/{id}); "
+        "without it any refused occurrence refuses the whole series.",
+    )
+
+
 class BookingIn(StrictIn):
     """An instant booking (``resource`` + ``start``/``end``) or, for a round-booked resource or
     a pool, a round request (``earliest_start``/``latest_end``/``duration_minutes``)."""
@@ -169,6 +190,11 @@ class BookingIn(StrictIn):
     priority: int = Field(0, ge=-100, le=100, description="Round request: your own priority.")
     follows: Id | None = Field(None, description="Round request: must follow this request…")
     max_gap_minutes: int | None = Field(None, ge=0, le=100_000, description="…within this gap.")
+    recurrence: RecurrenceIn | None = Field(
+        None,
+        description="Instant booking: repeat it. The answer is the first occurrence booked; "
+        "its series (GET /series/{id}) lists all occurrences and the skipped ones.",
+    )
 
 
 class BookingOut(Schema):
@@ -194,6 +220,7 @@ class BookingOut(Schema):
     reason_text: str
     created_at: dt.datetime
     updated_at: dt.datetime
+    series: int | None = Field(None, alias="series_id", description="Its recurring series.")
 
     @staticmethod
     def resolve_tenant(obj) -> str:
@@ -227,3 +254,58 @@ class BookingFilterIn(PageIn):
     whole_tenant: bool = Field(
         False, description="Managers: every booking of the tenant, not only yours."
     )
+
+
+class BookingChangeIn(StrictIn):
+    """New times of a booking: move or shorten it before it starts, or end a running one
+    earlier (give back the unused time). A field left out keeps its value."""
+
+    start: When | None = Field(None, description="New start (not for a running booking).")
+    end: When | None = Field(None, description="New end.")
+
+
+class OccurrenceOut(Schema):
+    id: int
+    start: dt.datetime
+    end: dt.datetime
+    status: BookingStatusName
+
+
+class ProblemOut(Schema):
+    code: str
+    message: str
+    field: str
+
+
+class SkippedOut(Schema):
+    start: dt.datetime
+    end: dt.datetime
+    errors: list[ProblemOut]
+
+
+class SeriesOut(Schema):
+    id: int
+    tenant: str
+    user: str
+    resource: str
+    title: str
+    rule: str = Field(description="RFC 5545 RRULE of the series.")
+    occurrences: list[OccurrenceOut]
+    skipped: list[SkippedOut] = Field(description="Occurrences left out with skip_conflicts.")
+    created_at: dt.datetime
+
+    @staticmethod
+    def resolve_tenant(obj) -> str:
+        return obj.tenant.slug
+
+    @staticmethod
+    def resolve_user(obj) -> str:
+        return obj.user.get_username()
+
+    @staticmethod
+    def resolve_resource(obj) -> str:
+        return obj.resource.slug
+
+    @staticmethod
+    def resolve_occurrences(obj) -> list:
+        return list(obj.occurrences.order_by("start", "id"))

@@ -149,11 +149,14 @@ def booking_create_instant(
     title: str,
     recipe: Recipe | None = None,
     now: dt.datetime | None = None,
+    series=None,
 ) -> Booking:
     """Book a free slot of an instant-booked resource; confirmed at once.
 
     In: as ``booking_check`` plus a ``title``. Out: the confirmed ``Booking`` (with its creation
-    event); the confirmation e-mail goes out once the transaction commits.
+    event); the confirmation e-mail goes out once the transaction commits. ``series`` links an
+    occurrence of a recurring booking to its ``BookingSeries`` (whose service then queues one
+    e-mail task for all occurrences instead).
     Raises ``BookingRefused`` (a ``ParkError`` holding every broken rule) or
     ``Conflict("slot_taken")`` (409) when a concurrent booking won the slot. Nothing is written
     on refusal.
@@ -212,11 +215,13 @@ def booking_create_instant(
                 end=end,
                 status=BookingStatus.CONFIRMED,
                 exclusive=locked.capacity == 1,
+                series=series,
             )
             # The related rows were just read (and locked); re-querying each foreign key would
             # only cost round trips. The database holds the constraints.
             booking.full_clean(
-                exclude=["tenant", "user", "resource", "recipe"], validate_constraints=False
+                exclude=["tenant", "user", "resource", "recipe", "series"],
+                validate_constraints=False,
             )
             booking.save()
             BookingEvent.objects.create(
@@ -226,7 +231,8 @@ def booking_create_instant(
                 actor=user,
                 note="instant booking",
             )
-            transaction.on_commit(lambda: notify_booking(booking=booking, event="confirmed"))
+            if series is None:
+                transaction.on_commit(lambda: notify_booking(booking=booking, event="confirmed"))
     except IntegrityError:
         raise _slot_taken() from None
     except OperationalError as exc:

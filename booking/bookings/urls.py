@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from booking.bookings import views
+from booking.bookings import change_views, views
 
 urlpatterns = [
     path("resources/", views.catalogue_view, name="catalogue"),
@@ -12,6 +12,12 @@ urlpatterns = [
     path("bookings/", views.my_bookings, name="my_bookings"),
     path("bookings/<str:pk>/", views.booking_detail, name="booking_detail"),
     path("bookings/<str:pk>/cancel", views.booking_cancel_view, name="booking_cancel"),
+    path("bookings/<str:pk>/change", change_views.booking_change_view, name="booking_change"),
+    path(
+        "bookings/<str:pk>/cancel-following",
+        change_views.booking_cancel_following_view,
+        name="booking_cancel_following",
+    ),
     path("tenants/<slug:slug>/bookings/", views.tenant_bookings, name="tenant_bookings"),
     path("calendar/", views.calendar_feed_settings, name="calendar_feed_settings"),
     path("calendar/<str:token>.ics", views.calendar_feed, name="calendar_feed"),

@@ -18,7 +18,9 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from booking.bookings import ical
 from booking.bookings.calendar import resource_week
+from booking.bookings.changes import CHANGEABLE
 from booking.bookings.forms import (
+    BookingChangeForm,
     BookingForm,
     CatalogueFilterForm,
     RoundRequestForm,
@@ -37,6 +39,7 @@ from booking.bookings.selectors import (
     gpu_models,
     resource_get,
 )
+from booking.bookings.series import booking_series_create, series_occurrences
 from booking.bookings.services import booking_cancel, booking_create_instant
 from booking.errors import BookingRefused, NotFound, ParkError
 from booking.formats import when_text
@@ -251,6 +254,29 @@ def booking_submit(request: HttpRequest, slug: str) -> HttpResponse:
                         "cutoff": when_text(booking.round.cutoff) if booking.round else "",
                     },
                 )
+            elif form.recurrence() is not None:
+                result = booking_series_create(
+                    user=request.user,
+                    tenant=data["tenant"],
+                    resource=resource,
+                    start=data["start"],
+                    end=data["end"],
+                    units=data.get("units") or 1,
+                    recipe=data.get("recipe"),
+                    title=data["title"],
+                    recurrence=form.recurrence(),
+                    skip_conflicts=data.get("skip_conflicts", False),
+                )
+                booking = result.booked[0]
+                messages.success(
+                    request,
+                    _("Booked: %(count)s occurrences of %(title)s; %(skipped)s skipped.")
+                    % {
+                        "count": len(result.booked),
+                        "title": booking.title,
+                        "skipped": len(result.skipped),
+                    },
+                )
             else:
                 booking = booking_create_instant(
                     user=request.user,
@@ -335,7 +361,16 @@ def booking_detail(request: HttpRequest, pk: str) -> HttpResponse:
     booking.cancellable = booking_cancellable(booking=booking, now=timezone.now())
     booking.reason = reason_for(booking)
     events = booking.events.select_related("actor").order_by("at", "id")
-    return render(request, "booking/booking_detail.html", {"booking": booking, "events": events})
+    context = {"booking": booking, "events": events}
+    if booking.status in CHANGEABLE and booking.start and booking.end > timezone.now():
+        context["change_form"] = BookingChangeForm(booking=booking)
+    if booking.series_id:
+        context["series"] = booking.series
+        context["occurrences"] = list(series_occurrences(booking.series))
+        context["skipped"] = [
+            {**s, "start": dt.datetime.fromisoformat(s["start"])} for s in booking.series.skipped
+        ]
+    return render(request, "booking/booking_detail.html", context)
 
 
 @login_required
