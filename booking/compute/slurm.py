@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from booking.compute.models import ComputeJob
 from booking.errors import ParkError
 from booking.tenancy.models import Membership, Tenant
+from resources.clusters import Cluster, client_for
 from resources.models import ResourceKind, ResourcePool
 from resources.slurm import (
     JobSpec,
@@ -94,6 +95,21 @@ def configured_client() -> SlurmClient | None:
     work then leaves jobs where they are instead of failing."""
     try:
         return slurm_client()
+    except ImproperlyConfigured:
+        return None
+
+
+def cluster_client(cluster: Cluster | None) -> SlurmClient:
+    """The client of ``cluster`` (a registry lookup); the default cluster without a URL of its
+    own is the ``SLURM_*`` settings. Raises ImproperlyConfigured when it cannot be reached."""
+    if cluster is None or (cluster.is_default and not cluster.rest_url):
+        return slurm_client()
+    return client_for(cluster)
+
+
+def configured_cluster_client(cluster: Cluster | None) -> SlurmClient | None:
+    try:
+        return cluster_client(cluster)
     except ImproperlyConfigured:
         return None
 
