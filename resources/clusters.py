@@ -41,6 +41,12 @@ class ClusterUsage(models.TextChoices):
 
 class Cluster(models.Model):
     name = models.SlugField(_("name"), max_length=60, unique=True)
+    slurm_name = models.CharField(
+        _("Slurm's cluster name"),
+        max_length=60,
+        blank=True,
+        help_text=_("ClusterName in its slurm.conf, if it differs from the name."),
+    )
     jurisdiction = models.CharField(_("jurisdiction"), max_length=10, choices=Jurisdiction.choices)
     rest_url = models.CharField(
         _("REST URL"),
@@ -141,7 +147,7 @@ class Cluster(models.Model):
             api_version=self.api_version or _setting("SLURM_API_VERSION") or "v0.0.38",
             jwt_key_file=key_file,
             token=token,
-            cluster=self.name,
+            cluster=self.slurm_cluster_name,
             timeout=float(_setting("SLURM_TIMEOUT") or 10),
         )
 
@@ -154,6 +160,10 @@ class Cluster(models.Model):
             url, key = _setting("SLURM_AGENT_URL"), _setting("SLURM_AGENT_KEY_FILE")
             return (url, key) if url and key else None
         return None
+
+    @property
+    def slurm_cluster_name(self) -> str:
+        return self.slurm_name or self.name
 
     @property
     def is_default(self) -> bool:
