@@ -254,4 +254,8 @@ def jobs_send_due(
         job = job_send(job_id=job_id, client=client, now=now, table=table)
         if job is not None and job.state != JobState.QUEUED:
             sent += 1
+        elif job is not None and job.last_error:
+            # The cluster did not take it (unreachable): the rest wait for the next pass
+            # rather than each waiting out the client's retries.
+            break
     return sent
