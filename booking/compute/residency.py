@@ -22,7 +22,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from booking.errors import ParkError
 from booking.tenancy.models import Tenant
@@ -32,10 +32,13 @@ logger = logging.getLogger(__name__)
 
 
 class DataClass(models.TextChoices):
-    OPEN = "open", _lazy("Open data")
-    HK_ONLY = "hk_only", _lazy("Hong Kong only")
-    PERSONAL = "personal", _lazy("Personal data")
-    CROSS_BOUNDARY_APPROVED = "cross_boundary_approved", _lazy("Approved for cross-boundary use")
+    OPEN = "open", gettext_lazy("Open data")
+    HK_ONLY = "hk_only", gettext_lazy("Hong Kong only")
+    PERSONAL = "personal", gettext_lazy("Personal data")
+    CROSS_BOUNDARY_APPROVED = (
+        "cross_boundary_approved",
+        gettext_lazy("Approved for cross-boundary use"),
+    )
 
 
 DEFAULT_DATA_CLASS = DataClass.HK_ONLY
@@ -44,25 +47,25 @@ DEFAULT_DATA_CLASS = DataClass.HK_ONLY
 class TenantDataPolicy(models.Model):
     tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="data_policy")
     default_data_class = models.CharField(
-        _lazy("default data class"),
+        gettext_lazy("default data class"),
         max_length=24,
         choices=DataClass.choices,
         default=DEFAULT_DATA_CLASS,
     )
     open_data_on_mainland = models.BooleanField(
-        _lazy("open data may run on the Mainland"), default=True
+        gettext_lazy("open data may run on the Mainland"), default=True
     )
     allowed_clusters = models.ManyToManyField(
         Cluster,
         blank=True,
         related_name="+",
-        verbose_name=_lazy("allowed clusters"),
-        help_text=_lazy("None chosen: every cluster."),
+        verbose_name=gettext_lazy("allowed clusters"),
+        help_text=gettext_lazy("None chosen: every cluster."),
     )
 
     class Meta:
-        verbose_name = _lazy("tenant data policy")
-        verbose_name_plural = _lazy("tenant data policies")
+        verbose_name = gettext_lazy("tenant data policy")
+        verbose_name_plural = gettext_lazy("tenant data policies")
 
     def __str__(self) -> str:
         return str(self.tenant)
@@ -79,12 +82,14 @@ class CrossBoundaryApproval(models.Model):
     granted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
-    granted_at = models.DateTimeField(_lazy("granted at"), auto_now_add=True)
-    expires_at = models.DateTimeField(_lazy("expires at"))
+    granted_at = models.DateTimeField(gettext_lazy("granted at"), auto_now_add=True)
+    expires_at = models.DateTimeField(gettext_lazy("expires at"))
     reference = models.CharField(
-        _lazy("reference"), max_length=200, help_text=_lazy("e.g. the filing or contract number.")
+        gettext_lazy("reference"),
+        max_length=200,
+        help_text=gettext_lazy("e.g. the filing or contract number."),
     )
-    revoked_at = models.DateTimeField(_lazy("revoked at"), null=True, blank=True)
+    revoked_at = models.DateTimeField(gettext_lazy("revoked at"), null=True, blank=True)
     revoked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -95,8 +100,8 @@ class CrossBoundaryApproval(models.Model):
 
     class Meta:
         ordering = ["-granted_at"]
-        verbose_name = _lazy("cross-boundary approval")
-        verbose_name_plural = _lazy("cross-boundary approvals")
+        verbose_name = gettext_lazy("cross-boundary approval")
+        verbose_name_plural = gettext_lazy("cross-boundary approvals")
         indexes = [models.Index(fields=["tenant", "expires_at"], name="cross_boundary_lookup")]
 
     def __str__(self) -> str:
