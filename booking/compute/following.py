@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from booking.compute.models import LIVE_JOB_STATES, ComputeJob, JobState
 from booking.compute.reasons import job_reason_stored
-from booking.compute.slurm import configured_cluster_client, job_marker
+from booking.compute.slurm import configured_cluster_client, job_marker, jobs_of_cluster
 from resources.clusters import Cluster, default_cluster
 from resources.slurm import (
     JobInfo,
@@ -79,8 +79,6 @@ def jobs_follow(
     entirely when Slurm says nothing changed since the last read. The jobs are those of
     ``cluster`` (default: the default cluster), read through its client.
     """
-    from booking.compute.sending import jobs_of_cluster
-
     cluster = cluster or default_cluster()
     client = client or configured_cluster_client(cluster)
     if client is None:

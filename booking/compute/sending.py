@@ -25,6 +25,7 @@ from booking.compute.slurm import (
     configured_cluster_client,
     job_marker,
     job_spec,
+    jobs_of_cluster,
 )
 from booking.compute.slurm_hooks import enqueue_slurm_sync
 from booking.errors import ParkError
@@ -50,13 +51,6 @@ RETRY_MAX_SECONDS = 300
 
 # ESLURM_RESERVATION_INVALID: the job names a reservation slurmctld does not hold.
 RESERVATION_INVALID = 2053
-
-
-def jobs_of_cluster(cluster: Cluster):
-    """The jobs of ``cluster`` (the default one also has the jobs stored before clusters)."""
-    if cluster.is_default:
-        return ComputeJob.objects.filter(Q(cluster=cluster) | Q(cluster__isnull=True))
-    return ComputeJob.objects.filter(cluster=cluster)
 
 
 def accounting_after() -> dt.timedelta:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -206,3 +207,10 @@ def job_spec(job: ComputeJob, *, now: dt.datetime | None = None) -> JobSpec:
         reservation=reservation,
         standard_output=f"{job_workdir()}/{job.slurm_name}-%j.out",
     )
+
+
+def jobs_of_cluster(cluster: Cluster):
+    """The jobs of ``cluster`` (the default one also has the jobs stored before clusters)."""
+    if cluster.is_default:
+        return ComputeJob.objects.filter(Q(cluster=cluster) | Q(cluster__isnull=True))
+    return ComputeJob.objects.filter(cluster=cluster)
