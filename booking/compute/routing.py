@@ -23,7 +23,7 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 
 from booking.bookings.models import Booking
-from booking.compute.models import ComputeJob, JobState
+from booking.compute.models import JobState
 from booking.compute.residency import (
     DataClass,
     allowed_cluster_names,
@@ -31,6 +31,7 @@ from booking.compute.residency import (
     default_data_class,
     may_run,
 )
+from booking.compute.slurm import jobs_of_cluster
 from booking.errors import ParkError
 from booking.tenancy.models import Tenant
 from resources.clusters import Cluster, ClusterUsage, cluster_named, clusters, default_cluster
@@ -72,14 +73,11 @@ def _candidates(
 
 def waiting_jobs(cluster: Cluster, partition: str) -> int:
     """Park jobs waiting on ``cluster`` in ``partition`` (queued or pending)."""
-    qs = ComputeJob.objects.filter(
-        partition=partition, state__in=[JobState.QUEUED, JobState.PENDING]
+    return (
+        jobs_of_cluster(cluster)
+        .filter(partition=partition, state__in=[JobState.QUEUED, JobState.PENDING])
+        .count()
     )
-    if cluster.is_default:
-        from django.db.models import Q
-
-        return qs.filter(Q(cluster=cluster) | Q(cluster__isnull=True)).count()
-    return qs.filter(cluster=cluster).count()
 
 
 def job_route(
