@@ -198,9 +198,12 @@ def cluster_named(name: str) -> Cluster | None:
 
 
 def clusters() -> list[Cluster]:
-    """Every registered cluster, the default one included."""
-    default_cluster()
-    return list(Cluster.objects.all())
+    """Every registered cluster, the default one included (one query once it exists)."""
+    rows = list(Cluster.objects.all())
+    if not any(c.name == default_cluster_name() for c in rows):
+        default_cluster()
+        rows = list(Cluster.objects.all())
+    return rows
 
 
 _clients: dict[str, tuple[SlurmConfig, SlurmClient]] = {}

@@ -25,11 +25,13 @@ from django.utils.translation import gettext as _
 from booking.bookings.models import Booking
 from booking.compute.models import JobState
 from booking.compute.residency import (
+    UNREAD,
     DataClass,
     allowed_cluster_names,
     check_residency,
     default_data_class,
     may_run,
+    policy_of,
 )
 from booking.compute.slurm import jobs_of_cluster
 from booking.errors import ParkError
@@ -38,8 +40,8 @@ from resources.clusters import Cluster, ClusterUsage, cluster_named, clusters, d
 from resources.models import ResourceKind, ResourcePool
 
 
-def job_data_class(*, tenant: Tenant, data_class: str | None) -> str:
-    data_class = data_class or default_data_class(tenant)
+def job_data_class(*, tenant: Tenant, data_class: str | None, policy=UNREAD) -> str:
+    data_class = data_class or default_data_class(tenant, policy=policy)
     if data_class not in DataClass.values:
         raise ParkError(
             "unknown_data_class",
@@ -88,10 +90,13 @@ def job_route(
     partition: str,
     pool: ResourcePool | None = None,
     booking: Booking | None = None,
+    policy=UNREAD,
 ) -> Cluster:
-    """The cluster the job runs on (see the module's rule); raises ``ParkError`` with the reason."""
+    """The cluster the job runs on (see the module's rule); raises ``ParkError`` with the reason.
+    ``policy``: the tenant's data policy if the caller read it already."""
+    policy = policy_of(tenant) if policy is UNREAD else policy
     candidates, implied = _candidates(pool=pool, booking=booking)
-    allowed = allowed_cluster_names(tenant)
+    allowed = allowed_cluster_names(tenant, policy=policy)
     if cluster_name:
         cluster = next((c for c in candidates if c.name == cluster_name), None)
         if cluster is None:
@@ -117,13 +122,15 @@ def job_route(
                 field="cluster",
                 status=403,
             )
-        check_residency(tenant=tenant, data_class=data_class, cluster=cluster)
+        check_residency(tenant=tenant, data_class=data_class, cluster=cluster, policy=policy)
         _check_taking_jobs(cluster)
         return cluster
     usable = [c for c in candidates if allowed is None or c.name in allowed]
-    resident = [c for c in usable if may_run(tenant=tenant, data_class=data_class, cluster=c)]
+    resident = [
+        c for c in usable if may_run(tenant=tenant, data_class=data_class, cluster=c, policy=policy)
+    ]
     if usable and not resident:
-        check_residency(tenant=tenant, data_class=data_class, cluster=usable[0])
+        check_residency(tenant=tenant, data_class=data_class, cluster=usable[0], policy=policy)
     up = [c for c in resident if c.takes_jobs]
     if implied and len(up) == 1:
         return up[0]

@@ -26,6 +26,7 @@ from booking.compute import slurm
 from booking.compute.following import job_apply_slurm_info
 from booking.compute.models import LIVE_JOB_STATES, ComputeJob, JobState
 from booking.compute.reasons import job_reason_stored
+from booking.compute.residency import policy_of
 from booking.compute.routing import job_data_class, job_route
 from booking.compute.slurm import (
     _cluster_snapshot,
@@ -108,7 +109,8 @@ def job_submit(
             _("partition: name a partition, a GPU pool or a booking to run in."),
             field="partition",
         )
-    data_class = job_data_class(tenant=tenant, data_class=data_class)
+    policy = policy_of(tenant)  # read once for the class and the route
+    data_class = job_data_class(tenant=tenant, data_class=data_class, policy=policy)
     target = job_route(
         tenant=tenant,
         data_class=data_class,
@@ -116,6 +118,7 @@ def job_submit(
         partition=partition,
         pool=pool,
         booking=booking,
+        policy=policy,
     )
     _check_partition(
         # No cluster configured on this server: ImproperlyConfigured (the API answers 503).
