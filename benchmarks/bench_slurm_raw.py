@@ -65,10 +65,26 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=500, help="jobs per run (max 2000)")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--run", action="store_true", help="let the jobs run instead of holding")
+    parser.add_argument(
+        "--cluster",
+        choices=["park", "hub"],
+        default="park",
+        help="the park's own cluster or the GBA hub (the SLURM_HUB_* lines of the env file)",
+    )
     args = parser.parse_args()
     count = min(args.count, 2000)
 
     env = load_env()
+    if args.cluster == "hub":
+        if not env.get("SLURM_HUB_REST_URL"):
+            sys.exit("the dev cluster runs no hub (SLURM_DEV_HUB=0)")
+        env = {
+            **env,
+            "SLURM_REST_URL": env["SLURM_HUB_REST_URL"],
+            "SLURM_JWT_KEY_FILE": env["SLURM_HUB_JWT_KEY_FILE"],
+            "SLURM_CLUSTER": env["SLURM_HUB_CLUSTER"],
+            "SLURM_CONF": env.get("SLURM_HUB_CONF", env.get("SLURM_CONF", "")),
+        }
     config = config_from_env(env)
     host = urlsplit(config.base_url).hostname
     if host not in {"127.0.0.1", "localhost", "::1"}:
@@ -81,7 +97,7 @@ def main() -> None:
         working_directory=workdir,
         time_limit_minutes=1,
         memory_mb=64,
-        partition="cpu",
+        partition="gpu" if args.cluster == "hub" else "cpu",  # the hub has only gpu
         standard_output="/dev/null",
         hold=not args.run,
     )

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from resources.clusters import Cluster
 from resources.models import (
     Changeover,
     GpuNode,
@@ -174,3 +175,9 @@ class SlurmSyncReportAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(Cluster)
+class ClusterAdmin(admin.ModelAdmin):
+    list_display = ["name", "jurisdiction", "state", "usage", "gpu_rate_factor", "rest_url"]
+    list_filter = ["jurisdiction", "state", "usage"]

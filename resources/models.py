@@ -497,3 +497,7 @@ class SlurmSyncReport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} · {self.drift_count} differences"
+
+
+# The cluster registry (its own module: the catalogue of clusters and their clients).
+from resources.clusters import Cluster  # noqa: E402,F401

@@ -39,6 +39,12 @@ How an allocation round shares contended resources (weighted max-min fair share 
 8. Hard rules are never bent for fairness: capacity, opening hours and shifts, maintenance,
    changeover times between recipes, required training valid for the whole booking, chains
    (all steps or none, within their gaps) and quotas.
+9. Several clusters. Quotas and fair share are park-wide: a tenant's GPU-hour quota counts its
+   GPU-hours on every cluster together (the park's own in Hong Kong and the GBA hub on the
+   Mainland), and its weight is the same on each; each cluster's Slurm carries the tenant's whole
+   limit and fair share as a backstop. Where a job runs follows its data class and the tenant's
+   data policy, never fairness. A cluster's rate factor changes what a GPU-hour costs, not what
+   it counts against the quota.
 """
 
 REASON_TEXTS: dict[str, str] = {

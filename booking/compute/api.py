@@ -18,12 +18,14 @@ from booking.api_common import (
 )
 from booking.bookings.api import _booking_for
 from booking.compute.models import ComputeJob
-from booking.compute.schemas import JobFilterIn, JobIn, JobOut, JobOutputOut
+from booking.compute.residency import DataClass, allowed_cluster_names, may_run
+from booking.compute.schemas import ClusterOut, JobFilterIn, JobIn, JobOut, JobOutputOut
 from booking.compute.selectors import job_get, job_output_tail, jobs_for_user
 from booking.compute.services import job_cancel, job_submit
 from booking.errors import NotFound, ParkError
 from booking.tokens.auth import JOBS, READ, Caller
 from booking.tokens.idempotency import Answer, answer_response, idempotent_call, request_fingerprint
+from resources.clusters import clusters
 from resources.models import ResourcePool
 
 router = Router()
@@ -62,6 +64,8 @@ def _submit(caller: Caller, data: JobIn) -> ComputeJob:
         cpus=data.cpus,
         memory_mb=data.memory_mb,
         time_limit_minutes=data.time_limit_minutes,
+        cluster=data.cluster or "",
+        data_class=data.data_class or "",
     )
 
 
@@ -134,3 +138,32 @@ def job_cancel_view(request: HttpRequest, job_id: Id):
     job = _job_for(caller, job_id)
     job_cancel(user=caller.user, job=job)
     return _job_for(caller, job.pk)
+
+
+@router.get(
+    "/clusters", auth=READ, response=responses({200: list[ClusterOut]}, without=(404, 409, 422))
+)
+def cluster_list(request: HttpRequest):
+    """The Slurm clusters of the park (its own in Hong Kong, the GBA hub on the Mainland), their
+    state, and what the acting tenant may run on each."""
+    caller: Caller = request.auth
+    allowed = allowed_cluster_names(caller.tenant)
+    out = []
+    for cluster in clusters():
+        out.append(
+            {
+                "name": cluster.name,
+                "jurisdiction": cluster.jurisdiction,
+                "jurisdiction_label": str(cluster.get_jurisdiction_display()),
+                "state": cluster.state,
+                "usage": cluster.usage,
+                "gpu_rate_factor": float(cluster.gpu_rate_factor),
+                "allowed": allowed is None or cluster.name in allowed,
+                "data_classes": [
+                    c
+                    for c in DataClass.values
+                    if may_run(tenant=caller.tenant, data_class=c, cluster=cluster)
+                ],
+            }
+        )
+    return out

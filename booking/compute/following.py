@@ -13,7 +13,8 @@ from django.utils.translation import gettext as _
 
 from booking.compute.models import LIVE_JOB_STATES, ComputeJob, JobState
 from booking.compute.reasons import job_reason_stored
-from booking.compute.slurm import configured_client, job_marker
+from booking.compute.slurm import configured_cluster_client, job_marker, jobs_of_cluster
+from resources.clusters import Cluster, default_cluster
 from resources.slurm import (
     JobInfo,
     SlurmClient,
@@ -62,26 +63,31 @@ class FollowReport:
     vanished: int = 0
 
 
-_last_table_read: dt.datetime | None = None
+# Per cluster: when its job table was last read.
+_last_table_read: dict[str, dt.datetime] = {}
 
 
 def jobs_follow(
-    *, client: SlurmClient | None = None, now: dt.datetime | None = None
+    *,
+    client: SlurmClient | None = None,
+    now: dt.datetime | None = None,
+    cluster: Cluster | None = None,
 ) -> FollowReport:
     """One pass over the live jobs: record what Slurm says, charge the ones that ended.
 
     A few live jobs are read one by one; many are read from one job-table read, skipped
-    entirely when Slurm says nothing changed since the last read.
+    entirely when Slurm says nothing changed since the last read. The jobs are those of
+    ``cluster`` (default: the default cluster), read through its client.
     """
-    global _last_table_read
-    client = client or configured_client()
+    cluster = cluster or default_cluster()
+    client = client or configured_cluster_client(cluster)
     if client is None:
         return FollowReport()
     now = now or timezone.now()
     live = list(
-        ComputeJob.objects.filter(
-            state__in=[JobState.PENDING, JobState.RUNNING], slurm_job_id__isnull=False
-        ).order_by("pk")
+        jobs_of_cluster(cluster)
+        .filter(state__in=[JobState.PENDING, JobState.RUNNING], slurm_job_id__isnull=False)
+        .order_by("pk")
     )
     report = FollowReport(followed=len(live))
     if not live:
@@ -91,10 +97,10 @@ def jobs_follow(
         infos = {job.slurm_job_id: client.get_job(job.slurm_job_id) for job in live}
     else:
         started = timezone.now()
-        table = client.list_jobs(if_changed_since=_last_table_read)
+        table = client.list_jobs(if_changed_since=_last_table_read.get(cluster.name))
         if table is None:
             return report
-        _last_table_read = started - dt.timedelta(seconds=1)
+        _last_table_read[cluster.name] = started - dt.timedelta(seconds=1)
         infos = {job.slurm_job_id: None for job in live}
         infos.update({info.job_id: info for info in table if info.job_id in infos})
     for job in live:

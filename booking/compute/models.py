@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from booking.bookings.models import Booking
 from booking.tenancy.models import Tenant
+from resources.clusters import Cluster
 from resources.models import ResourcePool
 
 
@@ -38,6 +39,11 @@ class ComputeJob(models.Model):
     pool = models.ForeignKey(
         ResourcePool, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # Where it runs (null only for jobs stored before clusters were registered: the default).
+    cluster = models.ForeignKey(
+        Cluster, null=True, blank=True, on_delete=models.PROTECT, related_name="jobs"
+    )
+    data_class = models.CharField(_("data class"), max_length=24, default="hk_only")
     name = models.CharField(_("name"), max_length=120)
     script = models.TextField(_("batch script"))
     partition = models.CharField(_("partition"), max_length=60)
@@ -78,10 +84,11 @@ class ComputeJob(models.Model):
             models.CheckConstraint(
                 condition=Q(gpu_hours__gte=0), name="job_gpu_hours_not_negative"
             ),
+            # Ids of two clusters collide: one row per Slurm job of one cluster.
             models.UniqueConstraint(
-                fields=["slurm_job_id"],
+                fields=["cluster", "slurm_job_id"],
                 condition=Q(slurm_job_id__isnull=False),
-                name="job_one_row_per_slurm_job",
+                name="job_one_row_per_cluster_slurm_job",
             ),
         ]
         indexes = [models.Index(fields=["state", "next_attempt_at"], name="job_followup_lookup")]
@@ -96,3 +103,7 @@ class ComputeJob(models.Model):
 
     def held_gpu_hours(self) -> float:
         return self.gpus * self.time_limit_minutes / 60
+
+
+# The residency models live beside the rule that reads them.
+from booking.compute.residency import CrossBoundaryApproval, TenantDataPolicy  # noqa: E402,F401

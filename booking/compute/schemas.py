@@ -15,6 +15,9 @@ JobStateName = Literal[
 ]
 
 
+DataClassName = Literal["open", "hk_only", "personal", "cross_boundary_approved"]
+
+
 class JobIn(StrictIn):
     name: Annotated[Text, StringConstraints(min_length=1, max_length=120)]
     script: Annotated[
@@ -27,6 +30,14 @@ class JobIn(StrictIn):
     cpus: int = Field(1, ge=1, le=1024)
     memory_mb: int = Field(1024, ge=1, le=10_000_000)
     time_limit_minutes: int = Field(ge=1, le=43_200)
+    cluster: Slug | None = Field(
+        None, description="Cluster to run on (GET /clusters); unnamed, the park routes the job."
+    )
+    data_class: DataClassName | None = Field(
+        None,
+        description="What the job's data is (default: the tenant's data policy's, else "
+        "hk_only). A class that may not go to the cluster is refused with data_residency.",
+    )
 
 
 class JobOut(Schema):
@@ -54,6 +65,12 @@ class JobOut(Schema):
     ended_at: dt.datetime | None
     gpu_hours: float
     created_at: dt.datetime
+    cluster: str | None = Field(None, description="The cluster the job runs (or ran) on.")
+    data_class: DataClassName
+
+    @staticmethod
+    def resolve_cluster(obj) -> str | None:
+        return obj.cluster.name if obj.cluster_id else None
 
     @staticmethod
     def resolve_tenant(obj) -> str:
@@ -83,3 +100,19 @@ class JobOutputOut(Schema):
 
 class JobFilterIn(PageIn):
     state: list[JobStateName] | None = Field(None, description="Any of these states.")
+
+
+class ClusterOut(Schema):
+    name: str
+    jurisdiction: Literal["hk", "mainland"]
+    jurisdiction_label: str = Field(description="The jurisdiction in the caller's language.")
+    state: Literal["up", "draining", "down"]
+    usage: Literal["primary", "overflow", "on_request"] = Field(
+        description="primary: routed jobs go here first; overflow: when the primary's queue is "
+        "deep; on_request: only when named."
+    )
+    gpu_rate_factor: float = Field(description="GPU-hours here are billed at this factor.")
+    allowed: bool = Field(description="The acting tenant may run jobs here.")
+    data_classes: list[DataClassName] = Field(
+        description="The acting tenant's data classes that may run here now."
+    )

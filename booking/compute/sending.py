@@ -20,9 +20,16 @@ from django.utils import timezone
 from booking.compute.following import release_reissued_id
 from booking.compute.models import ComputeJob, JobState
 from booking.compute.reasons import job_reason_stored
-from booking.compute.slurm import cluster_membership, configured_client, job_marker, job_spec
+from booking.compute.slurm import (
+    cluster_membership,
+    configured_cluster_client,
+    job_marker,
+    job_spec,
+    jobs_of_cluster,
+)
 from booking.compute.slurm_hooks import enqueue_slurm_sync
 from booking.errors import ParkError
+from resources.clusters import Cluster, default_cluster
 from resources.slurm import (
     JobInfo,
     SlurmClient,
@@ -106,10 +113,10 @@ def job_send(
     )
     if not claimed:
         return None
-    job = ComputeJob.objects.select_related("tenant", "user", "pool", "booking__resource__gpu").get(
-        pk=job_id
-    )
-    client = client or configured_client()
+    job = ComputeJob.objects.select_related(
+        "tenant", "user", "pool", "cluster", "booking__resource__gpu"
+    ).get(pk=job_id)
+    client = client or configured_cluster_client(job.cluster)
     if client is None:
         unconfigured = SlurmError(
             "Slurm is not configured (SLURM_REST_URL is unset)", transient=True
@@ -153,7 +160,9 @@ def _sent(job: ComputeJob, *, slurm_id: int, client: SlurmClient, now: dt.dateti
         # Slurm gave this id to our job now, so a row still holding it names a job Slurm lost
         # (a controller crash reissues ids): that row lets go of the id first.
         for other in (
-            ComputeJob.objects.select_for_update().filter(slurm_job_id=slurm_id).exclude(pk=job.pk)
+            ComputeJob.objects.select_for_update()
+            .filter(slurm_job_id=slurm_id, cluster_id=job.cluster_id)
+            .exclude(pk=job.pk)
         ):
             release_reissued_id(other, now=now)
         updated = ComputeJob.objects.filter(pk=job.pk, state=JobState.QUEUED).update(
@@ -209,18 +218,25 @@ def _end_unsent(job: ComputeJob, *, code: str, params: dict, reason: str, error:
 
 
 def jobs_send_due(
-    *, client: SlurmClient | None = None, now: dt.datetime | None = None, limit: int = 200
+    *,
+    client: SlurmClient | None = None,
+    now: dt.datetime | None = None,
+    limit: int = 200,
+    cluster: Cluster | None = None,
 ) -> int:
-    """Send queued jobs whose turn has come (first attempts whose task was lost, retries after
-    Slurm was unreachable, attempts whose worker died). Returns how many were sent."""
+    """Send queued jobs of ``cluster`` (default: the default cluster) whose turn has come
+    (first attempts whose task was lost, retries after Slurm was unreachable, attempts whose
+    worker died). Returns how many were sent."""
     now = now or timezone.now()
+    cluster = cluster or default_cluster()
     due = list(
-        ComputeJob.objects.filter(state=JobState.QUEUED)
+        jobs_of_cluster(cluster)
+        .filter(state=JobState.QUEUED)
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         .order_by("created_at", "pk")
         .values_list("pk", "submit_attempts")[:limit]
     )
-    client = client or configured_client()
+    client = client or configured_cluster_client(cluster)
     if not due or client is None:
         return 0
     table = None
@@ -232,4 +248,8 @@ def jobs_send_due(
         job = job_send(job_id=job_id, client=client, now=now, table=table)
         if job is not None and job.state != JobState.QUEUED:
             sent += 1
+        elif job is not None and job.last_error:
+            # The cluster did not take it (unreachable): the rest wait for the next pass
+            # rather than each waiting out the client's retries.
+            break
     return sent

@@ -26,6 +26,8 @@ from booking.compute import slurm
 from booking.compute.following import job_apply_slurm_info
 from booking.compute.models import LIVE_JOB_STATES, ComputeJob, JobState
 from booking.compute.reasons import job_reason_stored
+from booking.compute.residency import policy_of
+from booking.compute.routing import job_data_class, job_route
 from booking.compute.slurm import (
     _cluster_snapshot,
     cluster_membership,
@@ -58,6 +60,8 @@ def job_submit(
     partition: str = "",
     pool: ResourcePool | None = None,
     booking: Booking | None = None,
+    cluster: str = "",
+    data_class: str = "",
     client: SlurmClient | None = None,
     now: dt.datetime | None = None,
 ) -> ComputeJob:
@@ -71,7 +75,10 @@ def job_submit(
     Raises ``ParkError`` naming the field and rule: ``not_a_member``, ``no_cluster_identity``,
     ``partition_required``, ``unknown_partition``, ``time_limit_too_long``, ``too_many_gpus``,
     ``booking_*`` (not confirmed, not a GPU node, ended, too short, too few GPUs),
-    ``quota_exceeded``. Nothing is stored on refusal.
+    ``quota_exceeded``; for the cluster (``booking.compute.routing``): ``unknown_cluster``,
+    ``cluster_mismatch``, ``cluster_not_allowed``, ``cluster_not_taking_jobs``,
+    ``no_cluster_available``, ``unknown_data_class`` and ``data_residency``. Nothing is stored
+    on refusal.
     """
     now = now or timezone.now()
     name = (name or "").strip()
@@ -102,9 +109,20 @@ def job_submit(
             _("partition: name a partition, a GPU pool or a booking to run in."),
             field="partition",
         )
+    policy = policy_of(tenant)  # read once for the class and the route
+    data_class = job_data_class(tenant=tenant, data_class=data_class, policy=policy)
+    target = job_route(
+        tenant=tenant,
+        data_class=data_class,
+        cluster_name=cluster,
+        partition=partition,
+        pool=pool,
+        booking=booking,
+        policy=policy,
+    )
     _check_partition(
         # No cluster configured on this server: ImproperlyConfigured (the API answers 503).
-        client=client or slurm.slurm_client(),
+        client=client or slurm.cluster_client(target),
         partition=partition,
         gpu_type=gpu_type,
         gpus=gpus,
@@ -121,6 +139,8 @@ def job_submit(
             user=user,
             booking=booking,
             pool=pool,
+            cluster=target,
+            data_class=data_class,
             name=name,
             script=script,
             partition=partition,
@@ -134,7 +154,7 @@ def job_submit(
         # would cost a query each on the hot path), and so are the foreign keys: the related
         # rows were loaded and checked above.
         job.full_clean(
-            exclude=["tenant", "user", "booking", "pool"],
+            exclude=["tenant", "user", "booking", "pool", "cluster"],
             validate_unique=False,
             validate_constraints=False,
         )
@@ -303,7 +323,7 @@ def job_cancel(*, user, job: ComputeJob, client: SlurmClient | None = None) -> C
     if job.slurm_job_id is None:  # being sent right now; the sender cancels it in Slurm
         job.refresh_from_db()
         return job
-    client = client or slurm.configured_client()
+    client = client or slurm.configured_cluster_client(job.cluster)
     try:
         if client is None:
             raise SlurmError("Slurm is not configured (SLURM_REST_URL is unset)", transient=True)

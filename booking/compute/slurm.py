@@ -13,12 +13,14 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from booking.compute.models import ComputeJob
 from booking.errors import ParkError
 from booking.tenancy.models import Membership, Tenant
+from resources.clusters import Cluster, client_for
 from resources.models import ResourceKind, ResourcePool
 from resources.slurm import (
     JobSpec,
@@ -94,6 +96,21 @@ def configured_client() -> SlurmClient | None:
     work then leaves jobs where they are instead of failing."""
     try:
         return slurm_client()
+    except ImproperlyConfigured:
+        return None
+
+
+def cluster_client(cluster: Cluster | None) -> SlurmClient:
+    """The client of ``cluster`` (a registry lookup); the default cluster without a URL of its
+    own is the ``SLURM_*`` settings. Raises ImproperlyConfigured when it cannot be reached."""
+    if cluster is None or (cluster.is_default and not cluster.rest_url):
+        return slurm_client()
+    return client_for(cluster)
+
+
+def configured_cluster_client(cluster: Cluster | None) -> SlurmClient | None:
+    try:
+        return cluster_client(cluster)
     except ImproperlyConfigured:
         return None
 
@@ -190,3 +207,10 @@ def job_spec(job: ComputeJob, *, now: dt.datetime | None = None) -> JobSpec:
         reservation=reservation,
         standard_output=f"{job_workdir()}/{job.slurm_name}-%j.out",
     )
+
+
+def jobs_of_cluster(cluster: Cluster):
+    """The jobs of ``cluster`` (the default one also has the jobs stored before clusters)."""
+    if cluster.is_default:
+        return ComputeJob.objects.filter(Q(cluster=cluster) | Q(cluster__isnull=True))
+    return ComputeJob.objects.filter(cluster=cluster)

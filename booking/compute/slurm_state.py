@@ -49,11 +49,15 @@ def sync_lease(name: str, *, seconds: float) -> Iterator[str | None]:
         lease_release(name=name, holder=holder)
 
 
-def wanted_state(*, now: dt.datetime | None = None) -> WantedState:
+def wanted_state(*, now: dt.datetime | None = None, cluster: str | None = None) -> WantedState:
+    """What ``cluster`` (default: SLURM_CLUSTER) should hold: the accounts of the tenants that
+    may use it (quotas are park-wide: each cluster carries the tenant's whole GPU-hour limit as
+    a backstop; the park's own check at submission counts the use on every cluster) and the
+    reservations of bookings on its nodes."""
     now = now or timezone.now()
-    cluster = getattr(settings, "SLURM_CLUSTER", "") or ""
+    cluster = cluster or getattr(settings, "SLURM_CLUSTER", "") or ""
     period = getattr(settings, "SLURM_QUOTA_PERIOD", "month")
-    tenants = list(Tenant.objects.filter(active=True).order_by("pk"))
+    tenants = [t for t in Tenant.objects.filter(active=True).order_by("pk") if _may_use(t, cluster)]
     users: dict[int, set[str]] = {t.pk: set() for t in tenants}
     for tenant_id, name in Membership.objects.filter(
         tenant__active=True, user__is_active=True
@@ -102,3 +106,10 @@ def wanted_state(*, now: dt.datetime | None = None) -> WantedState:
         accounts=accounts,
         reservations=reservations,
     )
+
+
+def _may_use(tenant: Tenant, cluster: str) -> bool:
+    from booking.compute.residency import allowed_cluster_names
+
+    allowed = allowed_cluster_names(tenant)
+    return allowed is None or cluster in allowed

@@ -13,6 +13,7 @@ from booking.compute.following import jobs_follow
 from booking.compute.models import LIVE_JOB_STATES, ComputeJob, JobState
 from booking.compute.sending import job_send, jobs_send_due
 from booking.leases import lease_acquire, lease_release, lease_renew
+from resources.clusters import ClusterState, clusters
 from resources.slurm import SlurmError
 
 logger = logging.getLogger(__name__)
@@ -83,9 +84,13 @@ def jobs_follow_loop(seconds: float) -> int | None:
 
 
 def jobs_tick() -> None:
-    """One round of background job work; a Slurm outage is logged, not raised."""
-    try:
-        jobs_send_due()
-        jobs_follow()
-    except SlurmError as error:
-        logger.warning("Slurm unreachable while following jobs: %s", error)
+    """One round of background job work, cluster by cluster: one cluster's outage is logged,
+    not raised, and does not stop the work on the others."""
+    for cluster in clusters():
+        if cluster.state == ClusterState.DOWN:
+            continue
+        try:
+            jobs_send_due(cluster=cluster)  # a draining cluster still runs what it accepted
+            jobs_follow(cluster=cluster)
+        except SlurmError as error:
+            logger.warning("Slurm cluster %s unreachable while following jobs: %s", cluster, error)

@@ -45,4 +45,7 @@ PARAGRAPHS = [
     gettext_noop(
         "5. Then efficiency. With that floor held fixed, the planner grants as many capacity-hours as it can."
     ),
+    gettext_noop(
+        "9. Several clusters. Quotas and fair share are park-wide: a tenant's GPU-hour quota counts its GPU-hours on every cluster together (the park's own in Hong Kong and the GBA hub on the Mainland), and its weight is the same on each; each cluster's Slurm carries the tenant's whole limit and fair share as a backstop. Where a job runs follows its data class and the tenant's data policy, never fairness. A cluster's rate factor changes what a GPU-hour costs, not what it counts against the quota."
+    ),
 ]

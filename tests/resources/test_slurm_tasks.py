@@ -31,7 +31,7 @@ def test_a_run_stores_its_report_and_a_held_lease_is_respected(settings, monkeyp
     settings.SLURM_REST_URL = "http://127.0.0.1:9"
     result = SyncResult(applied=True)
     result.drift["limits"].append("acme: fair-share 1 → 1000")
-    monkeypatch.setattr(reconcile_run, "_run", lambda *, apply: result)
+    monkeypatch.setattr(reconcile_run, "_run", lambda *, apply, cluster: result)
     tasks.slurm_sync_task.call_local("membership 3")
     report = SlurmSyncReport.objects.get()
     assert report.applied and not report.in_step and report.drift_count == 1

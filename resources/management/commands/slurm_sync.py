@@ -18,10 +18,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--apply", action="store_true", help="change Slurm (and the catalogue)")
+        parser.add_argument(
+            "--cluster", default=None, help="only this registered cluster (default: every one)"
+        )
 
-    def handle(self, *args, apply: bool, **options):
+    def handle(self, *args, apply: bool, cluster: str | None = None, **options):
         try:
-            result = slurm_sync_run(apply=apply, trigger="manage.py slurm_sync")
+            result = slurm_sync_run(
+                apply=apply, trigger="manage.py slurm_sync", cluster=cluster or None
+            )
         except SyncBusy as busy:
             raise CommandError("another slurm_sync is running; try again shortly") from busy
         except ImproperlyConfigured as error:
