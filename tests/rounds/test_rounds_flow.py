@@ -374,8 +374,8 @@ def test_gpu_requests_share_a_node_up_to_its_gpus(
 def test_a_cancellation_stands_when_re_planning_the_waitlist_fails(
     park, week_round, django_capture_on_commit_callbacks, monkeypatch
 ):
-    from booking.bookings.services import booking_cancel
     import scheduler
+    from booking.bookings.services import booking_cancel
 
     made = [ask(week_round, user=park.alice, tenant=park.acme, resource=park.xrd) for _ in range(4)]
     rnd = close_and_solve(week_round, django_capture_on_commit_callbacks)
