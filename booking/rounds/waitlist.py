@@ -54,10 +54,13 @@ def _as_published(
     A request granted in the stored plan whose booking was cancelled since is a
     ``Cancellation`` (granted where it was, so the re-plan knows the time it frees) unless a
     step of its chain still holds; any other request no longer waiting or holding leaves the
-    problem. Out: the problem, the plan as published now, the changes, the refused request ids
-    and the held placements (for the validator)."""
+    problem, and the waiting steps of its chain are never granted alone. Out: the problem, the
+    plan as published now, the changes, the refused request ids and the held placements (for
+    the validator)."""
     slot, origin = problem.slot_minutes, problem.round_start
     kept, assignments, refused, held, changes = [], {}, set(), {}, []
+    gone_chains: set[str] = set()
+    cancelled_chains: set[str] = set()
 
     def holds(q) -> bool:
         b = bookings.get(q.id)
@@ -68,10 +71,16 @@ def _as_published(
         was = stored.assignments.get(q.id)
         if b is None or b.status not in (*HOLDING_STATUSES, *_WAITING):
             partners = [m for m in problem.requests if q.chain and m.chain == q.chain]
-            if was is not None and was.granted and not any(holds(m) for m in partners):
+            if any(holds(m) for m in partners):
+                continue  # the rest of its chain keeps its bookings
+            if q.chain is not None:
+                gone_chains.add(q.chain)  # a withdrawn step withdraws its chain
+            if was is not None and was.granted and q.chain not in cancelled_chains:
                 kept.append(q)
                 assignments[q.id] = was
                 changes.append(scheduler.Cancellation(q.id))
+                if q.chain is not None:
+                    cancelled_chains.add(q.chain)  # one Cancellation withdraws the whole chain
             continue
         if b.status in HOLDING_STATUSES:
             slug = b.resource.slug if b.resource_id else None
@@ -99,6 +108,8 @@ def _as_published(
         planner=stored.planner,
         figures=stored.figures,
     )
+    # Steps of a chain whose other step was withdrawn are never granted alone.
+    refused |= {q.id for q in kept if q.chain in gone_chains and q.id not in held}
     return out, plan, changes, refused, held
 
 

@@ -126,3 +126,64 @@ def test_a_line_run_whose_metrology_step_was_refused_for_good_is_not_promoted(
     else:
         assert {run.status, metrology.status} == {BookingStatus.CONFIRMED}
         assert metrology.start >= run.end
+
+
+def test_a_waiting_line_run_is_not_promoted_alone_once_its_metrology_step_is_withdrawn(
+    park, week_round, django_capture_on_commit_callbacks
+):
+    from booking.bookings.services import booking_cancel
+
+    ask(week_round, user=park.alice, tenant=park.acme, resource=park.xrd, day=2, minutes=240)
+    ask(
+        week_round,
+        user=park.alice,
+        tenant=park.acme,
+        resource=park.line,
+        day=1,
+        start=0,
+        end=8,
+        minutes=480,
+        recipe="sic",
+    )
+    run = ask(
+        week_round,
+        user=park.alice,
+        tenant=park.acme,
+        resource=park.line,
+        day=0,
+        start=0,
+        end=8,
+        minutes=480,
+        recipe="sic",
+    )
+    metrology = ask(
+        week_round,
+        user=park.alice,
+        tenant=park.acme,
+        resource=park.xrd,
+        day=0,
+        start=8,
+        end=16,
+        minutes=240,
+        follows=run,
+    )
+    rival = ask(
+        week_round,
+        user=park.charlie,
+        tenant=park.globex,
+        resource=park.line,
+        day=0,
+        start=0,
+        end=8,
+        minutes=480,
+        recipe="sic",
+    )
+    rnd = close_and_solve(week_round, django_capture_on_commit_callbacks)
+    publish(rnd, django_capture_on_commit_callbacks)
+    run, metrology, rival = _fresh(run, metrology, rival)
+    assert {run.status, metrology.status} == {BookingStatus.WAITLISTED}
+    booking_cancel(user=park.alice, booking=metrology)
+    with django_capture_on_commit_callbacks(execute=True):
+        booking_cancel(user=park.charlie, booking=rival)
+    (run,) = _fresh(run)
+    assert run.status == BookingStatus.WAITLISTED
