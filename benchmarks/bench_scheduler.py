@@ -106,13 +106,14 @@ def _summary(rows: list[dict], planners: list[str]) -> None:
     for (n, gen, planner), rs in sorted(groups.items()):
 
         def ratio(r):
+            # A bound within the rounding of 0 (z is counted in 1/10,000ths) proves a floor of 0.
             b = r["best_bound"]
-            return 1.0 if b is not None and b <= 0 else r["floor"] / b if b else math.inf
+            return 1.0 if b is not None and b < 0.001 else r["floor"] / b if b else math.inf
 
         good = sum(ratio(r) >= 0.99 and r["best_bound"] is not None for r in rs)
         unknown = sum(r["best_bound"] is None for r in rs)
-        zero = sum(r["floor"] == 0 and (r["best_bound"] or 0) > 0 for r in rs)
-        worst = min(rs, key=ratio)
+        zero = sum(r["floor"] == 0 and (r["best_bound"] or 0) >= 0.001 for r in rs)
+        worst = min(rs, key=lambda r: (ratio(r), r["floor"]))
         lift = [
             r["utilisation"] - fcfs[k]["utilisation"]
             for r in rs
