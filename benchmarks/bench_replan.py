@@ -14,6 +14,7 @@ round, with the held bookings required to stay where they were).
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import sys
@@ -74,6 +75,7 @@ def main() -> None:
         rounds.append((problem, plan))
     rng = random.Random(0)
     times: list[float] = []
+    cpus: list[float] = []
     promoted: list[int] = []
     violations = 0
     bad_runs = 0
@@ -82,9 +84,10 @@ def main() -> None:
     while n < args.cancellations and time.perf_counter() < stop:
         problem, plan = rounds[n % len(rounds)]
         rid = rng.choice(plan.granted_ids())
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         out = replan(problem, plan, Cancellation(rid), time_limit=args.replan_limit)
         times.append(time.perf_counter() - t)
+        cpus.append(time.process_time() - c)
         promoted.append(len(out.promoted))
         held = {q: (plan.assignments[q].resources, plan.assignments[q].start) for q in out.held}
         report = validate(out.problem, out.plan, held=held, with_figures=False)
@@ -94,12 +97,15 @@ def main() -> None:
             print("  violations:", report.violations[:3], flush=True)
         n += 1
     times.sort()
+    cpus.sort()
     q = statistics.quantiles(times, n=100) if len(times) > 1 else times * 99
+    qc = statistics.quantiles(cpus, n=100) if len(cpus) > 1 else cpus * 99
     print(
         f"size {args.size}, {len(rounds)} rounds, {n} cancellations: "
         f"p50 {q[49]:.3f} s, p95 {q[94]:.3f} s, max {times[-1]:.3f} s; "
         f"promoted per re-plan mean {statistics.mean(promoted):.2f}; "
-        f"plans with violations {bad_runs}, violations {violations}"
+        f"plans with violations {bad_runs}, violations {violations}; "
+        f"CPU p50 {qc[49]:.3f} s, p95 {qc[94]:.3f} s; load {os.getloadavg()[0]:.1f}"
     )
 
 

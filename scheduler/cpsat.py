@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Collection
 
 from ortools.sat.python import cp_model
 
@@ -46,14 +47,20 @@ LARGE_LEVELS_SHARE = 0.35  # of the time left, for the floor and the next level 
 
 
 def exact_subset(
-    prep: Prepared, only: set[str] | None, order: list[str] | None = None
+    prep: Prepared,
+    only: set[str] | None,
+    order: list[str] | None = None,
+    placed: Collection[str] = (),
 ) -> set[str] | None:
     """The requests of ``only`` (default: all) that one exact model can re-plan.
 
     A circuit per line is exact but grows with the square of its runs, and a worst-case reserve
     is not exact. So no line may carry more than ``EXACT_CHANGEOVER_LIMIT`` planned runs: the
     requests beyond it (all of them, or the last ones in ``order``) stay where they are, whole
-    chains together. Returns ``None`` when nothing had to be left out of a whole-round model."""
+    chains together. With an ``order``, the runs ``placed`` on a busy line come first (then the
+    others in ``order``): runs held fixed where an earlier plan put them would fill the line and
+    leave the worst-served tenants nothing to gain, so the model may move or free them.
+    Returns ``None`` when nothing had to be left out of a whole-round model."""
     res = prep.problem.resource_by_id
     reqs = prep.problem.request_by_id
     ids = (
@@ -71,10 +78,12 @@ def exact_subset(
     if not over:
         return only
     rank = {q: i for i, q in enumerate(order or ())}
+    placed = set(placed)
     drop: set[str] = set()
     for rid in sorted(over):
         qs = sorted(
-            (q for q in count[rid] if q not in drop), key=lambda q: (rank.get(q, len(rank)), q)
+            (q for q in count[rid] if q not in drop),
+            key=lambda q: (q not in placed, rank.get(q, len(rank)), q),
         )
         keep = EXACT_CHANGEOVER_LIMIT if order else 0
         # (a request kept here may still be dropped for another of its lines)
@@ -142,7 +151,7 @@ def solve_prepared(
 
         pool = only if only is not None else [q.id for q in prep.problem.requests]
         order = sorted((q for q in pool if prep.eligible(q)), key=rank)
-    planned = exact_subset(prep, only, order)
+    planned = exact_subset(prep, only, order, placed=current.placed)
     complete = planned is None  # the whole round in one exact model: its bounds are proven
     only = planned
     if only is None:

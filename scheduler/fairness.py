@@ -20,9 +20,10 @@ How an allocation round shares contended resources (weighted max-min fair share 
    the class capacity: e = w / (sum of weights) x capacity. Tenants that ask for nothing neither
    receive nor dilute entitlement.
 3. Demand. A tenant's demand in a class is what it could be granted if it were alone in the round:
-   its requests with a valid training, a feasible start in their window and (for chains) every
-   step possible, placed one by one without clashing with each other, and capped by the largest
-   total its quota allows (requests are not split). Quotas are hard limits: never exceeded.
+   the most of its requests with a valid training, a feasible start in their window and (for
+   chains) every step possible that fit together without clashing with each other, found by the
+   solver rather than request by request, and capped by the largest total its quota allows
+   (requests are not split). Quotas are hard limits: never exceeded.
 4. Fairness first. The planner finds the largest fair level z such that every tenant receives at
    least the smaller of its demand and z times its entitlement. A tenant asking for less than its
    fair share gets all it asked for; capacity it leaves is shared among the others by weight.
@@ -36,15 +37,22 @@ How an allocation round shares contended resources (weighted max-min fair share 
    and earlier starts. Remaining ties are broken by request order (deterministic).
 7. Every stage is solved in turn (lexicographically), never traded against the one before.
    Every request that is not granted gets a reason in plain words.
-8. Hard rules are never bent for fairness: capacity, opening hours and shifts, maintenance,
-   changeover times between recipes, required training valid for the whole booking, chains
-   (all steps or none, within their gaps) and quotas.
-9. Several clusters. Quotas and fair share are park-wide: a tenant's GPU-hour quota counts its
-   GPU-hours on every cluster together (the park's own in Hong Kong and the GBA hub on the
-   Mainland), and its weight is the same on each; each cluster's Slurm carries the tenant's whole
-   limit and fair share as a backstop. Where a job runs follows its data class and the tenant's
-   data policy, never fairness. A cluster's rate factor changes what a GPU-hour costs, not what
-   it counts against the quota.
+8. Hard rules are never bent for fairness: capacity, each resource's own time steps (bookings
+   start and end where a direct booking of it could), opening hours and shifts, maintenance,
+   changeover times between recipes, required training valid for the whole booking, chains (all
+   steps or none, within their gaps) and quotas.
+9. Changes after publishing. When a booking is cancelled, the round is planned again from the
+   published plan: confirmed bookings stay where they are and keep their recipes (so changeovers
+   to and from them hold), chains stay all or nothing counting steps already granted or refused,
+   quotas count the hours already held, and the published fairness levels are kept where they
+   can be. Only waiting requests are planned again, in the time that is free from then on, and
+   the result is checked against every rule above before anyone is told.
+10. Several clusters. Quotas and fair share are park-wide: a tenant's GPU-hour quota counts its
+    GPU-hours on every cluster together (the park's own in Hong Kong and the GBA hub on the
+    Mainland), and its weight is the same on each; each cluster's Slurm carries the tenant's whole
+    limit and fair share as a backstop. Where a job runs follows its data class and the tenant's
+    data policy, never fairness. A cluster's rate factor changes what a GPU-hour costs, not what
+    it counts against the quota.
 """
 
 REASON_TEXTS: dict[str, str] = {

@@ -46,10 +46,15 @@ def in_demand_set(prep: Prepared, unit: list[Request]) -> bool:
 
 
 def greedy_placements(
-    prep: Prepared, timeline: Timeline | None = None, only: set[str] | None = None
+    prep: Prepared,
+    timeline: Timeline | None = None,
+    only: set[str] | None = None,
+    *,
+    short_first: bool = False,
 ) -> Timeline:
     """Fill a timeline by weighted progressive filling (only with the requests in ``only``,
-    when given); returns it."""
+    when given); returns it. ``short_first``: each pair's smallest requests first (another
+    starting point: on a busy line every tenant gets a short run before anyone a long one)."""
     tl = timeline or Timeline(prep)
     order = {q.id: i for i, q in enumerate(prep.problem.requests)}
     queues: dict[tuple[str, str], list[list[Request]]] = {}
@@ -71,6 +76,7 @@ def greedy_placements(
         units.sort(
             key=lambda u: (
                 not in_demand_set(prep, u),
+                sum(q.usage for q in u) if short_first else 0,
                 -u[0].priority,
                 u[0].deadline,
                 u[0].earliest,

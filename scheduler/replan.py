@@ -18,7 +18,7 @@ are planned again, with the held bookings' hours counted in the tenants' quotas 
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 
 from scheduler.analysis import (
@@ -264,7 +264,7 @@ def _candidates(
 def replan(
     problem: Problem,
     published: Plan,
-    change: Change | None,
+    change: Change | Sequence[Change] | None,
     *,
     now: int = 0,
     refused: Collection[str] = (),
@@ -273,7 +273,8 @@ def replan(
     workers: int = 2,
     seed: int = 0,
 ) -> Replan:
-    """Re-plan a published round after ``change`` (``None``: re-plan the waitlist as it is).
+    """Re-plan a published round after ``change`` (several: applied in turn; ``None``: re-plan
+    the waitlist as it is).
 
     In: the ``problem`` the round was published for, its ``published`` plan (granted =
     confirmed bookings), the change; ``now``: the slot before which nothing new may start;
@@ -283,7 +284,11 @@ def replan(
     Raises :class:`ProblemError` for a change naming an unknown request, resource or training.
     The time limit is a ceiling: a re-plan whose stages are proven returns at once."""
     t0 = time.perf_counter()
-    changed, withdrawn = (problem, ()) if change is None else apply_change(problem, change)
+    changes = () if change is None else change if isinstance(change, tuple | list) else (change,)
+    changed, withdrawn = problem, ()
+    for one in changes:
+        changed, gone = apply_change(changed, one)
+        withdrawn += gone
     check_problem(changed)
     reqs = changed.request_by_id
     refused = set(refused)

@@ -29,6 +29,30 @@ def _hours(value: Decimal | float) -> str:
     return f"{Decimal(value).quantize(Decimal('0.01')).normalize():f}"
 
 
+def slot_errors(resource, start: dt.datetime, end: dt.datetime) -> list[ParkError]:
+    """``not_on_slot`` for a start or end off the resource's time grid (steps of its
+    ``slot_minutes`` from local midnight): the rule an instant booking and a published plan
+    share."""
+    errors = []
+    slot = resource.slot_minutes
+    for field, value in (("start", start), ("end", end)):
+        local = timezone.localtime(value)
+        since_midnight = local.hour * 60 + local.minute
+        if since_midnight % slot or local.second or local.microsecond:
+            if field == "start":
+                message = _("start: times on %(name)s go in steps of %(slot)s minutes.")
+            else:
+                message = _("end: times on %(name)s go in steps of %(slot)s minutes.")
+            errors.append(
+                ParkError(
+                    "not_on_slot",
+                    message % {"name": resource.name, "slot": slot},
+                    field=field,
+                )
+            )
+    return errors
+
+
 def booking_check(
     *,
     user,
@@ -168,22 +192,7 @@ def booking_check(
                 field="end",
             )
         )
-    slot = resource.slot_minutes
-    for field, value in (("start", start), ("end", end)):
-        local = timezone.localtime(value)
-        since_midnight = local.hour * 60 + local.minute
-        if since_midnight % slot or local.second or local.microsecond:
-            if field == "start":
-                message = _("start: times on %(name)s go in steps of %(slot)s minutes.")
-            else:
-                message = _("end: times on %(name)s go in steps of %(slot)s minutes.")
-            errors.append(
-                ParkError(
-                    "not_on_slot",
-                    message % {"name": resource.name, "slot": slot},
-                    field=field,
-                )
-            )
+    errors.extend(slot_errors(resource, start, end))
 
     purpose = hours_purpose(resource)
     weekly = list(

@@ -143,8 +143,17 @@ def _scheduler_resource(resource: Resource, clock: _Clock, end, blocked) -> sche
     min_run = 0
     if resource.kind == ResourceKind.PILOT_LINE and hasattr(resource, "line"):
         min_run = math.ceil(resource.line.min_run_minutes / slot)
+    # The resource's own grid: steps of its slot length from local midnight, as an instant
+    # booking of it is checked (a step that does not divide a day is checked at publishing).
+    grid, offset = None, 0
+    if resource.slot_minutes != slot and (24 * 60) % resource.slot_minutes == 0:
+        local = timezone.localtime(clock.start)
+        grid = resource.slot_minutes
+        offset = -(local.hour * 60 + local.minute) % grid
     return scheduler.Resource(
         id=resource.slug,
+        slot_minutes=grid,
+        slot_offset=offset,
         kind=KIND_TO_SCHEDULER[ResourceKind(resource.kind)],
         capacity=resource.capacity,
         resource_class=str(resource.kind),

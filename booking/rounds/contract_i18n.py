@@ -46,6 +46,15 @@ PARAGRAPHS = [
         "5. Then efficiency. With that floor held fixed, the planner grants as many capacity-hours as it can."
     ),
     gettext_noop(
-        "9. Several clusters. Quotas and fair share are park-wide: a tenant's GPU-hour quota counts its GPU-hours on every cluster together (the park's own in Hong Kong and the GBA hub on the Mainland), and its weight is the same on each; each cluster's Slurm carries the tenant's whole limit and fair share as a backstop. Where a job runs follows its data class and the tenant's data policy, never fairness. A cluster's rate factor changes what a GPU-hour costs, not what it counts against the quota."
+        "3. Demand. A tenant's demand in a class is what it could be granted if it were alone in the round: the most of its requests with a valid training, a feasible start in their window and (for chains) every step possible that fit together without clashing with each other, found by the solver rather than request by request, and capped by the largest total its quota allows (requests are not split). Quotas are hard limits: never exceeded."
+    ),
+    gettext_noop(
+        "8. Hard rules are never bent for fairness: capacity, each resource's own time steps (bookings start and end where a direct booking of it could), opening hours and shifts, maintenance, changeover times between recipes, required training valid for the whole booking, chains (all steps or none, within their gaps) and quotas."
+    ),
+    gettext_noop(
+        "9. Changes after publishing. When a booking is cancelled, the round is planned again from the published plan: confirmed bookings stay where they are and keep their recipes (so changeovers to and from them hold), chains stay all or nothing counting steps already granted or refused, quotas count the hours already held, and the published fairness levels are kept where they can be. Only waiting requests are planned again, in the time that is free from then on, and the result is checked against every rule above before anyone is told."
+    ),
+    gettext_noop(
+        "10. Several clusters. Quotas and fair share are park-wide: a tenant's GPU-hour quota counts its GPU-hours on every cluster together (the park's own in Hong Kong and the GBA hub on the Mainland), and its weight is the same on each; each cluster's Slurm carries the tenant's whole limit and fair share as a backstop. Where a job runs follows its data class and the tenant's data policy, never fairness. A cluster's rate factor changes what a GPU-hour costs, not what it counts against the quota."
     ),
 ]

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 import scheduler
 from booking.bookings.models import HOLDING_STATUSES, Booking, BookingStatus
+from booking.bookings.rules import slot_errors
 from booking.bookings.services import booking_transition
 from booking.errors import Conflict
 from booking.formats import when_text
@@ -145,6 +146,17 @@ def stored_problem(rnd: AllocationRound) -> tuple[scheduler.Problem, scheduler.P
     )
 
 
+def current_problem(rnd: AllocationRound) -> tuple[scheduler.Problem, scheduler.Plan] | None:
+    """The problem and plan of the round's latest re-plan, else as solved (``None`` before)."""
+    current = (rnd.plan or {}).get("current")
+    if current:
+        return (
+            scheduler.problem_from_json(current["problem"]),
+            scheduler.plan_from_json(current["plan"]),
+        )
+    return stored_problem(rnd)
+
+
 def check_free(rnd_outcomes: list[tuple[Booking, Resource, dt.datetime, dt.datetime]]) -> None:
     """Refuse to publish a plan that clashes with bookings made since it was computed.
 
@@ -175,6 +187,26 @@ def check_free(rnd_outcomes: list[tuple[Booking, Resource, dt.datetime, dt.datet
                     % {"resource": resource.name, "start": when_text(start)},
                     field="round",
                 )
+
+
+def check_on_grid(rnd_outcomes: list[tuple[Booking, Resource, dt.datetime, dt.datetime]]) -> None:
+    """Refuse a plan that puts a booking off its resource's own time grid: the same rule
+    (``not_on_slot``) an instant booking of that resource is checked against."""
+    for _booking, resource, start, end in rnd_outcomes:
+        if slot_errors(resource, start, end):
+            raise Conflict(
+                "plan_off_grid",
+                _(
+                    "plan: %(resource)s takes bookings in steps of %(slot)s minutes, but the plan "
+                    "has one from %(start)s; run the planner again."
+                )
+                % {
+                    "resource": resource.name,
+                    "slot": resource.slot_minutes,
+                    "start": when_text(start),
+                },
+                field="round",
+            )
 
 
 def booking_apply_outcome(

@@ -24,7 +24,13 @@ from booking.bookings.notifications import notify_bookings
 from booking.errors import Conflict, NotFound, ParkError
 from booking.rounds.lifecycle import Status, _round_cas, solve_stale_after
 from booking.rounds.models import AllocationRound
-from booking.rounds.outcomes import Outcome, booking_apply_outcome, check_free, stored_outcomes
+from booking.rounds.outcomes import (
+    Outcome,
+    booking_apply_outcome,
+    check_free,
+    check_on_grid,
+    stored_outcomes,
+)
 from booking.rounds.solving import round_plan_solve
 from booking.rounds.tasks import round_solve_task
 from resources.models import (
@@ -173,6 +179,7 @@ def round_publish(*, allocation_round: AllocationRound, actor=None) -> Allocatio
                 for pk, o in outcomes.items()
                 if o.granted and pk in bookings
             ]
+            check_on_grid(granted)
             check_free(granted)
             for pk, booking in sorted(bookings.items()):
                 outcome = outcomes.get(pk) or Outcome(pk, False, "not_planned", {})

@@ -374,8 +374,8 @@ def test_gpu_requests_share_a_node_up_to_its_gpus(
 def test_a_cancellation_stands_when_re_planning_the_waitlist_fails(
     park, week_round, django_capture_on_commit_callbacks, monkeypatch
 ):
+    import scheduler
     from booking.bookings.services import booking_cancel
-    from booking.rounds import solving as planning
 
     made = [ask(week_round, user=park.alice, tenant=park.acme, resource=park.xrd) for _ in range(4)]
     rnd = close_and_solve(week_round, django_capture_on_commit_callbacks)
@@ -385,7 +385,7 @@ def test_a_cancellation_stands_when_re_planning_the_waitlist_fails(
     def broken(**kwargs):
         raise RuntimeError("solver crashed")
 
-    monkeypatch.setattr(planning, "solve_round_problem", lambda *a, **k: broken())
+    monkeypatch.setattr(scheduler, "replan", lambda *a, **k: broken())
     with django_capture_on_commit_callbacks(execute=True):
         booking_cancel(user=park.alice, booking=granted[0])
     granted[0].refresh_from_db()
