@@ -180,14 +180,15 @@ def _check_booking(
             _(
                 "time_limit_minutes: the job would run past the booking's end; at most "
                 "%(left)s minutes fit."
-            )
-            % {"left": left},
+            ),
+            params={"left": left},
             field="time_limit_minutes",
         )
     if gpus > booking.units:
         raise ParkError(
             "booking_too_few_gpus",
-            _("gpus: the booking holds %(units)s GPUs.") % {"units": booking.units},
+            _("gpus: the booking holds %(units)s GPUs."),
+            params={"units": booking.units},
             field="gpus",
         )
     return node.slurm_partition, node.gpu_model.lower() or None, node.slurm_node
@@ -209,14 +210,15 @@ def _check_partition(
     if part is None:
         raise ParkError(
             "unknown_partition",
-            _("partition: the cluster has no partition %(name)s.") % {"name": partition},
+            _("partition: the cluster has no partition %(name)s."),
+            params={"name": partition},
             field="partition",
         )
     if part.max_time_minutes is not None and time_limit_minutes > part.max_time_minutes:
         raise ParkError(
             "time_limit_too_long",
-            _("time_limit_minutes: partition %(name)s allows at most %(max)s minutes.")
-            % {"name": partition, "max": part.max_time_minutes},
+            _("time_limit_minutes: partition %(name)s allows at most %(max)s minutes."),
+            params={"name": partition, "max": part.max_time_minutes},
             field="time_limit_minutes",
         )
     nodes = [n for n in snapshot.nodes if partition in n.partitions]
@@ -226,8 +228,8 @@ def _check_partition(
         if gpus > most:
             raise ParkError(
                 "too_many_gpus",
-                _("gpus: a node in partition %(name)s has at most %(max)s GPUs%(model)s.")
-                % {
+                _("gpus: a node in partition %(name)s has at most %(max)s GPUs%(model)s."),
+                params={
                     "name": partition,
                     "max": most,
                     "model": f" ({gpu_type})" if gpu_type else "",
@@ -238,8 +240,8 @@ def _check_partition(
     if nodes and cpus > most_cpus:
         raise ParkError(
             "too_many_cpus",
-            _("cpus: a node in partition %(name)s has at most %(max)s CPUs.")
-            % {"name": partition, "max": most_cpus},
+            _("cpus: a node in partition %(name)s has at most %(max)s CPUs."),
+            params={"name": partition, "max": most_cpus},
             field="cpus",
         )
 
@@ -258,8 +260,8 @@ def _check_quota(*, tenant: Tenant, gpus: int, time_limit_minutes: int, now: dt.
                 _(
                     "time_limit_minutes: %(tenant)s has %(left)s of %(quota)s GPU-hours left in "
                     "the %(period)s; this job may use %(wanted)s (GPUs × time limit)."
-                )
-                % {
+                ),
+                params={
                     "tenant": tenant.name,
                     "left": max(Decimal(0), quota.hours - used).quantize(Decimal("0.01")),
                     "quota": quota.hours,
@@ -297,7 +299,8 @@ def job_cancel(*, user, job: ComputeJob, client: SlurmClient | None = None) -> C
     if job.state not in LIVE_JOB_STATES:
         raise Conflict(
             "job_not_live",
-            _("state: the job has already ended (%(state)s).") % {"state": job.get_state_display()},
+            _("state: the job has already ended (%(state)s)."),
+            params={"state": job.get_state_display()},
             field="state",
         )
     if job.slurm_job_id is None:  # being sent right now; the sender cancels it in Slurm

@@ -55,7 +55,7 @@ def round_create(
     ):
         if value is None:
             raise ParkError(
-                f"{field}_required", _("%(field)s: required.") % {"field": field}, field=field
+                f"{field}_required", _("%(field)s: required."), params={"field": field}, field=field
             )
     if period_end <= period_start:
         raise ParkError(
@@ -146,8 +146,8 @@ def round_publish(*, allocation_round: AllocationRound, actor=None) -> Allocatio
             if rnd.status != Status.SOLVED:
                 raise Conflict(
                     "round_not_solved",
-                    _("status: the round is %(status)s; only a planned round can be published.")
-                    % {"status": Status(rnd.status).label},
+                    _("status: the round is %(status)s; only a planned round can be published."),
+                    params={"status": Status(rnd.status).label},
                     field="status",
                 )
             outcomes = stored_outcomes(rnd)

@@ -168,28 +168,31 @@ def booking_check_in(*, user, booking: Booking, now: dt.datetime | None = None) 
     if booking.status != BookingStatus.CONFIRMED:
         raise Conflict(
             "not_confirmed",
-            _("booking: only a confirmed booking can be checked in; this one is %(status)s.")
-            % {"status": BookingStatus(booking.status).label.lower()},
+            _("booking: only a confirmed booking can be checked in; this one is %(status)s."),
+            params={"status": BookingStatus(booking.status).label.lower()},
             field="booking",
         )
     window = window_for(booking.resource)
     if not window.required:
         raise ParkError(
             "check_in_not_used",
-            _("booking: %(name)s is measured without check-in.") % {"name": booking.resource.name},
+            _("booking: %(name)s is measured without check-in."),
+            params={"name": booking.resource.name},
             field="booking",
         )
     opens, closes = check_in_times(booking=booking, window=window)
     if now < opens:
         raise ParkError(
             "check_in_not_open",
-            _("booking: check-in opens at %(opens)s.") % {"opens": _fmt(opens)},
+            _("booking: check-in opens at %(opens)s."),
+            params={"opens": _fmt(opens)},
             field="booking",
         )
     if now > closes:
         raise ParkError(
             "check_in_closed",
-            _("booking: check-in closed at %(closes)s.") % {"closes": _fmt(closes)},
+            _("booking: check-in closed at %(closes)s."),
+            params={"closes": _fmt(closes)},
             field="booking",
         )
     with transaction.atomic():
@@ -302,8 +305,8 @@ def line_run_complete(
     ):
         raise Conflict(
             "run_not_started",
-            _("booking: a %(status)s booking has no run to record.")
-            % {"status": BookingStatus(booking.status).label.lower()},
+            _("booking: a %(status)s booking has no run to record."),
+            params={"status": BookingStatus(booking.status).label.lower()},
             field="booking",
         )
     if actual_end <= actual_start:

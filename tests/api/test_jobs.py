@@ -245,3 +245,13 @@ def test_output_is_declared_in_the_openapi_document(alice_api):
     operation = alice_api.get("/openapi.json").json()["paths"]["/api/v1/jobs/{job_id}/output"]
     declared = set(operation["get"]["responses"])
     assert {"200", "401", "403", "404", "422", "429"} <= declared and "409" not in declared
+
+
+def test_an_error_carries_the_values_its_rule_names(alice_api):
+    from tests.api.conftest import assert_error
+
+    created = alice_api.post("/jobs", job()).json()
+    alice_api.post(f"/jobs/{created['id']}/cancel")
+    body = assert_error(alice_api.post(f"/jobs/{created['id']}/cancel"), 409, "job_not_live")
+    assert body["params"] == {"state": "Cancelled"}
+    assert "Cancelled" in body["message"]
