@@ -119,6 +119,14 @@ def rows(park):
     return {"monday": monday, "bookings": made}
 
 
+@pytest.fixture
+def olga(park):
+    """The park's operator, signed in: the reports are hers."""
+    client = Client()
+    client.force_login(park.olga)
+    return client
+
+
 def _span(rows):
     first = rows["monday"].date()
     return first, first + dt.timedelta(days=7)
@@ -215,10 +223,8 @@ def test_waitlist_waits_are_measured_from_the_events(park, week_round):
     assert row.promoted == 1 and row.median_wait_hours == pytest.approx(5)
 
 
-def test_the_page_shows_the_tables_and_every_csv_parses(park, rows):
+def test_the_page_shows_the_tables_and_every_csv_parses(park, olga, rows):
     start, end = _span(rows)
-    olga = Client()
-    olga.force_login(park.olga)
     q = {"start": start.isoformat(), "end": end.isoformat(), "group": "class"}
     page = olga.get("/reports/", q)
     assert page.status_code == 200
@@ -248,9 +254,7 @@ def test_reports_are_for_operators_only(park, rows):
     assert Client().get("/reports/").status_code == 302
 
 
-def test_bad_filters_are_named_and_fall_back(park):
-    olga = Client()
-    olga.force_login(park.olga)
+def test_bad_filters_are_named_and_fall_back(park, olga):
     r = olga.get("/reports/", {"start": "2026-13-01", "end": "2026-01-01", "bucket": "x"})
     assert r.status_code == 200
     assert "start: enter a date" in r.content.decode()
@@ -258,9 +262,7 @@ def test_bad_filters_are_named_and_fall_back(park):
 
 
 @pytest.mark.parametrize(("lang", "word"), [("zh-hant", "使用報告"), ("zh-hans", "使用报告")])
-def test_the_reports_page_speaks_chinese(park, lang, word):
-    olga = Client()
-    olga.force_login(park.olga)
+def test_the_reports_page_speaks_chinese(park, olga, lang, word):
     olga.cookies["django_language"] = lang
     html = olga.get("/reports/").content.decode()
     assert word in html and "Usage reports" not in html
