@@ -138,7 +138,7 @@ def measure(park: dict) -> dict:
     from django.db import connection, reset_queries
 
     from booking.bookings.models import Booking, BookingStatus
-    from booking.usage import services
+    from booking.usage import followup, services
 
     result = {}
     t0, c0 = time.perf_counter(), time.process_time()
@@ -161,11 +161,11 @@ def measure(park: dict) -> dict:
     t0, c0 = time.perf_counter(), time.process_time()
     sample = sweep.no_shows[:MAIL_SAMPLE]
     result["mail_bookings"] = len(sample)
-    result["mails"] = services.usage_notify_no_shows(booking_ids=sample)
+    result["mails"] = followup.usage_notify_no_shows(booking_ids=sample)
     result["mail_wall"] = time.perf_counter() - t0
     result["mail_cpu"] = time.process_time() - c0
     t0 = time.perf_counter()
-    services.usage_offer_freed_time(booking_ids=sweep.freed())
+    followup.usage_offer_freed_time(booking_ids=sweep.freed())
     result["offer_wall"] = time.perf_counter() - t0
     # The minute task then folds the sweep's journal into the daily usage tables.
     from booking.usage.daily import usage_fold

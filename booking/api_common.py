@@ -67,6 +67,11 @@ class ErrorOut(Schema):
     message: str = Field(description="What went wrong, naming the field and the rule.")
     field: str | None = Field(None, description="The input field at fault, if any.")
     details: Any = Field(None, description="Extra data, e.g. every validation error.")
+    params: dict = Field(
+        default_factory=dict,
+        description="The values the rule names (a limit, a name, a time), by name; with "
+        "`code`, enough to word the message in the client's own language.",
+    )
 
 
 ERROR_CODES = (400, 401, 403, 404, 409, 422, 429)
@@ -134,4 +139,5 @@ def park_error_body(exc: ParkError) -> dict:
         "message": exc.message,
         "field": exc.field or None,
         "details": details,
+        "params": exc.params,
     }

@@ -7,22 +7,38 @@ class ParkError(Exception):
     """A request that breaks a rule.
 
     ``code`` is stable and machine-readable (the API returns it), ``field`` names the input
-    at fault (or is empty), ``message`` says the rule in plain words, ``status`` is the HTTP
-    status the API answers with.
+    at fault (or is empty), ``params`` holds the values the rule names (a limit, a name, a
+    time), ``message`` says the rule in plain words (``%(name)s`` placeholders are filled from
+    ``params``), ``status`` is the HTTP status the API answers with.
     """
 
     status = 400
 
-    def __init__(self, code: str, message: str, *, field: str = "", status: int | None = None):
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        field: str = "",
+        status: int | None = None,
+        params: dict | None = None,
+    ):
+        self.params = dict(params or {})
+        message = str(message) % self.params if self.params else str(message)
         super().__init__(message)
         self.code = code
-        self.message = str(message)
+        self.message = message
         self.field = field
         if status is not None:
             self.status = status
 
     def as_dict(self) -> dict:
-        return {"code": self.code, "message": self.message, "field": self.field}
+        return {
+            "code": self.code,
+            "message": self.message,
+            "field": self.field,
+            "params": self.params,
+        }
 
 
 class NotFound(ParkError):
@@ -47,6 +63,7 @@ class BookingRefused(ParkError):
     def __init__(self, errors: list[ParkError]):
         first = errors[0]
         super().__init__(first.code, first.message, field=first.field, status=first.status)
+        self.params = first.params
         self.errors = errors
 
     def as_dict(self) -> dict:

@@ -66,7 +66,13 @@ def error_response(
     field: str | None = None,
     details=None,
 ) -> HttpResponse:
-    body = {"code": code, "message": str(message), "field": field or None, "details": details}
+    body = {
+        "code": code,
+        "message": str(message),
+        "field": field or None,
+        "details": details,
+        "params": {},
+    }
     return api.create_response(request, body, status=status)
 
 

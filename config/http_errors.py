@@ -27,7 +27,7 @@ def is_api(request: HttpRequest) -> bool:
 
 
 def json_error(status: int, code: str, message: str, **headers: str) -> HttpResponse:
-    body = {"code": code, "message": str(message), "field": None, "details": None}
+    body = {"code": code, "message": str(message), "field": None, "details": None, "params": {}}
     response = HttpResponse(json.dumps(body), status=status, content_type="application/json")
     for name, value in headers.items():
         response[name.replace("_", "-")] = value

@@ -28,6 +28,7 @@ def _too_large_response(request: HttpRequest) -> HttpResponse:
                 "message": message,
                 "field": None,
                 "details": {"limit_bytes": limit},
+                "params": {"limit": limit},
             },
             status=413,
         )

@@ -128,8 +128,8 @@ def rate_card_check_date(valid_from: dt.date) -> None:
     if last_closed is not None and valid_from < _next_month(last_closed):
         raise ParkError(
             "rate_in_closed_month",
-            _("valid_from: %(month)s is closed; a new rate starts after it.")
-            % {"month": f"{last_closed:%Y-%m}"},
+            _("valid_from: %(month)s is closed; a new rate starts after it."),
+            params={"month": f"{last_closed:%Y-%m}"},
             field="valid_from",
         )
 
@@ -352,7 +352,8 @@ def statement_close(
     if _local(_next_month(statement.month)) > now:
         raise ParkError(
             "month_not_over",
-            _("month: %(month)s is not over yet.") % {"month": f"{statement.month:%Y-%m}"},
+            _("month: %(month)s is not over yet."),
+            params={"month": f"{statement.month:%Y-%m}"},
             field="month",
         )
     with transaction.atomic():
@@ -373,7 +374,8 @@ def statements_close_month(*, month: dt.date, by=None, now: dt.datetime | None =
     if _local(_next_month(month)) > now:
         raise ParkError(
             "month_not_over",
-            _("month: %(month)s is not over yet.") % {"month": f"{month:%Y-%m}"},
+            _("month: %(month)s is not over yet."),
+            params={"month": f"{month:%Y-%m}"},
             field="month",
         )
     context = {"rates": rate_book(), "factors": cluster_factors(), "pools": _pool_clusters()}

@@ -73,7 +73,8 @@ def _booking_for(caller: Caller, pk: int) -> Booking:
 def _unknown(field: str, what: str) -> ParkError:
     return ParkError(
         f"unknown_{field}",
-        _("%(field)s: no such %(what)s.") % {"field": field, "what": what},
+        _("%(field)s: no such %(what)s."),
+        params={"field": field, "what": what},
         field=field,
         status=422,
     )
@@ -125,8 +126,8 @@ def _create(caller: Caller, data: BookingIn) -> Booking:
         if field in data.model_fields_set and getattr(data, field) not in (None, 0):
             raise ParkError(
                 "field_not_applicable",
-                _("%(field)s: only for %(kind)s.")
-                % {
+                _("%(field)s: only for %(kind)s."),
+                params={
                     "field": field,
                     "kind": _("round requests") if instant else _("instant bookings"),
                 },
@@ -308,14 +309,16 @@ def _check_window(start: dt.datetime, end: dt.datetime, *, start_field: str, end
     if end <= start:
         raise ParkError(
             "window_invalid",
-            _("%(end)s: must be after %(start)s.") % {"end": end_field, "start": start_field},
+            _("%(end)s: must be after %(start)s."),
+            params={"end": end_field, "start": start_field},
             field=end_field,
             status=422,
         )
     if end - start > MAX_WINDOW:
         raise ParkError(
             "window_too_long",
-            _("%(end)s: the window may span at most 31 days.") % {"end": end_field},
+            _("%(end)s: the window may span at most 31 days."),
+            params={"end": end_field},
             field=end_field,
             status=422,
         )
@@ -335,7 +338,8 @@ def resource_list(request: HttpRequest, filters: Query[CatalogueFilterIn]):
         field = "free_to" if filters.free_to is None else "free_from"
         raise ParkError(
             "window_incomplete",
-            _("%(field)s: give both free_from and free_to, or neither.") % {"field": field},
+            _("%(field)s: give both free_from and free_to, or neither."),
+            params={"field": field},
             field=field,
             status=422,
         )

@@ -84,7 +84,8 @@ def booking_check(
         errors.append(
             ParkError(
                 "not_member",
-                _("tenant: you are not a member of %(tenant)s.") % {"tenant": tenant.name},
+                _("tenant: you are not a member of %(tenant)s."),
+                params={"tenant": tenant.name},
                 field="tenant",
                 status=403,
             )
@@ -93,7 +94,8 @@ def booking_check(
         errors.append(
             ParkError(
                 "resource_inactive",
-                _("resource: %(name)s is not bookable at the moment.") % {"name": resource.name},
+                _("resource: %(name)s is not bookable at the moment."),
+                params={"name": resource.name},
                 field="resource",
             )
         )
@@ -105,8 +107,8 @@ def booking_check(
         errors.append(
             ParkError(
                 "units_over_capacity",
-                _("units: %(name)s has only %(capacity)s; you asked for %(units)s.")
-                % {"name": resource.name, "capacity": resource.capacity, "units": units},
+                _("units: %(name)s has only %(capacity)s; you asked for %(units)s."),
+                params={"name": resource.name, "capacity": resource.capacity, "units": units},
                 field="units",
             )
         )
@@ -125,8 +127,8 @@ def booking_check(
         errors.append(
             ParkError(
                 "recipe_unknown",
-                _("recipe: “%(code)s” is not a recipe of %(name)s.")
-                % {"code": recipe.code, "name": resource.name},
+                _("recipe: “%(code)s” is not a recipe of %(name)s."),
+                params={"code": recipe.code, "name": resource.name},
                 field="recipe",
             )
         )
@@ -151,8 +153,8 @@ def booking_check(
         errors.append(
             ParkError(
                 "notice_too_short",
-                _("start: %(name)s needs %(minutes)s minutes' notice; book from %(earliest)s.")
-                % {
+                _("start: %(name)s needs %(minutes)s minutes' notice; book from %(earliest)s."),
+                params={
                     "name": resource.name,
                     "minutes": resource.min_notice_minutes,
                     "earliest": when_text(now + dt.timedelta(minutes=resource.min_notice_minutes)),
@@ -165,8 +167,8 @@ def booking_check(
         errors.append(
             ParkError(
                 "beyond_horizon",
-                _("end: %(name)s can be booked at most %(days)s days ahead (until %(until)s).")
-                % {
+                _("end: %(name)s can be booked at most %(days)s days ahead (until %(until)s)."),
+                params={
                     "name": resource.name,
                     "days": resource.horizon_days,
                     "until": when_text(horizon),
@@ -178,8 +180,8 @@ def booking_check(
         errors.append(
             ParkError(
                 "too_short",
-                _("end: a booking of %(name)s lasts at least %(minutes)s minutes.")
-                % {"name": resource.name, "minutes": resource.min_length_minutes},
+                _("end: a booking of %(name)s lasts at least %(minutes)s minutes."),
+                params={"name": resource.name, "minutes": resource.min_length_minutes},
                 field="end",
             )
         )
@@ -187,8 +189,8 @@ def booking_check(
         errors.append(
             ParkError(
                 "too_long",
-                _("end: a booking of %(name)s lasts at most %(minutes)s minutes.")
-                % {"name": resource.name, "minutes": resource.max_length_minutes},
+                _("end: a booking of %(name)s lasts at most %(minutes)s minutes."),
+                params={"name": resource.name, "minutes": resource.max_length_minutes},
                 field="end",
             )
         )
@@ -217,8 +219,8 @@ def booking_check(
         errors.append(
             ParkError(
                 "maintenance",
-                _("start: %(name)s is under maintenance from %(start)s to %(end)s.")
-                % {
+                _("start: %(name)s is under maintenance from %(start)s to %(end)s."),
+                params={
                     "name": resource.name,
                     "start": when_text(maintenance.start),
                     "end": when_text(maintenance.end),
@@ -236,8 +238,8 @@ def booking_check(
                         _(
                             "resource: %(name)s needs a valid “%(training)s” training on "
                             "%(day)s. Ask %(contact)s to book you on the training."
-                        )
-                        % {
+                        ),
+                        params={
                             "name": resource.name,
                             "training": resource.required_training.name,
                             "day": day_text(day),
@@ -266,7 +268,8 @@ def booking_check(
             errors.append(
                 ParkError(
                     "slot_taken",
-                    _("start: %(name)s is already booked at that time.") % {"name": resource.name},
+                    _("start: %(name)s is already booked at that time."),
+                    params={"name": resource.name},
                     field="start",
                     status=409,
                 )
@@ -309,8 +312,8 @@ def _quota_errors(*, tenant, resource, start, end, units, exclude_booking_id) ->
                         _(
                             "end: %(tenant)s has %(left)s of %(quota)s %(unit)s left in the "
                             "%(period)s from %(from)s; this booking needs %(wanted)s."
-                        )
-                        % {
+                        ),
+                        params={
                             "tenant": tenant.name,
                             "left": _hours(max(Decimal(0), quota.hours - used)),
                             "quota": _hours(quota.hours),
@@ -335,16 +338,16 @@ def cancel_refusal(*, booking: Booking, now: dt.datetime) -> ParkError | None:
     if booking.status == BookingStatus.CONFIRMED and booking.start and booking.start <= now:
         return ParkError(
             "already_started",
-            _("booking: it started at %(start)s and can no longer be cancelled.")
-            % {"start": when_text(booking.start)},
+            _("booking: it started at %(start)s and can no longer be cancelled."),
+            params={"start": when_text(booking.start)},
             field="booking",
             status=409,
         )
     if BookingStatus.CANCELLED not in TRANSITIONS.get(booking.status, frozenset()):
         return ParkError(
             "transition_not_allowed",
-            _("status: a booking that is %(old)s cannot become %(new)s.")
-            % {
+            _("status: a booking that is %(old)s cannot become %(new)s."),
+            params={
                 "old": BookingStatus(booking.status).label,
                 "new": BookingStatus.CANCELLED.label,
             },

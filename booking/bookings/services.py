@@ -39,8 +39,8 @@ def _check_transition(from_status: str, to_status: str) -> None:
     if to_status not in TRANSITIONS.get(from_status, set()):
         raise ParkError(
             "transition_not_allowed",
-            _("status: a booking that is %(old)s cannot become %(new)s.")
-            % {
+            _("status: a booking that is %(old)s cannot become %(new)s."),
+            params={
                 "old": BookingStatus(from_status).label if from_status else "new",
                 "new": BookingStatus(to_status).label,
             },
@@ -180,8 +180,8 @@ def booking_create_instant(
             [
                 ParkError(
                     "round_booked",
-                    _("resource: %(name)s is planned in allocation rounds; send a round request.")
-                    % {"name": resource.name},
+                    _("resource: %(name)s is planned in allocation rounds; send a round request."),
+                    params={"name": resource.name},
                     field="resource",
                 )
             ]

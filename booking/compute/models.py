@@ -63,6 +63,12 @@ class ComputeJob(models.Model):
     reason_code = models.CharField(_("reason code"), max_length=40, blank=True)
     reason_params = models.JSONField(_("reason parameters"), default=dict, blank=True)
     exit_code = models.IntegerField(_("exit code"), null=True, blank=True)
+    # A cancel asked of a job in Slurm: recorded here, sent by a worker (``job_cancel_send``)
+    # until Slurm takes it; the job is "cancelling" until Slurm reports it ended.
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    cancel_sent_at = models.DateTimeField(null=True, blank=True)
+    cancel_attempts = models.PositiveIntegerField(default=0)
+    next_cancel_at = models.DateTimeField(null=True, blank=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
@@ -100,6 +106,11 @@ class ComputeJob(models.Model):
     def slurm_name(self) -> str:
         """Name given to the job in Slurm; carries our id so a lost reply can be reconciled."""
         return f"park-{self.pk}"
+
+    @property
+    def cancelling(self) -> bool:
+        """A cancel was asked and Slurm has not reported the job ended yet."""
+        return self.cancel_requested_at is not None and self.state in LIVE_JOB_STATES
 
     def held_gpu_hours(self) -> float:
         return self.gpus * self.time_limit_minutes / 60

@@ -53,6 +53,9 @@ class JobOut(Schema):
     memory_mb: int
     time_limit_minutes: int
     state: JobStateName
+    cancelling: bool = Field(
+        False, description="A cancel was asked; Slurm has not reported the job ended yet."
+    )
     slurm_job_id: int | None
     reason: str
     reason_code: str = Field(

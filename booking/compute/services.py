@@ -8,7 +8,7 @@ The flow:
    earlier attempt failed) submits the job to slurmrestd exactly once.
 3. ``compute.following.jobs_follow`` reads the live jobs from Slurm and records state, real
    start/end, exit code and GPU-hours; ended jobs are charged to the tenant's GPU quota.
-4. ``job_cancel`` cancels in Slurm (or before submission, here).
+4. ``job_cancel`` cancels before submission here, or records the cancel for a worker to send.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from django.utils.translation import gettext as _
 
 from booking.bookings.models import Booking, BookingStatus
 from booking.compute import slurm
-from booking.compute.following import job_apply_slurm_info
 from booking.compute.models import LIVE_JOB_STATES, ComputeJob, JobState
 from booking.compute.reasons import job_reason_stored
 from booking.compute.residency import policy_of
@@ -33,7 +32,7 @@ from booking.compute.slurm import (
     cluster_membership,
     pool_target,
 )
-from booking.compute.tasks import job_submit_task
+from booking.compute.tasks import job_cancel_task, job_submit_task
 from booking.errors import Conflict, NotFound, ParkError
 from booking.tenancy.access import may_act_for
 from booking.tenancy.models import Quota, Tenant
@@ -41,7 +40,6 @@ from booking.tenancy.selectors import period_bounds, used_hours
 from resources.models import ResourceKind, ResourcePool
 from resources.slurm import (
     SlurmClient,
-    SlurmError,
 )
 
 logger = logging.getLogger(__name__)
@@ -202,14 +200,15 @@ def _check_booking(
             _(
                 "time_limit_minutes: the job would run past the booking's end; at most "
                 "%(left)s minutes fit."
-            )
-            % {"left": left},
+            ),
+            params={"left": left},
             field="time_limit_minutes",
         )
     if gpus > booking.units:
         raise ParkError(
             "booking_too_few_gpus",
-            _("gpus: the booking holds %(units)s GPUs.") % {"units": booking.units},
+            _("gpus: the booking holds %(units)s GPUs."),
+            params={"units": booking.units},
             field="gpus",
         )
     return node.slurm_partition, node.gpu_model.lower() or None, node.slurm_node
@@ -231,14 +230,15 @@ def _check_partition(
     if part is None:
         raise ParkError(
             "unknown_partition",
-            _("partition: the cluster has no partition %(name)s.") % {"name": partition},
+            _("partition: the cluster has no partition %(name)s."),
+            params={"name": partition},
             field="partition",
         )
     if part.max_time_minutes is not None and time_limit_minutes > part.max_time_minutes:
         raise ParkError(
             "time_limit_too_long",
-            _("time_limit_minutes: partition %(name)s allows at most %(max)s minutes.")
-            % {"name": partition, "max": part.max_time_minutes},
+            _("time_limit_minutes: partition %(name)s allows at most %(max)s minutes."),
+            params={"name": partition, "max": part.max_time_minutes},
             field="time_limit_minutes",
         )
     nodes = [n for n in snapshot.nodes if partition in n.partitions]
@@ -248,8 +248,8 @@ def _check_partition(
         if gpus > most:
             raise ParkError(
                 "too_many_gpus",
-                _("gpus: a node in partition %(name)s has at most %(max)s GPUs%(model)s.")
-                % {
+                _("gpus: a node in partition %(name)s has at most %(max)s GPUs%(model)s."),
+                params={
                     "name": partition,
                     "max": most,
                     "model": f" ({gpu_type})" if gpu_type else "",
@@ -260,8 +260,8 @@ def _check_partition(
     if nodes and cpus > most_cpus:
         raise ParkError(
             "too_many_cpus",
-            _("cpus: a node in partition %(name)s has at most %(max)s CPUs.")
-            % {"name": partition, "max": most_cpus},
+            _("cpus: a node in partition %(name)s has at most %(max)s CPUs."),
+            params={"name": partition, "max": most_cpus},
             field="cpus",
         )
 
@@ -280,8 +280,8 @@ def _check_quota(*, tenant: Tenant, gpus: int, time_limit_minutes: int, now: dt.
                 _(
                     "time_limit_minutes: %(tenant)s has %(left)s of %(quota)s GPU-hours left in "
                     "the %(period)s; this job may use %(wanted)s (GPUs × time limit)."
-                )
-                % {
+                ),
+                params={
                     "tenant": tenant.name,
                     "left": max(Decimal(0), quota.hours - used).quantize(Decimal("0.01")),
                     "quota": quota.hours,
@@ -295,10 +295,12 @@ def _check_quota(*, tenant: Tenant, gpus: int, time_limit_minutes: int, now: dt.
 def job_cancel(*, user, job: ComputeJob, client: SlurmClient | None = None) -> ComputeJob:
     """Cancel a job of one's own (or, for a manager, of the tenant).
 
-    A job not yet in Slurm is cancelled here; one in Slurm is cancelled there and its final
-    state (with the GPU-hours it used) recorded. Raises ``NotFound`` for someone else's job,
-    ``Conflict("job_not_live")`` for an ended one and ``ParkError("slurm_unavailable", 503)``
-    when Slurm cannot be reached (nothing changes then)."""
+    A job not yet in Slurm is cancelled here. For one in Slurm the cancel is recorded and sent
+    by a huey task once this commits (never in the caller's request); the job stays live and
+    ``cancelling`` until the follower sees its final state (with the GPU-hours it used) in
+    Slurm. Raises ``NotFound`` for someone else's job, ``Conflict("job_not_live")`` for an
+    ended one and ``ParkError("slurm_unavailable", 503)`` when no cluster is configured
+    (nothing changes then)."""
     if not may_act_for(user=user, owner_id=job.user_id, tenant_id=job.tenant_id):
         raise NotFound(_("job"))
     now = timezone.now()
@@ -317,25 +319,25 @@ def job_cancel(*, user, job: ComputeJob, client: SlurmClient | None = None) -> C
     if job.state not in LIVE_JOB_STATES:
         raise Conflict(
             "job_not_live",
-            _("state: the job has already ended (%(state)s).") % {"state": job.get_state_display()},
+            _("state: the job has already ended (%(state)s)."),
+            params={"state": job.get_state_display()},
             field="state",
         )
     if job.slurm_job_id is None:  # being sent right now; the sender cancels it in Slurm
         job.refresh_from_db()
         return job
-    client = client or slurm.configured_cluster_client(job.cluster)
-    try:
-        if client is None:
-            raise SlurmError("Slurm is not configured (SLURM_REST_URL is unset)", transient=True)
-        client.cancel(job.slurm_job_id)
-        info = client.get_job(job.slurm_job_id)
-    except SlurmError as error:
+    if (client or slurm.configured_cluster_client(job.cluster)) is None:
         raise ParkError(
             "slurm_unavailable",
             _("Slurm could not be reached to cancel the job; try again shortly."),
             status=503,
-        ) from error
-    if info is not None:
-        job_apply_slurm_info(job=job, info=info)
+        )
+    # Slurm is told by a worker (``tasks.job_cancel_task``); the job is "cancelling" until
+    # Slurm reports it ended. Asking twice records the first request only.
+    with transaction.atomic():
+        if ComputeJob.objects.filter(
+            pk=job.pk, state__in=LIVE_JOB_STATES, cancel_requested_at__isnull=True
+        ).update(cancel_requested_at=now, updated_at=now):
+            transaction.on_commit(lambda: job_cancel_task(job.pk))
     job.refresh_from_db()
     return job

@@ -9,6 +9,7 @@ from django.conf import settings
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
+from booking.compute.cancelling import job_cancel_send, jobs_cancel_due
 from booking.compute.following import jobs_follow
 from booking.compute.models import LIVE_JOB_STATES, ComputeJob, JobState
 from booking.compute.sending import job_send, jobs_send_due
@@ -31,6 +32,15 @@ def job_submit_task(job_id: int) -> None:
     if job.state == JobState.QUEUED and job.next_attempt_at is not None:
         job_submit_task.schedule((job_id,), eta=job.next_attempt_at)
     # Returns nothing: huey stores no result nobody reads.
+
+
+@db_task()
+def job_cancel_task(job_id: int) -> None:
+    """Send a job's recorded cancel to Slurm (queued when ``job_cancel`` commits). Slurm down:
+    it schedules itself for the next try; the follower's sweep is the safety net."""
+    job = job_cancel_send(job_id=job_id)
+    if job is not None and job.cancel_sent_at is None and job.next_cancel_at is not None:
+        job_cancel_task.schedule((job_id,), eta=job.next_cancel_at)
 
 
 def _follow_interval() -> float:
@@ -91,6 +101,7 @@ def jobs_tick() -> None:
             continue
         try:
             jobs_send_due(cluster=cluster)  # a draining cluster still runs what it accepted
+            jobs_cancel_due(cluster=cluster)
             jobs_follow(cluster=cluster)
         except SlurmError as error:
             logger.warning("Slurm cluster %s unreachable while following jobs: %s", cluster, error)

@@ -39,7 +39,7 @@ def _annotate(job: ComputeJob) -> ComputeJob:
     """What the templates show beside the stored fields."""
     job.live = job.state in LIVE_JOB_STATES
     # Whoever may see a job (its owner, the tenant's managers, operators) may cancel it.
-    job.cancellable = job.live
+    job.cancellable = job.live and not job.cancelling
     job.time_limit_label = _duration(job.time_limit_minutes)
     job.reason_label = job_reason_for(job)
     return job
@@ -125,7 +125,7 @@ def job_cancel_view(request: HttpRequest, pk: str) -> HttpResponse:
         messages.error(request, ui_error(error)["message"])
     else:
         if job.state in LIVE_JOB_STATES:
-            # Slurm took the cancel; the job's final state arrives with the next follow-up.
+            # The cancel is on its way to Slurm; the final state arrives with a follow-up.
             text = _("Slurm is cancelling %(name)s; its final state follows shortly.")
         else:
             text = _("Cancelled: %(name)s.")

@@ -36,8 +36,8 @@ def _round_cas(
             raise NotFound("round", field="round")
         raise Conflict(
             code,
-            _("status: the round is %(status)s; this cannot be done now.")
-            % {"status": Status(current).label},
+            _("status: the round is %(status)s; this cannot be done now."),
+            params={"status": Status(current).label},
             field="status",
         )
     rnd.refresh_from_db()

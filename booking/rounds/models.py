@@ -72,3 +72,41 @@ class AllocationRound(models.Model):
             errors["cutoff"] = _("The cut-off must not be after the period starts.")
         if errors:
             raise ValidationError(errors)
+
+
+class WhatIfPreview(models.Model):
+    """A what-if asked by an operator: the changes asked for, and the changed outcomes once a
+    worker has planned them (``rounds.tasks.what_if_preview_task``). ``plan_digest`` is the
+    round's plan when it was asked; a preview of a plan that has changed since is stale."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Waiting for the planner")
+        RUNNING = "running", _("Planner running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+        STALE = "stale", _("Out of date")
+
+    allocation_round = models.ForeignKey(
+        AllocationRound, on_delete=models.CASCADE, related_name="what_if_previews"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    weights = models.JSONField(default=dict)
+    quotas = models.JSONField(default=dict)
+    plan_digest = models.CharField(max_length=64)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    # The changed outcomes: [{"booking": pk, "kind": ..., "before": {...}, "after": {...}}].
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("what-if preview")
+        verbose_name_plural = _("what-if previews")
+
+    def __str__(self) -> str:
+        return f"{self.allocation_round} · {self.pk}"

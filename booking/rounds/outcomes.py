@@ -183,8 +183,8 @@ def check_free(rnd_outcomes: list[tuple[Booking, Resource, dt.datetime, dt.datet
                     _(
                         "plan: %(resource)s has been booked at %(start)s since the plan was made; "
                         "run the planner again."
-                    )
-                    % {"resource": resource.name, "start": when_text(start)},
+                    ),
+                    params={"resource": resource.name, "start": when_text(start)},
                     field="round",
                 )
 

@@ -27,8 +27,10 @@ from resources.models import (
 )
 
 
-def _err(code: str, field: str, message: str, status: int = 400) -> ParkError:
-    return ParkError(code, message, field=field, status=status)
+def _err(
+    code: str, field: str, message: str, status: int = 400, *, params: dict | None = None
+) -> ParkError:
+    return ParkError(code, message, field=field, status=status, params=params)
 
 
 def _targets(resource: Resource | None, pool: ResourcePool | None) -> tuple[list, str, str]:
@@ -73,8 +75,8 @@ def _recipe_check(*, kind, targets, recipe, target_name, errors) -> Recipe | Non
             _err(
                 "recipe_unknown",
                 "recipe",
-                _("recipe: “%(code)s” is not a recipe of %(name)s.")
-                % {"code": code, "name": target_name},
+                _("recipe: “%(code)s” is not a recipe of %(name)s."),
+                params={"code": code, "name": target_name},
             )
         )
     return found
@@ -142,8 +144,8 @@ def round_request_check(
                 _err(
                     "not_round_booked",
                     "resource",
-                    _("resource: %(name)s is not planned in allocation rounds; book it directly.")
-                    % {"name": target_name},
+                    _("resource: %(name)s is not planned in allocation rounds; book it directly."),
+                    params={"name": target_name},
                 )
             )
     found["targets"] = targets
@@ -180,8 +182,10 @@ def round_request_check(
                 _err(
                     "window_shorter_than_duration",
                     "latest_end",
-                    _("latest_end: the window is shorter than the duration of %(minutes)s minutes.")
-                    % {"minutes": duration},
+                    _(
+                        "latest_end: the window is shorter than the duration of %(minutes)s minutes."
+                    ),
+                    params={"minutes": duration},
                 )
             )
     if targets and duration is not None:
@@ -195,8 +199,8 @@ def round_request_check(
                 _err(
                     "duration_out_of_range",
                     "duration_minutes",
-                    _("duration_minutes: %(name)s is booked for %(lo)s to %(hi)s minutes.")
-                    % {"name": target_name, "lo": lo, "hi": hi},
+                    _("duration_minutes: %(name)s is booked for %(lo)s to %(hi)s minutes."),
+                    params={"name": target_name, "lo": lo, "hi": hi},
                 )
             )
     if targets:
@@ -206,7 +210,8 @@ def round_request_check(
                 _err(
                     "units_invalid",
                     "units",
-                    _("units: between 1 and %(capacity)s.") % {"capacity": capacity},
+                    _("units: between 1 and %(capacity)s."),
+                    params={"capacity": capacity},
                 )
             )
     if not isinstance(priority, int) or not -100 <= priority <= 100:
@@ -227,8 +232,8 @@ def round_request_check(
                     _(
                         "resource: %(name)s needs a training you do not hold in the requested "
                         "window."
-                    )
-                    % {"name": target_name},
+                    ),
+                    params={"name": target_name},
                     status=403,
                 )
             )
@@ -244,7 +249,8 @@ def _round_problems(*, rnd, now, earliest_start, latest_end, tenant, follows, ma
             _err(
                 "round_not_open",
                 "round",
-                _("round: %(name)s is closed for requests.") % {"name": rnd.name},
+                _("round: %(name)s is closed for requests."),
+                params={"name": rnd.name},
                 status=409,
             )
         )
@@ -253,8 +259,8 @@ def _round_problems(*, rnd, now, earliest_start, latest_end, tenant, follows, ma
             _err(
                 "round_cutoff_passed",
                 "round",
-                _("round: the cut-off of %(name)s was %(cutoff)s.")
-                % {"name": rnd.name, "cutoff": when_text(rnd.cutoff)},
+                _("round: the cut-off of %(name)s was %(cutoff)s."),
+                params={"name": rnd.name, "cutoff": when_text(rnd.cutoff)},
                 status=409,
             )
         )
@@ -264,8 +270,8 @@ def _round_problems(*, rnd, now, earliest_start, latest_end, tenant, follows, ma
                 _err(
                     "window_outside_round",
                     "earliest_start",
-                    _("earliest_start: the window must lie within the round, %(start)s – %(end)s.")
-                    % {"start": when_text(rnd.period_start), "end": when_text(rnd.period_end)},
+                    _("earliest_start: the window must lie within the round, %(start)s – %(end)s."),
+                    params={"start": when_text(rnd.period_start), "end": when_text(rnd.period_end)},
                 )
             )
     if follows is not None:

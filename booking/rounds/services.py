@@ -22,8 +22,9 @@ from django.utils.translation import gettext as _
 from booking.bookings.models import Booking, BookingStatus
 from booking.bookings.notifications import notify_bookings
 from booking.errors import Conflict, NotFound, ParkError
+from booking.rounds import preview
 from booking.rounds.lifecycle import Status, _round_cas, solve_stale_after
-from booking.rounds.models import AllocationRound
+from booking.rounds.models import AllocationRound, WhatIfPreview
 from booking.rounds.outcomes import (
     Outcome,
     booking_apply_outcome,
@@ -32,7 +33,7 @@ from booking.rounds.outcomes import (
     stored_outcomes,
 )
 from booking.rounds.solving import round_plan_solve
-from booking.rounds.tasks import round_solve_task
+from booking.rounds.tasks import round_solve_task, what_if_preview_task
 from resources.models import (
     Resource,
 )
@@ -60,7 +61,7 @@ def round_create(
     ):
         if value is None:
             raise ParkError(
-                f"{field}_required", _("%(field)s: required.") % {"field": field}, field=field
+                f"{field}_required", _("%(field)s: required."), params={"field": field}, field=field
             )
     if period_end <= period_start:
         raise ParkError(
@@ -151,8 +152,8 @@ def round_publish(*, allocation_round: AllocationRound, actor=None) -> Allocatio
             if rnd.status != Status.SOLVED:
                 raise Conflict(
                     "round_not_solved",
-                    _("status: the round is %(status)s; only a planned round can be published.")
-                    % {"status": Status(rnd.status).label},
+                    _("status: the round is %(status)s; only a planned round can be published."),
+                    params={"status": Status(rnd.status).label},
                     field="status",
                 )
             outcomes = stored_outcomes(rnd)
@@ -219,3 +220,59 @@ def round_publish(*, allocation_round: AllocationRound, actor=None) -> Allocatio
             field="round",
         ) from None
     return rnd
+
+
+def _json_changes(weights: dict, quotas: dict) -> tuple[dict, dict]:
+    """Weights and quotas keyed by tenant slug, numbers as text (Decimals keep their digits)."""
+    slug = preview._tenant_slug
+    w = {slug(k): str(v) for k, v in (weights or {}).items()}
+    q = {
+        slug(k): {cls: None if h is None else str(h) for cls, h in (per or {}).items()}
+        for k, per in (quotas or {}).items()
+    }
+    return w, q
+
+
+def what_if_preview_start(
+    *, allocation_round: AllocationRound, weights: dict, quotas: dict, actor=None
+) -> WhatIfPreview:
+    """Check a what-if's changes and store them as a QUEUED preview; the planner runs in a
+    huey task queued once this commits (``what_if_preview_task``), never here.
+
+    Raises what ``preview.what_if_check`` raises (no plan yet, a bad weight or quota); nothing
+    is stored then."""
+    rnd = AllocationRound.objects.get(pk=allocation_round.pk)
+    preview.what_if_check(allocation_round=rnd, weights=weights, quotas=quotas)
+    w, q = _json_changes(weights, quotas)
+    with transaction.atomic():
+        made = WhatIfPreview.objects.create(
+            allocation_round=rnd,
+            requested_by=actor,
+            weights=w,
+            quotas=q,
+            plan_digest=preview.plan_digest(rnd),
+        )
+        transaction.on_commit(lambda: what_if_preview_task(made.pk))
+    return made
+
+
+def what_if_preview_again(*, preview_obj: WhatIfPreview, actor=None) -> WhatIfPreview:
+    """Run a preview again: a stale one is asked anew of the current plan (a new preview); a
+    failed one, or one whose worker died, is queued again. Anything else is left as it is."""
+    preview.what_if_preview_refresh(preview_obj)
+    Status = WhatIfPreview.Status
+    if preview_obj.status == Status.STALE:
+        return what_if_preview_start(
+            allocation_round=preview_obj.allocation_round,
+            weights=preview_obj.weights,
+            quotas=preview_obj.quotas,
+            actor=actor,
+        )
+    if preview_obj.status == Status.FAILED or preview.preview_is_dead(preview_obj):
+        with transaction.atomic():
+            if WhatIfPreview.objects.filter(pk=preview_obj.pk, status=preview_obj.status).update(
+                status=Status.QUEUED, created_at=timezone.now(), started_at=None, error=""
+            ):
+                transaction.on_commit(lambda: what_if_preview_task(preview_obj.pk))
+        preview_obj.refresh_from_db()
+    return preview_obj

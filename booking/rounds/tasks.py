@@ -15,7 +15,8 @@ from huey.contrib.djhuey import db_periodic_task, db_task
 from booking.leases import LeaseHeld, held, lease_acquire, lease_release, lease_renew, want_again
 from booking.rounds import solving
 from booking.rounds.lifecycle import rounds_close_due, solve_stale_after
-from booking.rounds.models import AllocationRound
+from booking.rounds.models import AllocationRound, WhatIfPreview
+from booking.rounds.preview import PREVIEW_STALE_AFTER, what_if_preview_run
 from booking.rounds.waitlist import WAITLIST_TIME_LIMIT, round_lease_name, waitlist_replan
 
 logger = logging.getLogger(__name__)
@@ -71,6 +72,31 @@ def waitlist_replan_task(round_id: int, cancelled_booking_id: int | None = None)
         if lease_release(name=name, holder=holder):
             return promoted
         lease_renew(name=name, holder=holder, seconds=REPLAN_LEASE_SECONDS)
+
+
+def what_if_lease_name(round_id: int) -> str:
+    # Apart from the round's lease: a preview only reads the plan (a plan changed meanwhile
+    # makes it stale), so it must not hold up a solve or a waitlist re-plan.
+    return f"round-what-if:{round_id}"
+
+
+@db_task()
+def what_if_preview_task(preview_id: int) -> bool:
+    """Plan one stored what-if preview; one preview per round at a time (the round's what-if
+    lease), the next waits and is asked for again. Returns True when this task ran it."""
+    round_id = (
+        WhatIfPreview.objects.filter(pk=preview_id)
+        .values_list("allocation_round_id", flat=True)
+        .first()
+    )
+    if round_id is None:
+        return False
+    try:
+        with held(what_if_lease_name(round_id), seconds=PREVIEW_STALE_AFTER.total_seconds()):
+            return what_if_preview_run(preview_id=preview_id) is not None
+    except LeaseHeld:
+        what_if_preview_task.schedule((preview_id,), delay=REPLAN_RETRY_SECONDS)
+        return False
 
 
 @db_periodic_task(crontab(minute="*/5"))

@@ -15,4 +15,14 @@ urlpatterns = [
     path("<int:pk>/run/", views.round_run, name="run"),
     path("<int:pk>/publish/", views.round_publish, name="publish"),
     path("<int:pk>/what-if/", views.round_what_if, name="what_if"),
+    path(
+        "<int:pk>/what-if/<int:preview_pk>/",
+        views.round_what_if_preview,
+        name="what_if_preview",
+    ),
+    path(
+        "<int:pk>/what-if/<int:preview_pk>/again/",
+        views.round_what_if_again,
+        name="what_if_again",
+    ),
 ]

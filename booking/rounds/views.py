@@ -18,11 +18,16 @@ from booking.errors import ParkError
 from booking.rounds.forms import RoundForm, WhatIfForm
 from booking.rounds.lifecycle import round_close as round_close_service
 from booking.rounds.lifecycle import solve_stale_after
-from booking.rounds.models import AllocationRound
-from booking.rounds.outcomes import stored_outcomes, stored_problem
-from booking.rounds.preview import round_what_if as round_what_if_service
+from booking.rounds.models import AllocationRound, WhatIfPreview
+from booking.rounds.outcomes import Outcome, stored_outcomes, stored_problem
+from booking.rounds.preview import preview_is_dead, what_if_preview_refresh
 from booking.rounds.reasons import fairness_contract, reason_text
-from booking.rounds.services import round_create, round_run_planner
+from booking.rounds.services import (
+    round_create,
+    round_run_planner,
+    what_if_preview_again,
+    what_if_preview_start,
+)
 from booking.rounds.services import round_publish as round_publish_service
 from booking.tenancy.models import Tenant
 from resources.models import ResourceKind
@@ -200,43 +205,105 @@ def round_publish(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def _preview_context(rnd: AllocationRound, preview_obj: WhatIfPreview | None) -> dict:
+    """What the what-if box shows for a stored preview: its state, and once planned the
+    requests granted or refused the other way (the rest only counted)."""
+    if preview_obj is None:
+        return {"round": rnd, "preview": None}
+    preview_obj = what_if_preview_refresh(preview_obj)
+    Preview = WhatIfPreview.Status
+    running = preview_obj.status in (Preview.QUEUED, Preview.RUNNING)
+    context = {
+        "round": rnd,
+        "preview": preview_obj,
+        "running": running,
+        "dead": preview_is_dead(preview_obj),
+        "ran": preview_obj.status == Preview.DONE,
+        "elapsed": 0.0,
+    }
+    if preview_obj.status == Preview.RUNNING and preview_obj.started_at:
+        context["elapsed"] = round((timezone.now() - preview_obj.started_at).total_seconds(), 1)
+    if context["ran"]:
+        result = preview_obj.result or []
+        moving = [c for c in result if c["kind"] in ("gained", "lost")]
+        bookings = Booking.objects.select_related("tenant").in_bulk([c["booking"] for c in moving])
+        rows = []
+        for c in moving:
+            booking = bookings.get(c["booking"])
+            if booking is None:  # deleted since the preview
+                continue
+            before = Outcome.from_json(booking.pk, c["before"])
+            after = Outcome.from_json(booking.pk, c["after"])
+            rows.append(
+                {
+                    "booking": booking,
+                    "before": reason_text(before.code, before.params),
+                    "after": reason_text(after.code, after.params),
+                    "gains": c["kind"] == "gained",
+                    "loses": c["kind"] == "lost",
+                }
+            )
+        context["changes"] = rows
+        # Requests granted either way, only at another time or place, are counted, not listed.
+        context["other_changes"] = len(result) - len(moving)
+    return context
+
+
+def _preview_response(request, rnd, context, *, status=200) -> HttpResponse:
+    if request.htmx:
+        return render(request, "rounds/_what_if.html", context, status=status)
+    # Without JavaScript the whole page comes back with the preview in place.
+    return render(request, "rounds/detail.html", {**_detail_context(rnd), **context}, status=status)
+
+
 @staff_required
 @require_POST
 def round_what_if(request: HttpRequest, pk: int) -> HttpResponse:
+    """Store the what-if asked for and queue its planner; the answer polls the preview."""
     rnd = get_object_or_404(AllocationRound, pk=pk)
     form = _what_if_form(rnd, request.POST)
-    changes, error = None, None
+    preview_obj, error = None, None
     if form is None:
         error = _("Run the planner before a what-if.")
     elif form.is_valid():
         weights, quotas = form.changes()
         try:
-            changes = round_what_if_service(allocation_round=rnd, weights=weights, quotas=quotas)
+            preview_obj = what_if_preview_start(
+                allocation_round=rnd, weights=weights, quotas=quotas, actor=request.user
+            )
         except ParkError as exc:
             error = exc.message
-    rows = [
-        {
-            "booking": c.booking,
-            "before": reason_text(c.before.code, c.before.params),
-            "after": reason_text(c.after.code, c.after.params),
-            "gains": c.kind == "gained",
-            "loses": c.kind == "lost",
-        }
-        for c in changes or []
-        if c.kind in ("gained", "lost")
-    ]
-    # Requests granted either way, only at another time or place, are counted, not listed.
-    others = sum(1 for c in changes or [] if c.kind not in ("gained", "lost"))
-    context = {
-        "round": rnd,
-        "what_if_form": form,
-        "changes": rows,
-        "other_changes": others,
-        "ran": changes is not None,
-        "error": error,
-    }
-    status = 200 if error is None and form is not None and form.is_valid() else 400
-    if request.htmx:
-        return render(request, "rounds/_what_if.html", context, status=status)
-    # Without JavaScript the whole page comes back with the preview in place.
-    return render(request, "rounds/detail.html", {**_detail_context(rnd), **context}, status=status)
+    context = {**_preview_context(rnd, preview_obj), "what_if_form": form, "error": error}
+    status = 200 if preview_obj is not None else 400
+    return _preview_response(request, rnd, context, status=status)
+
+
+def _round_preview(pk: int, preview_pk: int) -> tuple[AllocationRound, WhatIfPreview]:
+    preview_obj = get_object_or_404(
+        WhatIfPreview.objects.select_related("allocation_round"),
+        pk=preview_pk,
+        allocation_round_id=pk,
+    )
+    return preview_obj.allocation_round, preview_obj
+
+
+@staff_required
+@require_GET
+def round_what_if_preview(request: HttpRequest, pk: int, preview_pk: int) -> HttpResponse:
+    """Polled by htmx while the preview is planned; then shows the changed outcomes."""
+    rnd, preview_obj = _round_preview(pk, preview_pk)
+    return _preview_response(request, rnd, _preview_context(rnd, preview_obj))
+
+
+@staff_required
+@require_POST
+def round_what_if_again(request: HttpRequest, pk: int, preview_pk: int) -> HttpResponse:
+    """Run a stale, failed or abandoned preview again."""
+    rnd, preview_obj = _round_preview(pk, preview_pk)
+    error = None
+    try:
+        preview_obj = what_if_preview_again(preview_obj=preview_obj, actor=request.user)
+    except ParkError as exc:
+        error = exc.message
+    context = {**_preview_context(rnd, preview_obj), "error": error}
+    return _preview_response(request, rnd, context, status=200 if error is None else 409)

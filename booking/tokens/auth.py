@@ -54,7 +54,8 @@ def _require_scope(scopes: frozenset[str], scope: str) -> None:
     if scope not in scopes:
         raise ParkError(
             "insufficient_scope",
-            _("This token lacks the “%(scope)s” scope needed here.") % {"scope": scope},
+            _("This token lacks the “%(scope)s” scope needed here."),
+            params={"scope": scope},
             status=403,
         )
 

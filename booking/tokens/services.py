@@ -60,8 +60,8 @@ def api_token_create(
     if unknown:
         raise ParkError(
             "unknown_scope",
-            _("scopes: unknown scope %(scope)s (allowed: %(allowed)s).")
-            % {"scope": unknown[0], "allowed": ", ".join(ApiScope.values)},
+            _("scopes: unknown scope %(scope)s (allowed: %(allowed)s)."),
+            params={"scope": unknown[0], "allowed": ", ".join(ApiScope.values)},
             field="scopes",
         )
     now = timezone.now()
@@ -72,7 +72,8 @@ def api_token_create(
     if expires_at > now + dt.timedelta(days=MAX_TOKEN_DAYS):
         raise ParkError(
             "expiry_too_far",
-            _("expires_at: a token may live at most %(days)s days.") % {"days": MAX_TOKEN_DAYS},
+            _("expires_at: a token may live at most %(days)s days."),
+            params={"days": MAX_TOKEN_DAYS},
             field="expires_at",
         )
     prefix = secrets.token_hex(6)

@@ -84,7 +84,8 @@ def usage_view(request: HttpRequest, period: Query[TenantUsagePeriodIn]):
     if (period.end - period.start).days > MAX_PERIOD_DAYS:
         raise ParkError(
             "period_too_long",
-            _("end: a period covers at most %(days)s days.") % {"days": MAX_PERIOD_DAYS},
+            _("end: a period covers at most %(days)s days."),
+            params={"days": MAX_PERIOD_DAYS},
             field="end",
             status=422,
         )

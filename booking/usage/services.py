@@ -1,5 +1,5 @@
 """Check-in and check-out, no-show release, closing bookings at their end, line run records
-and kiosk PINs. Every status change goes through ``booking_transition``.
+(kiosk PINs: ``usage.kiosk``). Every status change goes through ``booking_transition``.
 
 Callers (views, API, tasks) start the follow-up work these services report back: offering
 freed time to the waitlist (``usage.tasks.usage_offer_freed_time_task``) and the no-show
@@ -14,11 +14,9 @@ import math
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.conf import settings
-from django.contrib.auth.hashers import check_password, make_password
 from django.db import transaction
 from django.db.models import Sum
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from booking.bookings.models import Booking, BookingStatus
@@ -26,17 +24,13 @@ from booking.bookings.services import booking_transition, bookings_transition_ma
 from booking.bulk import insert_rows
 from booking.compute.models import ComputeJob, JobState
 from booking.errors import Conflict, Forbidden, NotFound, ParkError
-from booking.mail import send_park_mail
-from booking.rounds.tasks import waitlist_replan_task
 from booking.tenancy.models import Membership
 from booking.usage.models import (
     BookingUsage,
     CheckInRule,
-    KioskPin,
     LineRun,
     UsagePolicy,
     UsageSource,
-    UserLanguage,
 )
 from resources.models import Recipe, Resource, ResourceKind
 
@@ -168,28 +162,31 @@ def booking_check_in(*, user, booking: Booking, now: dt.datetime | None = None) 
     if booking.status != BookingStatus.CONFIRMED:
         raise Conflict(
             "not_confirmed",
-            _("booking: only a confirmed booking can be checked in; this one is %(status)s.")
-            % {"status": BookingStatus(booking.status).label.lower()},
+            _("booking: only a confirmed booking can be checked in; this one is %(status)s."),
+            params={"status": BookingStatus(booking.status).label.lower()},
             field="booking",
         )
     window = window_for(booking.resource)
     if not window.required:
         raise ParkError(
             "check_in_not_used",
-            _("booking: %(name)s is measured without check-in.") % {"name": booking.resource.name},
+            _("booking: %(name)s is measured without check-in."),
+            params={"name": booking.resource.name},
             field="booking",
         )
     opens, closes = check_in_times(booking=booking, window=window)
     if now < opens:
         raise ParkError(
             "check_in_not_open",
-            _("booking: check-in opens at %(opens)s.") % {"opens": _fmt(opens)},
+            _("booking: check-in opens at %(opens)s."),
+            params={"opens": _fmt(opens)},
             field="booking",
         )
     if now > closes:
         raise ParkError(
             "check_in_closed",
-            _("booking: check-in closed at %(closes)s.") % {"closes": _fmt(closes)},
+            _("booking: check-in closed at %(closes)s."),
+            params={"closes": _fmt(closes)},
             field="booking",
         )
     with transaction.atomic():
@@ -302,8 +299,8 @@ def line_run_complete(
     ):
         raise Conflict(
             "run_not_started",
-            _("booking: a %(status)s booking has no run to record.")
-            % {"status": BookingStatus(booking.status).label.lower()},
+            _("booking: a %(status)s booking has no run to record."),
+            params={"status": BookingStatus(booking.status).label.lower()},
             field="booking",
         )
     if actual_end <= actual_start:
@@ -491,109 +488,3 @@ def _close(
     except Conflict:
         return False
     return True
-
-
-# --------------------------------------------------------------------------------------------
-# Follow-up: the waitlist and the e-mails (run in tasks)
-# --------------------------------------------------------------------------------------------
-
-
-def usage_offer_freed_time(*, booking_ids: list[int]) -> int:
-    """Offer the time freed by no-shows or early check-outs to the waitlist, through the rounds
-    service: one re-plan per round (a re-plan sees all the round's free time at once), under the
-    round's lease like every re-plan. Returns how many requests were promoted."""
-    promoted = 0
-    seen_rounds: set[int] = set()
-    freed = Booking.objects.filter(pk__in=booking_ids, round__isnull=False).order_by("pk")
-    for booking in freed:
-        if booking.round_id in seen_rounds:
-            continue
-        seen_rounds.add(booking.round_id)
-        promoted += max(0, waitlist_replan_task.call_local(booking.round_id, booking.pk))
-    return promoted
-
-
-def remember_language(*, user, language: str | None) -> None:
-    """Keep the language a user reads the park in, for e-mails sent without a request."""
-    codes = {code for code, _name in settings.LANGUAGES}
-    if not user.is_authenticated or language not in codes:
-        return
-    UserLanguage.objects.update_or_create(user=user, defaults={"language": language})
-
-
-def usage_notify_no_shows(*, booking_ids: list[int]) -> int:
-    """E-mail the owner (and, by policy, the tenant's managers) of each no-show, each person in
-    their own language. Returns the number of messages sent."""
-    policy = usage_policy()
-    sent = 0
-    bookings = list(
-        Booking.objects.filter(pk__in=booking_ids, status=BookingStatus.NO_SHOW).select_related(
-            "user", "resource", "tenant"
-        )
-    )
-    managers: dict[int, list] = {}
-    if policy.notify_manager:
-        rows = Membership.objects.filter(
-            tenant_id__in={b.tenant_id for b in bookings}, role=Membership.Role.MANAGER
-        ).select_related("user")
-        for m in rows:
-            managers.setdefault(m.tenant_id, []).append(m.user)
-    user_ids = {b.user_id for b in bookings} | {u.pk for us in managers.values() for u in us}
-    languages = dict(
-        UserLanguage.objects.filter(user_id__in=user_ids).values_list("user_id", "language")
-    )
-    for booking in bookings:
-        people = [booking.user]
-        people += [u for u in managers.get(booking.tenant_id, []) if u.pk != booking.user_id]
-        for person in people:
-            language = languages.get(person.pk, settings.LANGUAGE_CODE)
-            with translation.override(language):
-                sent += send_park_mail(
-                    to=[person.email],
-                    template="usage_no_show",
-                    context={
-                        "booking": booking,
-                        "person": person,
-                        "owner": person.pk == booking.user_id,
-                        "charged": policy.no_show_charged,
-                        "hours": booked_hours(booking),
-                    },
-                    language=language,
-                )
-    return sent
-
-
-# --------------------------------------------------------------------------------------------
-# Kiosk PINs
-# --------------------------------------------------------------------------------------------
-
-PIN_LENGTHS = range(4, 9)
-PIN_MAX_FAILURES = 5
-
-
-def kiosk_pin_set(*, user, pin: str) -> KioskPin:
-    """Set the user's kiosk PIN (4–8 digits); only its hash is stored."""
-    pin = (pin or "").strip()
-    if not pin.isdigit() or len(pin) not in PIN_LENGTHS:
-        raise ParkError("pin_invalid", _("pin: use 4 to 8 digits."), field="pin")
-    row, _created = KioskPin.objects.update_or_create(
-        user=user, defaults={"pin_hash": make_password(pin), "failed_attempts": 0}
-    )
-    return row
-
-
-def kiosk_pin_verify(*, user, pin: str) -> None:
-    """Check ``pin`` against the user's PIN. Five wrong tries lock the PIN until it is set
-    again. Raises ``pin_not_set``, ``pin_locked`` or ``pin_wrong`` (403)."""
-    row = KioskPin.objects.filter(user=user).first()
-    if row is None:
-        raise Forbidden("pin_not_set", _("pin: set a kiosk PIN first (My account)."), field="pin")
-    if row.failed_attempts >= PIN_MAX_FAILURES:
-        raise Forbidden(
-            "pin_locked", _("pin: locked after too many tries; set a new PIN."), field="pin"
-        )
-    if not check_password((pin or "").strip(), row.pin_hash):
-        KioskPin.objects.filter(pk=row.pk).update(failed_attempts=row.failed_attempts + 1)
-        raise Forbidden("pin_wrong", _("pin: wrong PIN."), field="pin")
-    if row.failed_attempts:
-        KioskPin.objects.filter(pk=row.pk).update(failed_attempts=0)

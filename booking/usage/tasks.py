@@ -9,7 +9,7 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
 from booking.leases import LeaseHeld, held
-from booking.usage import daily, services
+from booking.usage import daily, followup, services
 
 # A sweep takes seconds; a worker killed mid-sweep frees the lease after this long.
 SWEEP_LEASE_SECONDS = 120
@@ -20,12 +20,12 @@ logger = logging.getLogger(__name__)
 @db_task()
 def usage_offer_freed_time_task(booking_ids: list[int]) -> int:
     """Offer time freed by no-shows or early check-outs to the waitlist (a re-plan per round)."""
-    return services.usage_offer_freed_time(booking_ids=booking_ids)
+    return followup.usage_offer_freed_time(booking_ids=booking_ids)
 
 
 @db_task()
 def usage_notify_no_shows_task(booking_ids: list[int]) -> int:
-    return services.usage_notify_no_shows(booking_ids=booking_ids)
+    return followup.usage_notify_no_shows(booking_ids=booking_ids)
 
 
 def usage_sweep() -> services.Sweep:

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 from booking.bookings.models import Booking
 from booking.bookings.selectors import booking_get
 from booking.errors import NotFound, ParkError
-from booking.usage import daily, reports, services, tasks
+from booking.usage import daily, followup, kiosk, reports, services, tasks
 from booking.usage.selectors import booking_panel, kiosk_bookings
 from resources.models import Resource
 
@@ -64,7 +64,7 @@ def booking_panel_view(request: HttpRequest, pk: str) -> HttpResponse:
 def booking_act_view(request: HttpRequest, pk: str, action: str) -> HttpResponse:
     """POST check-in / check-out from the booking's page; htmx gets the panel back."""
     booking = _visible(request, pk)
-    services.remember_language(user=request.user, language=request.LANGUAGE_CODE)
+    followup.remember_language(user=request.user, language=request.LANGUAGE_CODE)
     error = None
     try:
         booking = _act(user=request.user, booking=booking, action=action)
@@ -117,7 +117,7 @@ def kiosk_act_view(request: HttpRequest, slug: str, pk: str, action: str) -> Htt
         if request.user.is_authenticated:
             actor = request.user
         else:
-            services.kiosk_pin_verify(user=booking.user, pin=request.POST.get("pin", ""))
+            kiosk.kiosk_pin_verify(user=booking.user, pin=request.POST.get("pin", ""))
             actor = booking.user
         booking = _act(user=actor, booking=booking, action=action)
         done = booking
@@ -135,9 +135,9 @@ def kiosk_pin_view(request: HttpRequest) -> HttpResponse:
     """Set one's personal kiosk PIN."""
     error = None
     if request.method == "POST":
-        services.remember_language(user=request.user, language=request.LANGUAGE_CODE)
+        followup.remember_language(user=request.user, language=request.LANGUAGE_CODE)
         try:
-            services.kiosk_pin_set(user=request.user, pin=request.POST.get("pin", ""))
+            kiosk.kiosk_pin_set(user=request.user, pin=request.POST.get("pin", ""))
         except ParkError as exc:
             error = exc.message
         else:

@@ -82,7 +82,9 @@ def charlie_api(park) -> Api:
 def assert_error(response, status: int, code: str | None = None, field: str | None = None):
     assert response.status_code == status, response.content
     body = response.json()
-    assert set(body) == {"code", "message", "field", "details"}, body
+    # The shape every client knows, plus the rule's values (``params``, an addition).
+    assert set(body) == {"code", "message", "field", "details", "params"}, body
+    assert isinstance(body["params"], dict), body
     assert body["message"]
     if code is not None:
         assert body["code"] == code, body

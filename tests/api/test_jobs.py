@@ -104,6 +104,29 @@ def test_cancel_a_queued_job(alice_api):
     assert_error(alice_api.post(f"/jobs/{created['id']}/cancel"), 409, "job_not_live")
 
 
+def test_cancel_of_a_job_in_slurm_answers_at_once_and_shows_it_cancelling(
+    alice_api, django_capture_on_commit_callbacks, monkeypatch
+):
+    from booking.compute.tasks import job_cancel_task
+
+    created = alice_api.post("/jobs", job()).json()
+    ComputeJob.objects.filter(pk=created["id"]).update(state=JobState.RUNNING, slurm_job_id=4242)
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        response = alice_api.post(f"/jobs/{created['id']}/cancel")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["state"] == "running" and body["cancelling"] is True
+    assert len(queued) == 1
+    # The worker finds Slurm unreachable (the test cluster refuses): it tries again later.
+    later = []
+    monkeypatch.setattr(job_cancel_task, "schedule", lambda args, eta: later.append(args))
+    queued[0]()
+    assert later == [(created["id"],)]
+    again = alice_api.get(f"/jobs/{created['id']}").json()
+    assert again["state"] == "running" and again["cancelling"] is True
+    assert alice_api.post(f"/jobs/{created['id']}/cancel").status_code == 200
+
+
 def test_job_scope_is_needed_to_submit(park):
     api = Api(make_token(park.alice, park.acme, scopes=["read", "book"]))
     assert_error(api.post("/jobs", job()), 403, "insufficient_scope")
@@ -222,3 +245,13 @@ def test_output_is_declared_in_the_openapi_document(alice_api):
     operation = alice_api.get("/openapi.json").json()["paths"]["/api/v1/jobs/{job_id}/output"]
     declared = set(operation["get"]["responses"])
     assert {"200", "401", "403", "404", "422", "429"} <= declared and "409" not in declared
+
+
+def test_an_error_carries_the_values_its_rule_names(alice_api):
+    from tests.api.conftest import assert_error
+
+    created = alice_api.post("/jobs", job()).json()
+    alice_api.post(f"/jobs/{created['id']}/cancel")
+    body = assert_error(alice_api.post(f"/jobs/{created['id']}/cancel"), 409, "job_not_live")
+    assert body["params"] == {"state": "Cancelled"}
+    assert "Cancelled" in body["message"]

@@ -18,8 +18,6 @@ from django.db.migrations.executor import MigrationExecutor
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
-# The apps of the split, and the apps built on them (their migrations depend on the split's).
-NEW_APPS = ("tenancy", "bookings", "rounds", "compute", "tokens", "usage", "billing")
 OLD = ("booking", "0005_calendar_feed_token")
 TABLES = [
     "booking_tenant",
@@ -36,9 +34,21 @@ TABLES = [
 ]
 
 
+def apps_after_the_split(graph) -> set[str]:
+    """The apps of the split and the apps built on them, read from the migration graph: every
+    app with a migration that needs a ``booking`` migration newer than ``OLD``."""
+    newer = {
+        node
+        for node in graph.nodes
+        if node[0] == "booking" and node != OLD and OLD in graph.forwards_plan(node)
+    }
+    return {node[0] for node in graph.nodes if newer & set(graph.forwards_plan(node))}
+
+
 def _targets_before(executor) -> list[tuple[str, str]]:
-    leaves = executor.loader.graph.leaf_nodes()
-    return [OLD] + [leaf for leaf in leaves if leaf[0] not in (*NEW_APPS, "booking")]
+    graph = executor.loader.graph
+    after = apps_after_the_split(graph)
+    return [OLD] + [leaf for leaf in graph.leaf_nodes() if leaf[0] not in after]
 
 
 def _count(table: str) -> int:
@@ -182,3 +192,11 @@ def test_a_populated_database_of_the_old_schema_migrates_to_the_apps_without_los
             "SELECT 1 FROM pg_constraint WHERE conname = 'booking_no_overlap_on_exclusive_resource'"
         )
         assert cursor.fetchone() is not None
+
+
+def test_the_apps_after_the_split_are_read_from_the_migration_graph():
+    from django.db.migrations.loader import MigrationLoader
+
+    after = apps_after_the_split(MigrationLoader(None, ignore_no_migrations=True).graph)
+    assert {"booking", "tenancy", "bookings", "rounds", "compute", "tokens"} <= after
+    assert not after & {"auth", "contenttypes", "sessions", "admin"}

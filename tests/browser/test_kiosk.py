@@ -61,7 +61,7 @@ def _press(page, label: str) -> None:
 
 @pytest.mark.parametrize("lang", ["en", "zh-hant"])
 def test_the_kiosk_checks_a_booking_in_and_out(page, live_server, park, shot, lang):
-    from booking.usage.services import kiosk_pin_set
+    from booking.usage.kiosk import kiosk_pin_set
 
     words = WORDS[lang]
     base = live_server.url

@@ -355,19 +355,30 @@ def test_cancelling_a_queued_job_never_asks_slurm(alice, park, slurm):
     assert slurm.cancelled == []
 
 
-def test_cancelling_a_running_job_cancels_it_in_slurm(alice, park, slurm):
+def test_cancelling_a_running_job_records_it_and_a_worker_cancels_it_in_slurm(
+    alice, park, slurm, django_capture_on_commit_callbacks
+):
     job = make_job(park, state=JobState.RUNNING)
-    response = alice.post(cancel(job), follow=True)
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        response = alice.post(cancel(job), follow=True)
+    assert slurm.cancelled == []  # the request never calls Slurm
+    job.refresh_from_db()
+    assert job.state == JobState.RUNNING and job.cancelling
+    page = response.content.decode()
+    assert "Slurm is cancelling train" in page and "job-cancelling" in page
+    assert len(queued) == 1
+    queued[0]()  # the worker
     assert slurm.cancelled == [job.slurm_job_id]
     job.refresh_from_db()
     assert job.state == JobState.CANCELLED and job.gpu_hours == Decimal("0.25")
-    assert "Cancelled: train." in response.content.decode()
+    assert not job.cancelling
 
 
-def test_a_manager_cancels_a_members_job(client, park, slurm):
+def test_a_manager_cancels_a_members_job(client, park, slurm, django_capture_on_commit_callbacks):
     job = make_job(park, state=JobState.PENDING)
     client.force_login(park.bob)
-    client.post(cancel(job))
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(cancel(job))
     assert slurm.cancelled == [job.slurm_job_id]
     assert ComputeJob.objects.get(pk=job.pk).state == JobState.CANCELLED
 
@@ -383,18 +394,60 @@ def test_cancelling_an_ended_job_is_refused_with_a_message(alice, park, slurm):
     assert slurm.cancelled == []
 
 
-def test_an_unreachable_slurm_is_said_plainly_and_nothing_changes(alice, park, slurm):
+def test_while_slurm_is_down_the_job_shows_cancelling_and_the_cancel_is_retried(
+    alice, park, slurm, django_capture_on_commit_callbacks, monkeypatch
+):
+    from booking.compute.cancelling import jobs_cancel_due
+    from booking.compute.tasks import job_cancel_task
+
+    sent = slurm.cancel
+
     def unreachable(job_id):
         raise SlurmError("cannot reach slurmrestd", transient=True)
 
     slurm.cancel = unreachable
+    later = []
+    monkeypatch.setattr(job_cancel_task, "schedule", lambda args, eta: later.append((args, eta)))
     job = make_job(park, state=JobState.RUNNING)
-    response = alice.post(cancel(job), follow=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = alice.post(cancel(job), follow=True)
     assert response.status_code == 200
-    assert "Slurm could not be reached to cancel the job; try again shortly." in (
-        response.content.decode()
+    assert "Slurm is cancelling train" in response.content.decode()
+    job.refresh_from_db()
+    assert job.state == JobState.RUNNING and job.cancelling and job.cancel_sent_at is None
+    assert job.cancel_attempts == 1 and later == [((job.pk,), job.next_cancel_at)]
+    page = alice.get(detail(job)).content.decode()
+    assert "Cancelling" in page and reverse("job_cancel", args=[job.pk]) not in page
+    # Asked again: nothing new is recorded or queued.
+    with django_capture_on_commit_callbacks(execute=False) as again:
+        alice.post(cancel(job))
+    assert again == []
+    # Slurm is back: the retry (or the sweep) sends it once, and only once.
+    slurm.cancel = sent
+    assert jobs_cancel_due(now=job.next_cancel_at) == 1
+    assert jobs_cancel_due(now=job.next_cancel_at) == 0
+    assert slurm.cancelled == [job.slurm_job_id]
+    assert ComputeJob.objects.get(pk=job.pk).state == JobState.CANCELLED
+
+
+def test_a_cancel_left_by_a_dead_worker_is_sent_by_the_sweep(
+    alice, park, slurm, django_capture_on_commit_callbacks
+):
+    from booking.compute.cancelling import jobs_cancel_due
+    from booking.leases import lease_acquire
+    from booking.models import Lease
+
+    job = make_job(park, state=JobState.RUNNING)
+    with django_capture_on_commit_callbacks(execute=False):  # the task is lost
+        alice.post(cancel(job))
+    # A worker took the cancel and died before sending it: its lease blocks until it expires.
+    assert lease_acquire(name=f"job-cancel:{job.pk}", seconds=60)
+    assert jobs_cancel_due() == 0 and slurm.cancelled == []
+    Lease.objects.filter(name=f"job-cancel:{job.pk}").update(
+        expires_at=timezone.now() - dt.timedelta(seconds=1)
     )
-    assert ComputeJob.objects.get(pk=job.pk).state == JobState.RUNNING
+    assert jobs_cancel_due() == 1
+    assert slurm.cancelled == [job.slurm_job_id]
 
 
 def test_without_a_configured_cluster_cancel_says_so_instead_of_failing(alice, park, settings):

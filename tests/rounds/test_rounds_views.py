@@ -27,6 +27,8 @@ PAGES = [
     ("rounds:publish", True, "post"),
     ("rounds:what_if", True, "post"),
 ]
+# Pages of one what-if preview (round pk, preview pk): operators only, like the round's pages.
+PREVIEW_PAGES = [("rounds:what_if_preview", "get"), ("rounds:what_if_again", "post")]
 
 
 def _url(name, with_pk, rnd):
@@ -162,10 +164,17 @@ def test_what_if_preview_lists_changed_requests(
         )
     rnd = close_and_solve(week_round, django_capture_on_commit_callbacks)
     client.force_login(park.olga)
-    response = client.post(
-        reverse("rounds:what_if", args=[rnd.pk]), {"w_acme": "10"}, headers={"HX-Request": "true"}
-    )
+    with django_capture_on_commit_callbacks(execute=True):  # the worker plans the preview
+        response = client.post(
+            reverse("rounds:what_if", args=[rnd.pk]),
+            {"w_acme": "10"},
+            headers={"HX-Request": "true"},
+        )
     assert response.status_code == 200
+    preview = rnd.what_if_previews.get()
+    response = client.get(
+        reverse("rounds:what_if_preview", args=[rnd.pk, preview.pk]), headers={"HX-Request": "true"}
+    )
     html = response.content.decode()
     assert "granted or refused the other way" in html and "acme run" in html
     bad = client.post(

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
+from booking.compute.cancelling import job_cancel_send, jobs_cancel_due
 from booking.compute.following import jobs_follow
 from booking.compute.models import ComputeJob, JobState
 from booking.compute.selectors import job_output
@@ -158,9 +159,10 @@ def test_a_job_in_a_booking_runs_on_the_booked_node_at_its_start(cluster, slurm,
     assert spec.nodelist == park.gpu.gpu.slurm_node and spec.gpu_type == "a100"
     assert spec.begin_time == start and spec.reservation is None
     job_cancel(user=park.alice, job=job)
+    job_cancel_send(job_id=job.pk, client=slurm)  # the worker's part: tidy the cluster up
 
 
-def test_cancel_stops_a_running_job_in_slurm(cluster, slurm):
+def test_cancel_stops_a_running_job_in_slurm(cluster, slurm, django_capture_on_commit_callbacks):
     park = cluster
     job = job_send(job_id=submit(park, script="#!/bin/bash\nsleep 300\n").pk)
     deadline = time.monotonic() + 30
@@ -169,11 +171,42 @@ def test_cancel_stops_a_running_job_in_slurm(cluster, slurm):
         time.sleep(0.3)
         jobs_follow()
         job.refresh_from_db()
-    job = job_cancel(user=park.alice, job=job)
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        job = job_cancel(user=park.alice, job=job)
+    # Recorded only: Slurm still runs the job until the worker sends the cancel.
+    assert job.cancelling and slurm.get_job(job.slurm_job_id).state.value == "RUNNING"
+    for task in queued:
+        task()
     job = follow_until_ended(job)
-    assert job.state == JobState.CANCELLED
+    assert job.state == JobState.CANCELLED and job.cancel_sent_at is not None
     assert slurm.get_job(job.slurm_job_id).state.value == "CANCELLED"
     assert job.ended_at and job.gpu_hours >= 0
+
+
+def test_a_cancel_sent_while_slurmrestd_is_unreachable_is_retried_and_sent_once(
+    cluster, slurm_env, slurm
+):
+    park = cluster
+    job = job_send(job_id=submit(park, script="#!/bin/bash\nsleep 300\n").pk)
+    job_cancel(user=park.alice, job=job)  # its task is not run: the sends below stand for it
+    base = config_from_env(slurm_env)
+    down = SlurmClient(
+        SlurmConfig(
+            base_url="http://127.0.0.1:9",  # nothing listens there
+            user=base.user,
+            jwt_key_file=base.jwt_key_file,
+            token=base.token,
+            retries=0,
+            timeout=2,
+        )
+    )
+    job = job_cancel_send(job_id=job.pk, client=down)
+    assert job.cancel_sent_at is None and job.cancel_attempts == 1 and job.next_cancel_at
+    assert slurm.get_job(job.slurm_job_id).state.value in ("PENDING", "RUNNING")
+    assert jobs_cancel_due(client=slurm, now=job.next_cancel_at) == 1
+    assert jobs_cancel_due(client=slurm, now=job.next_cancel_at) == 0  # sent once
+    job = follow_until_ended(job)
+    assert job.state == JobState.CANCELLED
 
 
 def test_cancel_before_submission_never_reaches_slurm(cluster, slurm):

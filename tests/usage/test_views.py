@@ -9,8 +9,8 @@ import time_machine
 from django.test import Client
 
 from booking.bookings.models import BookingStatus
+from booking.usage.kiosk import kiosk_pin_set
 from booking.usage.models import KioskPin
-from booking.usage.services import kiosk_pin_set
 from tests.usage.conftest import book, local
 
 pytestmark = pytest.mark.django_db
