@@ -27,7 +27,7 @@ from booking.api_common import (
 )
 from booking.bookings.calendar import availability
 from booking.bookings.calendar import pool_availability as pool_free_slots
-from booking.bookings.hooks import round_desk
+from booking.bookings.hooks import project_desk, round_desk
 from booking.bookings.models import Booking
 from booking.bookings.schemas import (
     AvailabilityOut,
@@ -186,7 +186,9 @@ def booking_create(
     caller: Caller = request.auth
 
     def work() -> Answer:
+        project = project_desk().check(tenant=caller.tenant, project=payload.project)
         booking = _create(caller, payload)
+        project_desk().attach(project=project, booking=booking)
         booking = booking_get(user=caller.user, pk=booking.pk)
         return Answer(201, as_json(BookingOut, booking))
 

@@ -169,6 +169,9 @@ class BookingIn(StrictIn):
     priority: int = Field(0, ge=-100, le=100, description="Round request: your own priority.")
     follows: Id | None = Field(None, description="Round request: must follow this request…")
     max_gap_minutes: int | None = Field(None, ge=0, le=100_000, description="…within this gap.")
+    project: Id | None = Field(
+        None, description="The tenant's project to charge (default: the tenant's default)."
+    )
 
 
 class BookingOut(Schema):

@@ -27,6 +27,9 @@ class JobIn(StrictIn):
     cpus: int = Field(1, ge=1, le=1024)
     memory_mb: int = Field(1024, ge=1, le=10_000_000)
     time_limit_minutes: int = Field(ge=1, le=43_200)
+    project: Id | None = Field(
+        None, description="The tenant's project to charge (default: the tenant's default)."
+    )
 
 
 class JobOut(Schema):
