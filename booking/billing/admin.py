@@ -1,9 +1,13 @@
 """Operators' billing admin: projects, rate cards (add a version; never change one), cluster
-factors, and a month's statements (close, refresh drafts, CSV export for finance)."""
+factors, and a month's statements (close, refresh drafts, CSV export for finance, adjustments
+with who and why: on a final statement the correction goes on the next open month)."""
 
 from django import forms
 from django.contrib import admin, messages
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 
 from booking.billing import selectors, services
 from booking.billing.models import ClusterFactor, Project, RateCard, Statement, StatementLine
@@ -23,6 +27,18 @@ class ProjectAdmin(admin.ModelAdmin):
     list_filter = ["is_default", "active"]
     search_fields = ["name", "tenant__name", "funding_code", "principal_investigator"]
     list_select_related = ["tenant"]
+
+
+class AdjustmentForm(forms.Form):
+    amount = forms.DecimalField(
+        max_digits=14, decimal_places=2, help_text="HKD; negative: a credit"
+    )
+    project = forms.ModelChoiceField(queryset=Project.objects.none(), required=False)
+    reason = forms.CharField(max_length=300)
+
+    def __init__(self, *args, tenant, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["project"].queryset = Project.objects.filter(tenant=tenant, active=True)
 
 
 class RateCardForm(forms.ModelForm):
@@ -137,6 +153,7 @@ class StatementAdmin(admin.ModelAdmin):
         "refreshed_at",
         "closed_at",
         "closed_by",
+        "adjust",
     ]
     inlines = [StatementLineInline]
     actions = ["close_statements", "refresh_drafts", "export_csv"]
@@ -146,6 +163,51 @@ class StatementAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="Adjustment")
+    def adjust(self, obj):
+        url = reverse("admin:billing_statement_adjust", args=[obj.pk])
+        return format_html('<a href="{}">Add an adjustment (who and why)</a>', url)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.adjust_view)
+        return [
+            path("<int:pk>/adjust/", view, name="billing_statement_adjust"),
+            *super().get_urls(),
+        ]
+
+    def adjust_view(self, request, pk: int):
+        """Add an adjustment line (amount, project, reason; the operator is recorded)."""
+        statement = Statement.objects.select_related("tenant").filter(pk=pk).first()
+        if statement is None or not self.has_view_permission(request, statement):
+            raise Http404
+        form = AdjustmentForm(request.POST or None, tenant=statement.tenant)
+        if request.method == "POST" and form.is_valid():
+            try:
+                line = services.adjustment_add(
+                    statement=statement,
+                    amount=form.cleaned_data["amount"],
+                    reason=form.cleaned_data["reason"],
+                    project=form.cleaned_data["project"],
+                    by=request.user,
+                )
+            except ParkError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                self.message_user(
+                    request, f"Adjustment of HKD {line.amount} added to {line.statement}."
+                )
+                return HttpResponseRedirect(
+                    reverse("admin:billing_statement_change", args=[line.statement_id])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Adjust {statement}",
+            "statement": statement,
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/billing/adjust.html", context)
 
     @admin.action(description="Close the selected statements (final, never changed)")
     def close_statements(self, request, queryset):

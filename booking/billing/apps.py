@@ -9,3 +9,9 @@ class BillingConfig(AppConfig):
     label = "billing"
     verbose_name = _("Billing")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from booking.billing.desk import BillingProjectDesk
+        from booking.bookings.hooks import register_project_desk
+
+        register_project_desk(BillingProjectDesk())

@@ -9,6 +9,8 @@ Rules (stated once, used everywhere):
 * An hourly charge is split by the share of its interval in peak hours: the interval is the
   check-in to check-out when both are known, else the booking's start to end; the hours
   charged (used hours of the usage record, else booked hours × units) are split in that ratio.
+  Each booking's hours and its peak part are counted in millionths of an hour, rounded
+  half-up, before they are added up (the same integers whether priced here or in SQL).
 * A per-run price takes the band of the run's start.
 * A no-show is charged ``no_show_per_hour`` per booked hour (× units); nothing else.
 * GPU-hour prices are multiplied by the factor of the cluster that ran them (``ClusterFactor``;
@@ -34,6 +36,7 @@ CENT = Decimal("0.01")
 QTY = Decimal("0.0001")
 HOUR = Decimal(3600)
 ZERO = Decimal(0)
+MICRO = Decimal(1_000_000)
 PEAK = "peak"
 OFF_PEAK = "off_peak"
 
@@ -44,6 +47,20 @@ def money(value: Decimal) -> Decimal:
 
 def quantity(value: Decimal) -> Decimal:
     return value.quantize(QTY, rounding=ROUND_HALF_UP)
+
+
+def booked_micro_hours(units: int, seconds: int) -> int:
+    """Booked hours × units in millionths of an hour, rounded half-up (the same integer
+    arithmetic runs in SQL when a month is closed, see ``monthly``)."""
+    return (units * seconds * 1_000_000 + 1800) // 3600
+
+
+def peak_micro_hours(hours_m: int, peak_s: int, length_s: int) -> int:
+    """The peak share of ``hours_m`` millionths of an hour: × peak seconds / interval seconds,
+    rounded half-up to a millionth of an hour (0 for an empty interval)."""
+    if length_s <= 0 or peak_s <= 0:
+        return 0
+    return (2 * hours_m * peak_s + length_s) // (2 * length_s)
 
 
 # --------------------------------------------------------------------------------------------
@@ -216,6 +233,28 @@ class Job:
     project_id: int | None = None
 
 
+@dataclass(slots=True)
+class Group:
+    """Bookings of one project, resource and rate summed up: hours in millionths, top-ups in
+    1e-8 HKD; ``rate`` holds the unit prices as charged (cluster factor applied)."""
+
+    project_id: int | None
+    resource_id: int
+    resource_name: str
+    rate: Rate
+    peak_m: int = 0
+    peak_n: int = 0
+    off_m: int = 0
+    off_n: int = 0
+    peak_runs: int = 0
+    off_runs: int = 0
+    no_show_m: int = 0
+    no_show_n: int = 0
+    topup_e8: int = 0
+    wafers: int = 0
+    wafers_n: int = 0
+
+
 @dataclass
 class Line:
     project_id: int | None
@@ -261,7 +300,8 @@ class Pricer:
         if rate is None:
             self.unpriced += 1
             return None
-        booked = Decimal(u.units) * Decimal((u.booked_end or u.end) - u.start) / HOUR
+        booked_m = booked_micro_hours(u.units, (u.booked_end or u.end) - u.start)
+        booked = Decimal(booked_m) / MICRO
         if u.no_show:
             if not rate.no_show_per_hour:
                 return ZERO
@@ -280,13 +320,15 @@ class Pricer:
             )
             cost = price
         else:
-            hours = u.used_hours if u.used_hours is not None else booked
+            if u.used_hours is None:
+                hours_m = booked_m
+            else:
+                hours_m = int((u.used_hours * MICRO).to_integral_value(ROUND_HALF_UP))
             a = _local_seconds(u.checked_in_at) if u.checked_in_at else start_s
             b = _local_seconds(u.checked_out_at or u.end)
-            length = b - a
-            share = Decimal(_peak_between(a, b)) / Decimal(length) if length > 0 else ZERO
-            peak_h = hours * share
-            off_h = hours - peak_h
+            peak_m = peak_micro_hours(hours_m, _peak_between(a, b), b - a)
+            peak_h = Decimal(peak_m) / MICRO
+            off_h = Decimal(hours_m - peak_m) / MICRO
             if peak_h:
                 self._add(
                     (u.project_id, "usage", u.resource_id, PEAK, peak_price),
@@ -311,6 +353,35 @@ class Pricer:
             self._add(key, Decimal(u.wafers), name)
             cost += u.wafers * rate.consumable_price
         return cost
+
+    def add_group(self, g: Group) -> None:
+        """Adds bookings already summed up by the database (see ``monthly``); the same lines
+        as ``add_usage`` for each of them."""
+        r = g.rate
+        name = g.resource_name
+        if g.no_show_n:
+            key = (g.project_id, "no_show", g.resource_id, "", r.no_show_per_hour)
+            self._qty[key] += Decimal(g.no_show_m) / MICRO
+            self._items[key] += g.no_show_n
+            self._names[key] = name
+        for band, price, qty, n in (
+            (PEAK, r.peak_price, Decimal(g.peak_m) / MICRO, g.peak_n),
+            (OFF_PEAK, r.off_peak_price, Decimal(g.off_m) / MICRO, g.off_n),
+            (PEAK, r.peak_price, Decimal(g.peak_runs), g.peak_runs),
+            (OFF_PEAK, r.off_peak_price, Decimal(g.off_runs), g.off_runs),
+        ):
+            if n:
+                key = (g.project_id, "usage", g.resource_id, band, price)
+                self._qty[key] += qty
+                self._items[key] += n
+                self._names[key] = name
+        if g.topup_e8:
+            self._topups[(g.project_id, g.resource_id, name)] += Decimal(g.topup_e8) / 10**8
+        if g.wafers_n:
+            key = (g.project_id, "consumable", g.resource_id, "", r.consumable_price)
+            self._qty[key] += Decimal(g.wafers)
+            self._items[key] += g.wafers_n
+            self._names[key] = f"{name}: {r.consumable_name or 'wafers'}"
 
     def add_job(self, job: Job, *, resource_class: str = "gpu") -> Decimal | None:
         day = _local_day(_local_seconds(job.ended_at))

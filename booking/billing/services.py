@@ -8,11 +8,11 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import BigIntegerField, Func, Sum
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from booking.billing import charges
+from booking.billing import charges, monthly
 from booking.billing.models import (
     BookingProject,
     ClusterFactor,
@@ -24,7 +24,7 @@ from booking.billing.models import (
     StatementLine,
     StatementStatus,
 )
-from booking.bookings.models import Booking, BookingStatus
+from booking.bookings.models import Booking
 from booking.compute.models import LIVE_JOB_STATES, ComputeJob
 from booking.errors import Conflict, ParkError
 from booking.tenancy.models import Tenant
@@ -176,65 +176,6 @@ def rmb_rate() -> Decimal | None:
     return Decimal(str(value)) if value not in (None, "") else None
 
 
-class Epoch(Func):
-    """A timestamp as whole Unix seconds, computed by the database."""
-
-    output_field = BigIntegerField()
-
-    def as_sqlite(self, compiler, connection, **extra):
-        return self.as_sql(
-            compiler, connection, template="CAST(strftime('%%%%s', %(expressions)s) AS INTEGER)"
-        )
-
-    def as_postgresql(self, compiler, connection, **extra):
-        return self.as_sql(
-            compiler, connection, template="CAST(EXTRACT(EPOCH FROM %(expressions)s) AS BIGINT)"
-        )
-
-
-def _usage_rows(tenant: Tenant, month: dt.date) -> list[charges.Usage]:
-    rows = Booking.objects.filter(
-        tenant=tenant,
-        status__in=(BookingStatus.COMPLETED, BookingStatus.NO_SHOW),
-        start__gte=_local(month),
-        start__lt=_local(_next_month(month)),
-    ).values_list(
-        "resource_id",
-        "resource__kind",
-        "resource__name",
-        Epoch("start"),
-        Epoch("end"),
-        "units",
-        "status",
-        "usage__used_hours",
-        Epoch("usage__checked_in_at"),
-        Epoch("usage__checked_out_at"),
-        Epoch("usage__booked_end"),
-        "line_run__wafers",
-        "resource__gpu__slurm_cluster",
-        "billing_link__project_id",
-    )
-    return [
-        charges.Usage(
-            resource_id=r[0],
-            resource_class=r[1],
-            resource_name=r[2],
-            start=r[3],
-            end=r[4],
-            units=r[5],
-            no_show=r[6] == BookingStatus.NO_SHOW,
-            used_hours=r[7],
-            checked_in_at=r[8],
-            checked_out_at=r[9],
-            booked_end=r[10],
-            wafers=r[11] or 0,
-            cluster=r[12] or "",
-            project_id=r[13],
-        )
-        for r in rows.iterator(chunk_size=5000)
-    ]
-
-
 def _pool_clusters() -> dict[int, str]:
     from resources.models import ResourcePool
 
@@ -246,29 +187,57 @@ def _pool_clusters() -> dict[int, str]:
     return out
 
 
-def _job_rows(tenant: Tenant, month: dt.date, pools: dict[int, str]) -> list[charges.Job]:
+def _job_rows(tenant, month: dt.date, pools: dict[int, str]):
+    """Finished jobs without a booking: a list for one tenant, or for ``tenant=None`` a dict
+    of lists by tenant."""
     rows = (
         ComputeJob.objects.filter(
-            tenant=tenant,
             booking__isnull=True,
             ended_at__gte=_local(month),
             ended_at__lt=_local(_next_month(month)),
             gpu_hours__gt=0,
         )
         .exclude(state__in=LIVE_JOB_STATES)
-        .values_list("started_at", "ended_at", "gpu_hours", "pool_id", "billing_link__project_id")
-    )
-    default_cluster = getattr(settings, "SLURM_CLUSTER", "park")
-    return [
-        charges.Job(
-            started_at=s,
-            ended_at=e,
-            gpu_hours=h,
-            cluster=pools.get(pool, default_cluster),
-            project_id=project,
+        .values_list(
+            "tenant_id",
+            "started_at",
+            "ended_at",
+            "gpu_hours",
+            "pool_id",
+            "billing_link__project_id",
         )
-        for s, e, h, pool, project in rows
-    ]
+    )
+    if tenant is not None:
+        rows = rows.filter(tenant=tenant)
+    default_cluster = getattr(settings, "SLURM_CLUSTER", "park")
+    by_tenant: dict[int, list[charges.Job]] = {}
+    for t, s, e, h, pool, project in rows:
+        by_tenant.setdefault(t, []).append(
+            charges.Job(
+                started_at=s,
+                ended_at=e,
+                gpu_hours=h,
+                cluster=pools.get(pool, default_cluster),
+                project_id=project,
+            )
+        )
+    return by_tenant.get(tenant.pk, []) if tenant is not None else by_tenant
+
+
+def _price_tenant(tenant, month, rates, factors, pools, groups, jobs=None) -> charges.Pricer:
+    """A tenant's month priced: its bookings (summed up by the database, or row by row when
+    ``groups`` is None), then its finished jobs."""
+    pricer = charges.Pricer(rates=rates, tier=tenant.tier, factors=factors)
+    with charges.pricing_zone():
+        if groups is None:
+            for usage in monthly.usage_rows(tenant, month):
+                pricer.add_usage(usage)
+        else:
+            for group in groups.get(tenant.pk, ()):
+                pricer.add_group(group)
+        for job in jobs if jobs is not None else _job_rows(tenant, month, pools):
+            pricer.add_job(job)
+    return pricer
 
 
 def _check_open(statement: Statement) -> None:
@@ -298,17 +267,13 @@ def statement_refresh(
     with transaction.atomic():
         statement = Statement.objects.select_for_update().get(pk=statement.pk)
         _check_open(statement)
-        pricer = charges.Pricer(
-            rates=rates or rate_book(),
-            tier=tenant.tier,
-            factors=factors if factors is not None else cluster_factors(),
+        rates = rates or rate_book()
+        factors = factors if factors is not None else cluster_factors()
+        pools = pools if pools is not None else _pool_clusters()
+        groups = monthly.price_usage(
+            month=statement.month, rates=rates, factors=factors, tenant_ids=[tenant.pk]
         )
-        jobs = _job_rows(tenant, statement.month, pools if pools is not None else _pool_clusters())
-        with charges.pricing_zone():
-            for usage in _usage_rows(tenant, statement.month):
-                pricer.add_usage(usage)
-            for job in jobs:
-                pricer.add_job(job)
+        pricer = _price_tenant(tenant, statement.month, rates, factors, pools, groups)
         lines = pricer.lines()
         default_id = None
         if any(line.project_id is None for line in lines):
@@ -368,7 +333,10 @@ def statement_close(
 def statements_close_month(*, month: dt.date, by=None, now: dt.datetime | None = None) -> dict:
     """Close every active tenant's statement of ``month`` in one transaction: the month closes
     for all tenants or, on any failure, for none. Already final ones are left alone, so a rerun
-    is harmless."""
+    is harmless. The bookings of all tenants are summed up in one query (``monthly``) and the
+    lines written in one INSERT."""
+    from booking.bulk import insert_rows
+
     month = month_start(month)
     now = now or timezone.now()
     if _local(_next_month(month)) > now:
@@ -378,19 +346,71 @@ def statements_close_month(*, month: dt.date, by=None, now: dt.datetime | None =
             params={"month": f"{month:%Y-%m}"},
             field="month",
         )
-    context = {"rates": rate_book(), "factors": cluster_factors(), "pools": _pool_clusters()}
-    closed = already = 0
+    rates, factors, pools = rate_book(), cluster_factors(), _pool_clusters()
     with transaction.atomic():
-        existing = {s.tenant_id: s for s in Statement.objects.filter(month=month)}
-        for tenant in Tenant.objects.filter(active=True).order_by("pk"):
-            statement = existing.get(tenant.pk) or statement_for(tenant=tenant, month=month)
-            if statement.is_final:
-                already += 1
+        tenants = list(Tenant.objects.filter(active=True).order_by("pk"))
+        have = set(Statement.objects.filter(month=month).values_list("tenant_id", flat=True))
+        Statement.objects.bulk_create(
+            [Statement(tenant=t, month=month) for t in tenants if t.pk not in have]
+        )
+        drafts = {
+            s.tenant_id: s
+            for s in Statement.objects.select_for_update().filter(
+                month=month, status=StatementStatus.DRAFT, tenant__in=tenants
+            )
+        }
+        groups = monthly.price_usage(month=month, rates=rates, factors=factors)
+        jobs = _job_rows(None, month, pools)
+        defaults = dict(
+            Project.objects.filter(tenant_id__in=list(drafts), is_default=True).values_list(
+                "tenant_id", "pk"
+            )
+        )
+        StatementLine.objects.filter(statement__in=list(drafts.values())).exclude(
+            kind=LineKind.ADJUSTMENT
+        ).delete()
+        totals = dict(
+            StatementLine.objects.filter(statement__in=list(drafts.values()))
+            .values_list("statement_id")
+            .annotate(t=Sum("amount"))
+            .values_list("statement_id", "t")
+        )
+        fields = [
+            "statement_id", "project_id", "kind", "description", "resource_id", "band",
+            "quantity", "unit_price", "amount", "items", "reason", "corrects_id",
+            "created_by_id", "created_at",
+        ]  # fmt: skip
+        rows = []
+        for tenant in tenants:
+            statement = drafts.get(tenant.pk)
+            if statement is None:
                 continue
-            statement.tenant = tenant
-            statement_close(statement=statement, by=by, now=now, **context)
-            closed += 1
-    return {"closed": closed, "already_final": already}
+            pricer = _price_tenant(
+                tenant, month, rates, factors, pools, groups, jobs.get(tenant.pk, [])
+            )
+            lines = pricer.lines()
+            if tenant.pk not in defaults and any(line.project_id is None for line in lines):
+                defaults[tenant.pk] = default_project(tenant).pk
+            total = totals.get(statement.pk) or Decimal(0)
+            for line in lines:
+                total += line.amount
+                rows.append(
+                    (statement.pk, line.project_id or defaults[tenant.pk], line.kind,
+                     line.description, line.resource_id, line.band, line.quantity,
+                     line.unit_price, line.amount, line.items, "", None, None, now)
+                )  # fmt: skip
+            statement.total = charges.money(total)
+        insert_rows(StatementLine, fields, rows)
+        rate = rmb_rate()
+        for statement in drafts.values():
+            statement.rmb_rate, statement.refreshed_at = rate, now
+            statement.status, statement.closed_at, statement.closed_by = "final", now, by
+        Statement.objects.bulk_update(
+            list(drafts.values()),
+            ["total", "rmb_rate", "refreshed_at", "status", "closed_at", "closed_by"],
+            batch_size=500,
+        )
+    return {"closed": len(drafts), "already_final": len(tenants) - len(drafts)}
 
 
 def adjustment_add(

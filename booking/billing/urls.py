@@ -1,10 +1,12 @@
 from django.urls import path
 
-from booking.billing import views
+from booking.billing import project_views, views
 
 app_name = "billing"
 
 urlpatterns = [
     path("tenants/<slug:slug>/statements/", views.statements_view, name="statements"),
+    path("tenants/<slug:slug>/projects/", project_views.projects_view, name="projects"),
+    path("tenants/<slug:slug>/projects/<str:pk>/", project_views.project_view, name="project"),
     path("tenants/<slug:slug>/statements/<str:pk>/", views.statement_view, name="statement"),
 ]

@@ -1,5 +1,5 @@
 """The managers' statement pages: a tenant's statements, one statement (totals per project and
-lines) and its CSV. Another tenant's statement, or a tenant one does not manage: 404."""
+lines), its CSV and its PDF. Another tenant's statement, or a tenant one does not manage: 404."""
 
 from __future__ import annotations
 
@@ -45,6 +45,13 @@ def statement_view(request: HttpRequest, slug: str, pk: str) -> HttpResponse:
             selectors.statements_csv([statement]), content_type="text/csv; charset=utf-8"
         )
         name = f"statement-{tenant.slug}-{statement.month:%Y-%m}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+    if request.GET.get("format") == "pdf":
+        from booking.billing.pdf import statement_pdf
+
+        response = HttpResponse(statement_pdf(statement), content_type="application/pdf")
+        name = f"statement-{tenant.slug}-{statement.month:%Y-%m}.pdf"
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
     projects = selectors.project_totals(statement)

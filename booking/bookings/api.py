@@ -28,7 +28,7 @@ from booking.api_common import (
 from booking.bookings.calendar import availability
 from booking.bookings.calendar import pool_availability as pool_free_slots
 from booking.bookings.changes import booking_change
-from booking.bookings.hooks import round_desk
+from booking.bookings.hooks import project_desk, round_desk
 from booking.bookings.models import Booking
 from booking.bookings.recurrence import Recurrence
 from booking.bookings.schemas import (
@@ -213,7 +213,14 @@ def booking_create(
     caller: Caller = request.auth
 
     def work() -> Answer:
+        project = project_desk().check(tenant=caller.tenant, project=payload.project)
         booking = _create(caller, payload)
+        # A recurring booking charges every occurrence it booked to the same project.
+        occurrences = (
+            Booking.objects.filter(series_id=booking.series_id) if booking.series_id else [booking]
+        )
+        for occurrence in occurrences:
+            project_desk().attach(project=project, booking=occurrence)
         booking = booking_get(user=caller.user, pk=booking.pk)
         return Answer(201, as_json(BookingOut, booking))
 

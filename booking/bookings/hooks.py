@@ -66,3 +66,30 @@ def round_desk() -> RoundDesk:
             "No round desk is registered: add booking.rounds to INSTALLED_APPS."
         )
     return _desk[0]
+
+
+class ProjectDesk(Protocol):
+    """What ``bookings`` and ``compute`` need from billing: the project a booking or a job is
+    charged to (billing owns projects)."""
+
+    def check(self, *, tenant, project: int | None):
+        """The tenant's project of that id (None: the tenant's default applies); a project of
+        another tenant, an unknown or a closed one is refused with a ``project`` field error."""
+
+    def attach(self, *, project, booking=None, job=None) -> None:
+        """Charge the booking or job to ``project`` (a checked one; None: the default)."""
+
+
+_projects: list[ProjectDesk] = []
+
+
+def register_project_desk(desk: ProjectDesk) -> None:
+    _projects[:] = [desk]
+
+
+def project_desk() -> ProjectDesk:
+    if not _projects:
+        raise ImproperlyConfigured(
+            "No project desk is registered: add booking.billing to INSTALLED_APPS."
+        )
+    return _projects[0]

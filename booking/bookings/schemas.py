@@ -195,6 +195,9 @@ class BookingIn(StrictIn):
         description="Instant booking: repeat it. The answer is the first occurrence booked; "
         "its series (GET /series/{id}) lists all occurrences and the skipped ones.",
     )
+    project: Id | None = Field(
+        None, description="The tenant's project to charge (default: the tenant's default)."
+    )
 
 
 class BookingOut(Schema):

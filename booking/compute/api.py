@@ -17,6 +17,7 @@ from booking.api_common import (
     responses,
 )
 from booking.bookings.api import _booking_for
+from booking.bookings.hooks import project_desk
 from booking.compute.models import ComputeJob
 from booking.compute.residency import DataClass, allowed_cluster_names, may_run
 from booking.compute.schemas import ClusterOut, JobFilterIn, JobIn, JobOut, JobOutputOut
@@ -81,7 +82,9 @@ def job_create(
     caller: Caller = request.auth
 
     def work() -> Answer:
+        project = project_desk().check(tenant=caller.tenant, project=payload.project)
         job = _submit(caller, payload)  # carries its tenant, user, pool and booking already
+        project_desk().attach(project=project, job=job)
         return Answer(201, as_json(JobOut, job))
 
     answer = idempotent_call(

@@ -102,9 +102,7 @@ def jobs_cancel_due(
     Returns how many were sent."""
     now = now or timezone.now()
     jobs = jobs_of_cluster(cluster) if cluster is not None else ComputeJob.objects.all()
-    due = jobs.filter(_due()).filter(
-        Q(next_cancel_at__isnull=True) | Q(next_cancel_at__lte=now)
-    )
+    due = jobs.filter(_due()).filter(Q(next_cancel_at__isnull=True) | Q(next_cancel_at__lte=now))
     sent = 0
     for job_id in due.values_list("pk", flat=True):
         job = job_cancel_send(job_id=job_id, client=client)

@@ -38,6 +38,9 @@ class JobIn(StrictIn):
         description="What the job's data is (default: the tenant's data policy's, else "
         "hk_only). A class that may not go to the cluster is refused with data_residency.",
     )
+    project: Id | None = Field(
+        None, description="The tenant's project to charge (default: the tenant's default)."
+    )
 
 
 class JobOut(Schema):

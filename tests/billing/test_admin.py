@@ -80,3 +80,38 @@ def test_the_admin_closes_and_exports_statements(park, olga_client):
     assert b"acme,2026-03,final,General" in response.content
     assert olga_client.get(f"{url}{statement.pk}/change/").status_code == 200
     assert Statement.objects.get(pk=statement.pk).total == Decimal("100.00")
+
+
+def test_an_operator_adds_an_adjustment_with_who_and_why(park, olga_client):
+    from booking.billing.models import StatementLine
+
+    card(peak_price=Decimal("100.00"), off_peak_price=Decimal("60.00"))
+    closed_booking(park, start=at(3, 10))
+    statement = services.statement_refresh(
+        statement=services.statement_for(tenant=park.acme, month=MARCH)
+    )
+    page = olga_client.get(f"/admin/billing/statement/{statement.pk}/change/")
+    assert f"/admin/billing/statement/{statement.pk}/adjust/".encode() in page.content
+    url = f"/admin/billing/statement/{statement.pk}/adjust/"
+    assert olga_client.get(url).status_code == 200
+    page = olga_client.post(url, {"amount": "-10.00", "reason": ""})
+    assert page.status_code == 200 and not StatementLine.objects.filter(kind="adjustment").exists()
+    response = olga_client.post(url, {"amount": "-10.00", "reason": "calibration downtime"})
+    assert response.status_code == 302
+    line = StatementLine.objects.get(kind="adjustment")
+    assert (line.amount, line.reason, line.created_by) == (
+        Decimal("-10.00"),
+        "calibration downtime",
+        park.olga,
+    )
+    statement.refresh_from_db()
+    assert statement.total == Decimal("90.00")
+    # A final statement never changes: the correction goes on the next open month.
+    Statement.objects.filter(pk=statement.pk).update(status="final")
+    response = olga_client.post(url, {"amount": "5.00", "reason": "goodwill"})
+    assert response.status_code == 302
+    statement.refresh_from_db()
+    assert statement.total == Decimal("90.00")
+    correction = StatementLine.objects.get(reason="goodwill")
+    assert correction.corrects == statement and correction.statement.month.month == 4
+    assert olga_client.get("/admin/billing/statement/999999/adjust/").status_code == 404

@@ -191,6 +191,21 @@ def test_statements_close_closes_every_tenant_once(priced, capsys):
         call_command("statements_close", "--month", "March")
 
 
+def test_closing_the_month_keeps_a_drafts_adjustments_and_replaces_its_charges(priced):
+    park = priced
+    closed_booking(park, start=at(3, 10))
+    draft = services.statement_refresh(
+        statement=services.statement_for(tenant=park.acme, month=MARCH)
+    )
+    services.adjustment_add(statement=draft, amount=Decimal("-15.00"), reason="slow", by=park.olga)
+    closed_booking(park, start=at(4, 10))  # after the last refresh
+    assert services.statements_close_month(month=MARCH) == {"closed": 2, "already_final": 0}
+    draft.refresh_from_db()
+    assert (draft.status, draft.total) == ("final", Decimal("185.00"))
+    kinds = sorted(draft.lines.values_list("kind", "amount"))
+    assert kinds == [("adjustment", Decimal("-15.00")), ("usage", Decimal("200.00"))]
+
+
 def test_statements_csv_has_a_row_per_line(priced):
     park = priced
     closed_booking(park, start=at(3, 10))

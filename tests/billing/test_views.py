@@ -55,3 +55,43 @@ def test_members_and_other_tenants_get_404(park, statements):
     assert bob.get(f"/tenants/acme/statements/{globex.pk}/").status_code == 404
     assert bob.get("/tenants/globex/statements/").status_code == 404
     assert bob.get("/tenants/acme/statements/1x/").status_code == 404
+
+
+def _pdf_text(content: bytes) -> str:
+    import io
+
+    from pypdf import PdfReader
+
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
+
+
+def test_the_pdf_renders_with_the_totals_and_is_404_for_another_tenant(park, statements):
+    acme, globex = statements
+    bob = client_for(park.bob)
+    pdf = bob.get(f"/tenants/acme/statements/{acme.pk}/", {"format": "pdf"})
+    assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
+    assert "statement-acme-2026-03.pdf" in pdf["Content-Disposition"]
+    assert pdf.content.startswith(b"%PDF")
+    text = _pdf_text(pdf.content)
+    assert "HKD 87.50" in text  # the total: 100.00 of the booking, -12.50 of the adjustment
+    assert "100.00" in text and "-12.50" in text and "late start (olga)" in text
+    assert bob.get(f"/tenants/acme/statements/{globex.pk}/", {"format": "pdf"}).status_code == 404
+    assert (
+        client_for(park.charlie)
+        .get(f"/tenants/acme/statements/{acme.pk}/", {"format": "pdf"})
+        .status_code
+        == 404
+    )
+
+
+@pytest.mark.parametrize("language", ["zh-hant", "zh-hans"])
+def test_the_pdf_in_chinese_holds_the_totals(park, statements, language):
+    from booking.billing.pdf import statement_pdf
+
+    acme, _globex = statements
+    acme.refresh_from_db()
+    acme.tenant.name = "艾克米科技"
+    text = _pdf_text(statement_pdf(acme, language=language))
+    title = {"zh-hant": "艾克米科技 的 2026-03 月結單", "zh-hans": "艾克米科技 的 2026-03 月结单"}
+    total = {"zh-hant": "合計: HKD 87.50", "zh-hans": "合计: HKD 87.50"}
+    assert title[language] in text and total[language] in text and "-12.50" in text

@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('compute', '0003_issue12_clusters_residency'),
-        ('compute', '0003_issue9_cancel_intent'),
+        ("compute", "0003_issue12_clusters_residency"),
+        ("compute", "0003_issue9_cancel_intent"),
     ]
 
-    operations = [
-    ]
+    operations = []
