@@ -13,9 +13,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from booking.billing import charges, monthly
+from booking.billing.factors import cluster_factors
+from booking.billing.factors import pool_clusters as _pool_clusters
 from booking.billing.models import (
     BookingProject,
-    ClusterFactor,
     JobProject,
     LineKind,
     Project,
@@ -138,13 +139,6 @@ def rate_book() -> charges.RateBook:
     return charges.RateBook(RateCard.objects.all())
 
 
-def cluster_factors() -> dict[str, Decimal]:
-    factors = dict(getattr(settings, "BILLING_CLUSTER_FACTORS", {}) or {})
-    factors = {k: Decimal(str(v)) for k, v in factors.items()}
-    factors.update(ClusterFactor.objects.values_list("cluster", "factor"))
-    return factors
-
-
 # --------------------------------------------------------------------------------------------
 # Statements
 # --------------------------------------------------------------------------------------------
@@ -176,17 +170,6 @@ def rmb_rate() -> Decimal | None:
     return Decimal(str(value)) if value not in (None, "") else None
 
 
-def _pool_clusters() -> dict[int, str]:
-    from resources.models import ResourcePool
-
-    out: dict[int, str] = {}
-    for pool_id, cluster in ResourcePool.members.through.objects.filter(
-        resource__gpu__isnull=False
-    ).values_list("resourcepool_id", "resource__gpu__slurm_cluster"):
-        out.setdefault(pool_id, cluster)
-    return out
-
-
 def _job_rows(tenant, month: dt.date, pools: dict[int, str]):
     """Finished jobs without a booking: a list for one tenant, or for ``tenant=None`` a dict
     of lists by tenant."""
@@ -205,19 +188,21 @@ def _job_rows(tenant, month: dt.date, pools: dict[int, str]):
             "gpu_hours",
             "pool_id",
             "billing_link__project_id",
+            "cluster__name",
         )
     )
     if tenant is not None:
         rows = rows.filter(tenant=tenant)
     default_cluster = getattr(settings, "SLURM_CLUSTER", "park")
     by_tenant: dict[int, list[charges.Job]] = {}
-    for t, s, e, h, pool, project in rows:
+    for t, s, e, h, pool, project, ran_on in rows:
         by_tenant.setdefault(t, []).append(
             charges.Job(
                 started_at=s,
                 ended_at=e,
                 gpu_hours=h,
-                cluster=pools.get(pool, default_cluster),
+                # Where the job ran (every job records it); older rows: its pool's cluster.
+                cluster=ran_on or pools.get(pool, default_cluster),
                 project_id=project,
             )
         )

@@ -204,6 +204,43 @@ def test_a_finished_job_without_a_booking_is_charged_gpu_hours_times_factor(park
     assert statement.total == Decimal("64.00")
 
 
+def test_a_job_is_priced_with_the_factor_of_the_cluster_it_ran_on(park):
+    """The cluster registry's rate factor prices a job by where it ran, not by its pool."""
+    from booking.compute.models import ComputeJob, JobState
+    from resources.clusters import Cluster, Jurisdiction
+
+    card(
+        resource_class="gpu",
+        unit="gpu_hour",
+        peak_price=Decimal("20.00"),
+        off_peak_price=Decimal("10.00"),
+    )
+    hub = Cluster.objects.create(
+        name="gba-hub", jurisdiction=Jurisdiction.MAINLAND, gpu_rate_factor=Decimal("1.5")
+    )
+    ComputeJob.objects.create(
+        tenant=park.acme,
+        user=park.alice,
+        pool=park.pool_gpu,
+        cluster=hub,
+        name="train",
+        script="#!/bin/sh",
+        partition="gpu",
+        gpus=2,
+        time_limit_minutes=600,
+        state=JobState.COMPLETED,
+        started_at=at(7, 10),
+        ended_at=at(7, 14),
+        gpu_hours=Decimal("8"),
+    )
+    # Saturday, all off-peak: 8 GPU-hours × (10 × 1.5).
+    statement, lines = lines_of(park)
+    assert [(line.quantity, line.unit_price, line.amount) for line in lines] == [
+        (Decimal("8.0000"), Decimal("15.00"), Decimal("120.00"))
+    ]
+    assert statement.total == Decimal("120.00")
+
+
 def test_each_line_is_rounded_half_up_and_the_total_is_the_sum_of_lines(park):
     card(peak_price=Decimal("10.01"), off_peak_price=Decimal("10.01"))
     # 0.25 h × 10.01 = 2.5025 → 2.50; three such bookings on one line: 0.75 h → 7.5075 → 7.51.
