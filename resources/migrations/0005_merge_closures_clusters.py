@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('resources', '0003_issue15_closures'),
-        ('resources', '0004_issue12_cluster_slurm_name'),
+        ("resources", "0003_issue15_closures"),
+        ("resources", "0004_issue12_cluster_slurm_name"),
     ]
 
-    operations = [
-    ]
+    operations = []
