@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from booking.demo.accounts import rates_publish, statements_make, usage_record
 from booking.demo.calendars import calendars_fill
+from booking.demo.clusters import clusters_make, clusters_register
 from booking.demo.jobs import jobs_make, outputs_write, running_booking_make
 from booking.demo.rounds import open_round_fill, published_round_make
 from booking.rounds import demo as catalogue
@@ -76,11 +77,13 @@ def _activity_build(*, seed: int, now: dt.datetime, report: DemoReport) -> list[
     operator = get_user_model().objects.get(username="operator")
     favourite = Membership.objects.select_related("user", "tenant").get(user__username="member")
     clock = _Clock(report)
+    clusters_register()
     rates = rates_publish(today=today, operator=operator)
     running = running_booking_make(favourite=favourite, now=now)
     made = calendars_fill(rng=rng, favourite=favourite, now=now)
     clock.lap("calendars")
     files = jobs_make(past=made.past, running=running, rng=rng, now=now)
+    clusters = clusters_make(operator=operator, now=now, files=files)
     clock.lap("jobs")
     usage = usage_record(past=made.past, operator=operator, rng=rng, now=now)
     clock.lap("usage")
@@ -99,6 +102,7 @@ def _activity_build(*, seed: int, now: dt.datetime, report: DemoReport) -> list[
         open_round_requests=requests,
         rate_cards=rates,
         statements=statements,
+        **clusters,
         **usage,
     )
     return files

@@ -14,6 +14,7 @@ from booking.bookings.services import booking_create_instant
 from booking.compute.models import ComputeJob, JobState
 from booking.compute.slurm import job_output_path
 from booking.tenancy.models import Membership
+from resources.clusters import cluster_named
 from resources.models import Resource, ResourceKind
 
 DEMO_SLURM_IDS = 8_100_000
@@ -27,7 +28,7 @@ END_STATES = [JobState.COMPLETED] * 6 + [JobState.FAILED, JobState.TIMEOUT, JobS
 EXIT_CODES = {JobState.COMPLETED: 0, JobState.FAILED: 1, JobState.TIMEOUT: 0, JobState.CANCELLED: 0}
 
 
-def _output(job: ComputeJob, rng: random.Random, *, steps: int) -> str:
+def output_text(job: ComputeJob, rng: random.Random, *, steps: int) -> str:
     lines = [f"[park] job {job.name} on {job.partition}, {job.gpus} GPU(s)"]
     loss = 2.5 + rng.random()
     for step in range(1, steps + 1):
@@ -51,6 +52,7 @@ def _job(booking: Booking, *, rng, number, state, started, ended, now) -> Comput
         tenant=booking.tenant,
         user=booking.user,
         booking=booking,
+        cluster=cluster_named(booking.resource.gpu.slurm_cluster),
         name=name,
         script=DEMO_SCRIPT.format(name=name),
         partition=booking.resource.gpu.slurm_partition,
@@ -69,7 +71,7 @@ def _job(booking: Booking, *, rng, number, state, started, ended, now) -> Comput
     if ended is not None:
         hours = Decimal(str((ended - started).total_seconds())) / Decimal(3600)
         job.gpu_hours = (hours * booking.units).quantize(Decimal("0.0001"))
-    job.full_clean(exclude=["tenant", "user", "booking", "pool"])
+    job.full_clean(exclude=["tenant", "user", "booking", "pool", "cluster"])
     job.save()
     return job
 
@@ -116,7 +118,7 @@ def jobs_make(
                 ended=end,
                 now=now,
             )
-            files.append((job_output_path(job), _output(job, rng, steps=rng.randint(5, 30))))
+            files.append((job_output_path(job), output_text(job, rng, steps=rng.randint(5, 30))))
             start = end + dt.timedelta(minutes=5)
     if running is None:
         return files
@@ -134,7 +136,7 @@ def jobs_make(
         )
         job.gpus = 1
         job.save(update_fields=["gpus"])
-        files.append((job_output_path(job), _output(job, rng, steps=12)))
+        files.append((job_output_path(job), output_text(job, rng, steps=12)))
     return files
 
 

@@ -138,3 +138,30 @@ def test_re_running_the_demo_changes_nothing(db, demo, capsys):
     call_command("demo_park")
     assert _counts() == before
     assert "exists already" in capsys.readouterr().out
+
+
+def test_both_clusters_have_nodes_jobs_and_tenants_with_their_own_data_policies(db, demo):
+    from booking.compute.residency import (
+        CrossBoundaryApproval,
+        DataClass,
+        TenantDataPolicy,
+        may_run,
+    )
+    from resources.clusters import Cluster, Jurisdiction
+
+    clusters = {c.jurisdiction: c for c in Cluster.objects.all()}
+    assert set(clusters) == {Jurisdiction.HONG_KONG, Jurisdiction.MAINLAND}
+    hub = clusters[Jurisdiction.MAINLAND]
+    for cluster in clusters.values():
+        nodes = Resource.objects.filter(kind=ResourceKind.GPU_NODE, gpu__slurm_cluster=cluster.name)
+        assert nodes.count() >= 2, cluster.name
+    # Jobs ran on both; every job on the hub carries data that may go to the Mainland.
+    assert ComputeJob.objects.filter(cluster=hub, state=JobState.COMPLETED).exists()
+    assert ComputeJob.objects.exclude(cluster=hub).filter(cluster__isnull=False).exists()
+    for job in ComputeJob.objects.filter(cluster=hub).select_related("tenant"):
+        assert may_run(tenant=job.tenant, data_class=job.data_class, cluster=hub, now=NOW)
+    defaults = set(TenantDataPolicy.objects.values_list("default_data_class", flat=True))
+    assert {DataClass.OPEN, DataClass.PERSONAL, DataClass.HK_ONLY} <= defaults
+    approvals = CrossBoundaryApproval.objects.all()
+    assert approvals.filter(expires_at__gt=NOW).exists()
+    assert approvals.filter(expires_at__lte=NOW).exists()
