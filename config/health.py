@@ -52,6 +52,39 @@ def slurm_configs() -> list:
     ]
 
 
+def registered_cluster_configs() -> list:
+    """The other registered clusters this server can reach, as (name, config) with the probe's
+    short timeouts. A cluster an operator marked down is not asked; one without a URL or
+    credentials on this server is listed as not configured (it takes no jobs from here)."""
+    import dataclasses
+
+    from django.core.exceptions import ImproperlyConfigured
+
+    from resources.clusters import Cluster, ClusterState
+
+    out = []
+    for cluster in Cluster.objects.exclude(state=ClusterState.DOWN).order_by("priority", "name"):
+        if cluster.is_default:
+            continue  # the SLURM_* settings above
+        try:
+            config = cluster.slurm_config()
+        except ImproperlyConfigured:
+            out.append((cluster.name, None))
+            continue
+        out.append(
+            (
+                cluster.name,
+                dataclasses.replace(
+                    config,
+                    timeout=SLURM_PROBE_TIMEOUT,
+                    connect_timeout=SLURM_PROBE_TIMEOUT,
+                    retries=0,
+                ),
+            )
+        )
+    return out
+
+
 def check_slurm(config) -> dict:
     from resources.slurm.client import SlurmClient
 
@@ -79,6 +112,18 @@ def healthz(request: HttpRequest) -> JsonResponse:
         checks[f"slurm:{config.cluster or config.base_url}"] = _run(
             lambda config=config: check_slurm(config)
         )
+    try:
+        registered = registered_cluster_configs()
+    except Exception:  # the database check above already names a database failure
+        registered = []
+    for name, config in registered:
+        key = f"slurm:{name}"
+        if key in checks:
+            continue
+        if config is None:
+            checks[key] = {"ok": True, "configured": False}
+        else:
+            checks[key] = _run(lambda config=config: check_slurm(config))
     ok = all(c["ok"] for c in checks.values())
     return JsonResponse(
         {"status": "ok" if ok else "failing", "checks": checks}, status=200 if ok else 503

@@ -44,6 +44,14 @@ def demo_clusters() -> tuple[Cluster, Cluster]:
     settings) and the GBA hub on the Mainland, used as overflow once four park jobs wait in a
     partition, its GPU-hours billed at 0.8."""
     park = default_cluster()
+    # In development the dev cluster script's env names the hub's real endpoints.
+    from_env = hub_from_env()
+    if from_env is not None:
+        Cluster.objects.filter(pk=from_env.pk).update(
+            overflow_queue_depth=4, gpu_rate_factor=Decimal("0.800"), priority=20
+        )
+        from_env.refresh_from_db()
+        return park, from_env
     hub, _created = Cluster.objects.get_or_create(
         name="gba-hub",
         defaults={

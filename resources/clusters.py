@@ -124,7 +124,9 @@ class Cluster(models.Model):
 
     def slurm_config(self) -> SlurmConfig:
         """How to reach this cluster, with its credentials read now from where it points."""
-        url = self.rest_url or _setting("SLURM_REST_URL")
+        # Only the default cluster falls back to the SLURM_* settings: another cluster without
+        # its own URL must never reach the park's controller under its name.
+        url = self.rest_url or (_setting("SLURM_REST_URL") if self.is_default else "")
         if not url:
             raise ImproperlyConfigured(f"cluster {self.name}: no REST URL configured")
         key_file, token = None, None

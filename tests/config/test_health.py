@@ -84,3 +84,33 @@ def test_healthz_answers_503_naming_the_failing_check(db, settings):
     assert body["status"] == "failing"
     assert body["checks"]["database"]["ok"]
     assert not body["checks"]["slurm:park"]["ok"] and body["checks"]["slurm:park"]["error"]
+
+
+def test_healthz_asks_every_registered_cluster_and_names_the_one_down(db, settings, slurmrestd):
+    from resources.clusters import Cluster, ClusterState, Jurisdiction
+
+    settings.SLURM_REST_URL = slurmrestd
+    settings.SLURM_TOKEN = "t"
+    settings.SLURM_JWT_KEY_FILE = ""
+    settings.SLURM_CLUSTER = "park"
+    settings.HUB_TOKEN = "t"
+    hub = Cluster.objects.create(
+        name="gba-hub",
+        jurisdiction=Jurisdiction.MAINLAND,
+        rest_url=slurmrestd,
+        credentials_from="HUB_TOKEN",
+    )
+    Cluster.objects.create(name="far-away", jurisdiction=Jurisdiction.MAINLAND)
+    body = Client().get("/healthz").json()
+    assert body["checks"]["slurm:gba-hub"]["ok"], body
+    assert body["checks"]["slurm:far-away"] == {"ok": True, "configured": False}
+    # The hub's controller stops answering: the check names it, the park's stays green.
+    Cluster.objects.filter(pk=hub.pk).update(rest_url=f"http://127.0.0.1:{_free_port()}")
+    response = Client().get("/healthz")
+    assert response.status_code == 503
+    checks = response.json()["checks"]
+    assert not checks["slurm:gba-hub"]["ok"] and checks["slurm:park"]["ok"]
+    # Marked down by an operator: not asked, and the park is healthy again.
+    Cluster.objects.filter(pk=hub.pk).update(state=ClusterState.DOWN)
+    response = Client().get("/healthz")
+    assert response.status_code == 200 and "slurm:gba-hub" not in response.json()["checks"]
