@@ -16,6 +16,7 @@ from ninja.responses import NinjaJSONEncoder
 from pydantic import AfterValidator, AwareDatetime, ConfigDict, StringConstraints
 
 from booking.errors import ParkError
+from booking.field_labels import labelled
 
 T = TypeVar("T")
 
@@ -136,7 +137,7 @@ def park_error_body(exc: ParkError) -> dict:
     details = [e.as_dict() for e in errors] if errors else None
     return {
         "code": exc.code,
-        "message": exc.message,
+        "message": labelled(exc.field, exc.message),
         "field": exc.field or None,
         "details": details,
         "params": exc.params,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from booking.field_labels import labelled
+
 
 class ParkError(Exception):
     """A request that breaks a rule.
@@ -33,9 +35,10 @@ class ParkError(Exception):
             self.status = status
 
     def as_dict(self) -> dict:
+        # The message names its field in the reader's language where it leaves its page.
         return {
             "code": self.code,
-            "message": self.message,
+            "message": labelled(self.field, self.message),
             "field": self.field,
             "params": self.params,
         }

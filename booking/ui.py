@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -50,21 +48,14 @@ RULE_LABELS = {
 }
 
 
-_FIELD_PREFIX = re.compile(r"^[A-Za-z_.\-]{1,24}:\s*|^[^\s:：]{1,12}：\s*")
-
-
 def ui_error(error: ParkError) -> dict:
-    """An error for a template: the rule's name and the message without its "field:" prefix
-    (the API keeps the prefix; on a page the message sits next to its field already)."""
-    message = error.message
-    if error.field:
-        # English messages start with the field's name, translations with its label.
-        message = _FIELD_PREFIX.sub("", message, count=1)
+    """An error for a template: the rule's name and the message as it is (on a page the
+    message sits next to its field already)."""
     return {
         "code": error.code,
         "field": error.field,
         "rule": RULE_LABELS.get(error.code, error.code),
-        "message": message,
+        "message": error.message,
     }
 
 

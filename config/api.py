@@ -23,6 +23,7 @@ from booking.billing import api as billing_api
 from booking.bookings import api as bookings_api
 from booking.compute import api as compute_api
 from booking.errors import ParkError
+from booking.field_labels import labelled
 from booking.rounds import api as rounds_api
 from booking.tenancy import api as tenancy_api
 from booking.tokens import api as tokens_api
@@ -108,7 +109,7 @@ def on_validation_error(request: HttpRequest, exc: NinjaValidationError) -> Http
         for err in exc.errors
     ]
     first = details[0] if details else {"field": "", "message": _("invalid input")}
-    message = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
+    message = labelled(first["field"], first["message"])
     if len(details) > 1:
         message += " " + _("(and %(n)s more)") % {"n": len(details) - 1}
     return error_response(
@@ -122,7 +123,7 @@ def on_model_validation_error(request: HttpRequest, exc: DjangoValidationError) 
     if hasattr(exc, "error_dict"):
         details = {k: [str(m) for m in v] for k, v in exc.message_dict.items()}
         field, messages = next(iter(details.items()))
-        message = f"{field}: {messages[0]}"
+        message = labelled(field, messages[0])
     else:
         details, field, message = exc.messages, None, "; ".join(exc.messages)
     if field == "__all__":

@@ -94,7 +94,7 @@ def estimate_view(request: HttpRequest, query: Query[EstimateIn]):
     caller: Caller = request.auth
     if query.end <= query.start:
         raise ParkError(
-            "end_before_start", _("end: the end must be after the start."), field="end", status=422
+            "end_before_start", _("The end must be after the start."), field="end", status=422
         )
     resource = Resource.objects.filter(slug=query.resource, active=True).first()
     if resource is None:

@@ -18,14 +18,14 @@ class BillingProjectDesk:
         if found is None:  # another tenant's project is not named, just unknown
             raise ParkError(
                 "unknown_project",
-                _("project: your tenant has no project with this id."),
+                _("Your tenant has no project with this id."),
                 field="project",
                 status=422,
             )
         if not found.active:
             raise ParkError(
                 "project_inactive",
-                _("project: the project is closed."),
+                _("The project is closed."),
                 field="project",
                 status=422,
             )

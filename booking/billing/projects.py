@@ -12,11 +12,9 @@ from booking.errors import Conflict, ParkError
 def project_update(*, project: Project, name: str, **fields) -> Project:
     """Change a project's name, principal investigator, funding code or budget."""
     if fields.get("budget") is not None and fields["budget"] < 0:
-        raise ParkError("budget_negative", _("budget: a budget is not negative."), field="budget")
+        raise ParkError("budget_negative", _("A budget is not negative."), field="budget")
     if Project.objects.filter(tenant=project.tenant_id, name=name).exclude(pk=project.pk).exists():
-        raise Conflict(
-            "project_exists", _("name: the tenant has a project of this name."), field="name"
-        )
+        raise Conflict("project_exists", _("The tenant has a project of this name."), field="name")
     for key, value in {"name": name, **fields}.items():
         setattr(project, key, value)
     project.save()

@@ -57,11 +57,9 @@ def project_create(
     is_default: bool = False,
 ) -> Project:
     if budget is not None and budget < 0:
-        raise ParkError("budget_negative", _("budget: a budget is not negative."), field="budget")
+        raise ParkError("budget_negative", _("A budget is not negative."), field="budget")
     if Project.objects.filter(tenant=tenant, name=name).exists():
-        raise Conflict(
-            "project_exists", _("name: the tenant has a project of this name."), field="name"
-        )
+        raise Conflict("project_exists", _("The tenant has a project of this name."), field="name")
     with transaction.atomic():
         if is_default:
             Project.objects.filter(tenant=tenant, is_default=True).update(is_default=False)
@@ -79,11 +77,11 @@ def _check_project(project: Project, tenant_id: int) -> None:
     if project.tenant_id != tenant_id:
         raise ParkError(
             "project_of_other_tenant",
-            _("project: the project belongs to another tenant."),
+            _("The project belongs to another tenant."),
             field="project",
         )
     if not project.active:
-        raise ParkError("project_inactive", _("project: the project is closed."), field="project")
+        raise ParkError("project_inactive", _("The project is closed."), field="project")
 
 
 def booking_project_set(*, booking: Booking, project: Project | None) -> Project:
@@ -129,7 +127,7 @@ def rate_card_check_date(valid_from: dt.date) -> None:
     if last_closed is not None and valid_from < _next_month(last_closed):
         raise ParkError(
             "rate_in_closed_month",
-            _("valid_from: %(month)s is closed; a new rate starts after it."),
+            _("%(month)s is closed; a new rate starts after it."),
             params={"month": f"{last_closed:%Y-%m}"},
             field="valid_from",
         )
@@ -156,9 +154,7 @@ def parse_month(text: str) -> dt.date:
     try:
         return dt.datetime.strptime(text, "%Y-%m").date()
     except (TypeError, ValueError):
-        raise ParkError(
-            "bad_month", _("month: write the month as YYYY-MM."), field="month"
-        ) from None
+        raise ParkError("bad_month", _("Write the month as YYYY-MM."), field="month") from None
 
 
 def _local(day: dt.date) -> dt.datetime:
@@ -302,7 +298,7 @@ def statement_close(
     if _local(_next_month(statement.month)) > now:
         raise ParkError(
             "month_not_over",
-            _("month: %(month)s is not over yet."),
+            _("%(month)s is not over yet."),
             params={"month": f"{statement.month:%Y-%m}"},
             field="month",
         )
@@ -327,7 +323,7 @@ def statements_close_month(*, month: dt.date, by=None, now: dt.datetime | None =
     if _local(_next_month(month)) > now:
         raise ParkError(
             "month_not_over",
-            _("month: %(month)s is not over yet."),
+            _("%(month)s is not over yet."),
             params={"month": f"{month:%Y-%m}"},
             field="month",
         )
@@ -405,14 +401,12 @@ def adjustment_add(
     never changes, so its correction goes on the tenant's next open month, naming it."""
     reason = (reason or "").strip()
     if not reason:
-        raise ParkError(
-            "reason_required", _("reason: say why the amount is corrected."), field="reason"
-        )
+        raise ParkError("reason_required", _("Say why the amount is corrected."), field="reason")
     amount = Decimal(amount)
     if amount != charges.money(amount) or not amount:
         raise ParkError(
             "bad_amount",
-            _("amount: a non-zero amount in HKD with at most two decimals."),
+            _("A non-zero amount in HKD with at most two decimals."),
             field="amount",
         )
     tenant = statement.tenant

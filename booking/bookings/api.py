@@ -114,7 +114,7 @@ def _create(caller: Caller, data: BookingIn) -> Booking:
     if (data.resource is None) == (data.pool is None):
         raise ParkError(
             "resource_or_pool",
-            _("resource: give either a resource or a pool, not both or neither."),
+            _("Give either a resource or a pool, not both or neither."),
             field="resource",
             status=422,
         )

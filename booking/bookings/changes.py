@@ -44,7 +44,7 @@ def _running_end_errors(booking: Booking, end: dt.datetime, now: dt.datetime) ->
         errors.append(
             ParkError(
                 "not_on_slot",
-                _("end: times on %(name)s go in steps of %(slot)s minutes.")
+                _("Times on %(name)s go in steps of %(slot)s minutes.")
                 % {"name": booking.resource.name, "slot": slot},
                 field="end",
             )
@@ -53,7 +53,7 @@ def _running_end_errors(booking: Booking, end: dt.datetime, now: dt.datetime) ->
         errors.append(
             _refuse(
                 "end_in_past",
-                _("end: the new end is in the past; give back time from now on."),
+                _("The new end is in the past; give back time from now on."),
                 "end",
                 400,
             )
@@ -62,7 +62,7 @@ def _running_end_errors(booking: Booking, end: dt.datetime, now: dt.datetime) ->
         errors.append(
             _refuse(
                 "running_extend",
-                _("end: a running booking can only end earlier (it ends %(end)s).")
+                _("A running booking can only end earlier (it ends %(end)s).")
                 % {"end": when_text(booking.end)},
                 "end",
             )
@@ -90,25 +90,23 @@ def booking_change(
         if is_member(user=user, tenant_id=booking.tenant_id):
             raise Forbidden(
                 "not_owner",
-                _("booking: only its owner or a manager of the tenant may change it."),
+                _("Only its owner or a manager of the tenant may change it."),
                 field="booking",
             )
         raise NotFound("booking", field="booking")
     if start is None and end is None:
-        raise _refuse(
-            "nothing_to_change", _("start: give a new start, a new end or both."), "start", 422
-        )
+        raise _refuse("nothing_to_change", _("Give a new start, a new end or both."), "start", 422)
     if booking.status not in CHANGEABLE or booking.start is None or booking.resource_id is None:
         raise _refuse(
             "not_changeable",
-            _("booking: a booking that is %(status)s cannot be changed; cancel it instead.")
+            _("A booking that is %(status)s cannot be changed; cancel it instead.")
             % {"status": BookingStatus(booking.status).label},
             "booking",
         )
     if booking.round_id is not None and booking.round.cutoff <= now:
         raise _refuse(
             "round_cutoff_passed",
-            _("booking: the round “%(round)s” closed at %(cutoff)s; its bookings are fixed.")
+            _("The round “%(round)s” closed at %(cutoff)s; its bookings are fixed.")
             % {"round": booking.round.name, "cutoff": when_text(booking.round.cutoff)},
             "booking",
         )
@@ -119,7 +117,7 @@ def booking_change(
     if running and new_start != booking.start:
         raise _refuse(
             "already_started",
-            _("start: it started at %(start)s; only its end can move earlier.")
+            _("It started at %(start)s; only its end can move earlier.")
             % {"start": when_text(booking.start)},
             "start",
         )
@@ -136,7 +134,7 @@ def booking_change(
             ):
                 raise Conflict(
                     "status_changed",
-                    _("status: this booking was changed meanwhile; reload and try again."),
+                    _("This booking was changed meanwhile; reload and try again."),
                     field="status",
                 )
             if running:
@@ -170,14 +168,14 @@ def booking_change(
     except IntegrityError:
         raise Conflict(
             "slot_taken",
-            _("start: this slot has just been taken by another booking; choose another time."),
+            _("This slot has just been taken by another booking; choose another time."),
             field="start",
         ) from None
     except OperationalError as exc:
         if "deadlock" in str(exc).lower():
             raise Conflict(
                 "slot_taken",
-                _("start: this slot has just been taken by another booking; choose another time."),
+                _("This slot has just been taken by another booking; choose another time."),
                 field="start",
             ) from None
         raise

@@ -73,9 +73,9 @@ def closure_declare(
         )
     reason = (reason or "").strip()[:200]
     if not reason:
-        raise ParkError("reason_required", _("reason: say why the park closes."), field="reason")
+        raise ParkError("reason_required", _("Say why the park closes."), field="reason")
     if start is None or end is None or end <= start:
-        raise ParkError("end_before_start", _("end: the end must be after the start."), field="end")
+        raise ParkError("end_before_start", _("The end must be after the start."), field="end")
     with transaction.atomic():
         closure = Closure.objects.create(
             reason=reason, start=start, end=end, location=location, kind=kind or ""

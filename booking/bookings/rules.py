@@ -39,10 +39,7 @@ def slot_errors(resource, start: dt.datetime, end: dt.datetime) -> list[ParkErro
         local = timezone.localtime(value)
         since_midnight = local.hour * 60 + local.minute
         if since_midnight % slot or local.second or local.microsecond:
-            if field == "start":
-                message = _("start: times on %(name)s go in steps of %(slot)s minutes.")
-            else:
-                message = _("end: times on %(name)s go in steps of %(slot)s minutes.")
+            message = _("Times on %(name)s go in steps of %(slot)s minutes.")
             errors.append(
                 ParkError(
                     "not_on_slot",
@@ -77,14 +74,14 @@ def booking_check(
     now = now or timezone.now()
 
     if resource is None:
-        return [ParkError("resource_unknown", _("resource: no such resource."), field="resource")]
+        return [ParkError("resource_unknown", _("No such resource."), field="resource")]
     if tenant is None:
-        return [ParkError("tenant_unknown", _("tenant: choose a tenant."), field="tenant")]
+        return [ParkError("tenant_unknown", _("Choose a tenant."), field="tenant")]
     if not is_member(user=user, tenant_id=tenant.pk):
         errors.append(
             ParkError(
                 "not_member",
-                _("tenant: you are not a member of %(tenant)s."),
+                _("You are not a member of %(tenant)s."),
                 params={"tenant": tenant.name},
                 field="tenant",
                 status=403,
@@ -94,7 +91,7 @@ def booking_check(
         errors.append(
             ParkError(
                 "resource_inactive",
-                _("resource: %(name)s is not bookable at the moment."),
+                _("%(name)s is not bookable at the moment."),
                 params={"name": resource.name},
                 field="resource",
             )
@@ -102,12 +99,12 @@ def booking_check(
 
     # Units: whole GPUs on a GPU node, exactly one of anything else.
     if units is None or units < 1:
-        errors.append(ParkError("units_invalid", _("units: book at least 1."), field="units"))
+        errors.append(ParkError("units_invalid", _("Book at least 1."), field="units"))
     elif units > resource.capacity:
         errors.append(
             ParkError(
                 "units_over_capacity",
-                _("units: %(name)s has only %(capacity)s; you asked for %(units)s."),
+                _("%(name)s has only %(capacity)s; you asked for %(units)s."),
                 params={"name": resource.name, "capacity": resource.capacity, "units": units},
                 field="units",
             )
@@ -119,7 +116,7 @@ def booking_check(
             errors.append(
                 ParkError(
                     "recipe_required",
-                    _("recipe: choose the process recipe for this line run."),
+                    _("Choose the process recipe for this line run."),
                     field="recipe",
                 )
             )
@@ -127,7 +124,7 @@ def booking_check(
         errors.append(
             ParkError(
                 "recipe_unknown",
-                _("recipe: “%(code)s” is not a recipe of %(name)s."),
+                _("“%(code)s” is not a recipe of %(name)s."),
                 params={"code": recipe.code, "name": resource.name},
                 field="recipe",
             )
@@ -135,25 +132,25 @@ def booking_check(
 
     # Times: without a valid interval nothing else about time can be checked.
     if start is None:
-        errors.append(ParkError("start_required", _("start: enter a start time."), field="start"))
+        errors.append(ParkError("start_required", _("Enter a start time."), field="start"))
     if end is None:
-        errors.append(ParkError("end_required", _("end: enter an end time."), field="end"))
+        errors.append(ParkError("end_required", _("Enter an end time."), field="end"))
     if start is None or end is None:
         return errors
     if end <= start:
         errors.append(
-            ParkError("end_before_start", _("end: the end must be after the start."), field="end")
+            ParkError("end_before_start", _("The end must be after the start."), field="end")
         )
         return errors
 
     minutes = (end - start).total_seconds() / 60
     if start < now:
-        errors.append(ParkError("in_past", _("start: the start is in the past."), field="start"))
+        errors.append(ParkError("in_past", _("The start is in the past."), field="start"))
     elif start < now + dt.timedelta(minutes=resource.min_notice_minutes):
         errors.append(
             ParkError(
                 "notice_too_short",
-                _("start: %(name)s needs %(minutes)s minutes' notice; book from %(earliest)s."),
+                _("%(name)s needs %(minutes)s minutes' notice; book from %(earliest)s."),
                 params={
                     "name": resource.name,
                     "minutes": resource.min_notice_minutes,
@@ -167,7 +164,7 @@ def booking_check(
         errors.append(
             ParkError(
                 "beyond_horizon",
-                _("end: %(name)s can be booked at most %(days)s days ahead (until %(until)s)."),
+                _("%(name)s can be booked at most %(days)s days ahead (until %(until)s)."),
                 params={
                     "name": resource.name,
                     "days": resource.horizon_days,
@@ -180,7 +177,7 @@ def booking_check(
         errors.append(
             ParkError(
                 "too_short",
-                _("end: a booking of %(name)s lasts at least %(minutes)s minutes."),
+                _("A booking of %(name)s lasts at least %(minutes)s minutes."),
                 params={"name": resource.name, "minutes": resource.min_length_minutes},
                 field="end",
             )
@@ -189,7 +186,7 @@ def booking_check(
         errors.append(
             ParkError(
                 "too_long",
-                _("end: a booking of %(name)s lasts at most %(minutes)s minutes."),
+                _("A booking of %(name)s lasts at most %(minutes)s minutes."),
                 params={"name": resource.name, "minutes": resource.max_length_minutes},
                 field="end",
             )
@@ -205,9 +202,9 @@ def booking_check(
     intervals = open_intervals(weekly=weekly, start=start, end=end)
     if intervals is not None and not covered(intervals, start, end):
         if purpose == WeeklyHours.Purpose.SHIFT:
-            code, message = "outside_shift", _("start: %(name)s is not staffed at that time.")
+            code, message = "outside_shift", _("%(name)s is not staffed at that time.")
         else:
-            code, message = "outside_opening_hours", _("start: %(name)s is closed at that time.")
+            code, message = "outside_opening_hours", _("%(name)s is closed at that time.")
         errors.append(ParkError(code, message % {"name": resource.name}, field="start"))
 
     maintenance = (
@@ -219,7 +216,7 @@ def booking_check(
         errors.append(
             ParkError(
                 "maintenance",
-                _("start: %(name)s is under maintenance from %(start)s to %(end)s."),
+                _("%(name)s is under maintenance from %(start)s to %(end)s."),
                 params={
                     "name": resource.name,
                     "start": when_text(maintenance.start),
@@ -236,7 +233,7 @@ def booking_check(
                     ParkError(
                         "training_required",
                         _(
-                            "resource: %(name)s needs a valid “%(training)s” training on "
+                            "%(name)s needs a valid “%(training)s” training on "
                             "%(day)s. Ask %(contact)s to book you on the training."
                         ),
                         params={
@@ -268,7 +265,7 @@ def booking_check(
             errors.append(
                 ParkError(
                     "slot_taken",
-                    _("start: %(name)s is already booked at that time."),
+                    _("%(name)s is already booked at that time."),
                     params={"name": resource.name},
                     field="start",
                     status=409,
@@ -310,7 +307,7 @@ def _quota_errors(*, tenant, resource, start, end, units, exclude_booking_id) ->
                     ParkError(
                         "quota_exceeded",
                         _(
-                            "end: %(tenant)s has %(left)s of %(quota)s %(unit)s left in the "
+                            "%(tenant)s has %(left)s of %(quota)s %(unit)s left in the "
                             "%(period)s from %(from)s; this booking needs %(wanted)s."
                         ),
                         params={
@@ -338,7 +335,7 @@ def cancel_refusal(*, booking: Booking, now: dt.datetime) -> ParkError | None:
     if booking.status == BookingStatus.CONFIRMED and booking.start and booking.start <= now:
         return ParkError(
             "already_started",
-            _("booking: it started at %(start)s and can no longer be cancelled."),
+            _("It started at %(start)s and can no longer be cancelled."),
             params={"start": when_text(booking.start)},
             field="booking",
             status=409,
@@ -346,7 +343,7 @@ def cancel_refusal(*, booking: Booking, now: dt.datetime) -> ParkError | None:
     if BookingStatus.CANCELLED not in TRANSITIONS.get(booking.status, frozenset()):
         return ParkError(
             "transition_not_allowed",
-            _("status: a booking that is %(old)s cannot become %(new)s."),
+            _("A booking that is %(old)s cannot become %(new)s."),
             params={
                 "old": BookingStatus(booking.status).label,
                 "new": BookingStatus.CANCELLED.label,

@@ -69,14 +69,12 @@ def booking_series_create(
     Raises ``ParkError("recurrence_invalid")`` (422) for a rule outside the supported subset.
     """
     if start is None:
-        raise BookingRefused(
-            [ParkError("start_required", _("start: enter a start time."), field="start")]
-        )
+        raise BookingRefused([ParkError("start_required", _("Enter a start time."), field="start")])
     if end is None:
-        raise BookingRefused([ParkError("end_required", _("end: enter an end time."), field="end")])
+        raise BookingRefused([ParkError("end_required", _("Enter an end time."), field="end")])
     if end <= start:
         raise BookingRefused(
-            [ParkError("end_before_start", _("end: the end must be after the start."), field="end")]
+            [ParkError("end_before_start", _("The end must be after the start."), field="end")]
         )
     occurrences = recurrence.occurrences(start, end)
     with transaction.atomic():
@@ -159,14 +157,14 @@ def booking_cancel_following(
         if is_member(user=user, tenant_id=booking.tenant_id):
             raise Forbidden(
                 "not_owner",
-                _("booking: only its owner or a manager of the tenant may cancel it."),
+                _("Only its owner or a manager of the tenant may cancel it."),
                 field="booking",
             )
         raise NotFound("booking", field="booking")
     if booking.series_id is None:
         raise ParkError(
             "not_in_series",
-            _("booking: it is not part of a recurring series."),
+            _("It is not part of a recurring series."),
             field="booking",
             status=409,
         )

@@ -26,7 +26,7 @@ from resources.models import Recipe, Resource
 def _slot_taken() -> Conflict:
     return Conflict(
         "slot_taken",
-        _("start: this slot has just been taken by another booking; choose another time."),
+        _("This slot has just been taken by another booking; choose another time."),
         field="start",
     )
 
@@ -39,7 +39,7 @@ def _check_transition(from_status: str, to_status: str) -> None:
     if to_status not in TRANSITIONS.get(from_status, set()):
         raise ParkError(
             "transition_not_allowed",
-            _("status: a booking that is %(old)s cannot become %(new)s."),
+            _("A booking that is %(old)s cannot become %(new)s."),
             params={
                 "old": BookingStatus(from_status).label if from_status else "new",
                 "new": BookingStatus(to_status).label,
@@ -86,7 +86,7 @@ def booking_transition(
             if updated != 1:
                 raise Conflict(
                     "status_changed",
-                    _("status: this booking was changed meanwhile; reload and try again."),
+                    _("This booking was changed meanwhile; reload and try again."),
                     field="status",
                 )
             BookingEvent.objects.create(
@@ -169,18 +169,18 @@ def booking_create_instant(
     title = (title or "").strip()
     if not title:
         raise BookingRefused(
-            [ParkError("title_required", _("title: give the booking a title."), field="title")]
+            [ParkError("title_required", _("Give the booking a title."), field="title")]
         )
     if len(title) > 200:
         raise BookingRefused(
-            [ParkError("title_too_long", _("title: at most 200 characters."), field="title")]
+            [ParkError("title_too_long", _("At most 200 characters."), field="title")]
         )
     if resource.booking_mode != "instant":
         raise BookingRefused(
             [
                 ParkError(
                     "round_booked",
-                    _("resource: %(name)s is planned in allocation rounds; send a round request."),
+                    _("%(name)s is planned in allocation rounds; send a round request."),
                     params={"name": resource.name},
                     field="resource",
                 )
@@ -257,7 +257,7 @@ def booking_cancel(*, user, booking: Booking, now: dt.datetime | None = None) ->
         if is_member(user=user, tenant_id=booking.tenant_id):
             raise Forbidden(
                 "not_owner",
-                _("booking: only its owner or a manager of the tenant may cancel it."),
+                _("Only its owner or a manager of the tenant may cancel it."),
                 field="booking",
             )
         raise NotFound("booking", field="booking")

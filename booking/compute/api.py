@@ -44,14 +44,14 @@ def _submit(caller: Caller, data: JobIn) -> ComputeJob:
     if data.pool:
         pool = ResourcePool.objects.filter(slug=data.pool).first()
         if pool is None:
-            raise ParkError("unknown_pool", _("pool: no such pool."), field="pool", status=422)
+            raise ParkError("unknown_pool", _("No such pool."), field="pool", status=422)
     booking = None
     if data.booking is not None:
         try:
             booking = _booking_for(caller, data.booking)
         except NotFound:
             raise ParkError(
-                "unknown_booking", _("booking: no such booking."), field="booking", status=422
+                "unknown_booking", _("No such booking."), field="booking", status=422
             ) from None
     return job_submit(
         user=caller.user,

@@ -158,7 +158,7 @@ def check_residency(
     raise ParkError(
         "data_residency",
         _(
-            "data_class: %(data_class)s data of %(tenant)s may not run on cluster %(cluster)s "
+            "%(data_class)s data of %(tenant)s may not run on cluster %(cluster)s "
             "(jurisdiction: %(jurisdiction)s)."
         )
         % {
@@ -176,7 +176,7 @@ def approval_grant(*, tenant: Tenant, by, expires_at, reference: str) -> CrossBo
     if expires_at <= timezone.now():
         raise ParkError(
             "approval_expired",
-            _("expires_at: an approval must expire in the future."),
+            _("An approval must expire in the future."),
             field="expires_at",
         )
     approval = CrossBoundaryApproval.objects.create(

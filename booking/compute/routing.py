@@ -45,7 +45,7 @@ def job_data_class(*, tenant: Tenant, data_class: str | None, policy=UNREAD) -> 
     if data_class not in DataClass.values:
         raise ParkError(
             "unknown_data_class",
-            _("data_class: one of %(classes)s.") % {"classes": ", ".join(DataClass.values)},
+            _("One of %(classes)s.") % {"classes": ", ".join(DataClass.values)},
             field="data_class",
             status=422,
         )
@@ -103,13 +103,13 @@ def job_route(
             if cluster_named(cluster_name) is None:
                 raise ParkError(
                     "unknown_cluster",
-                    _("cluster: no such cluster."),
+                    _("No such cluster."),
                     field="cluster",
                     status=422,
                 )
             raise ParkError(
                 "cluster_mismatch",
-                _("cluster: the booking or pool runs on %(names)s, not on %(name)s.")
+                _("The booking or pool runs on %(names)s, not on %(name)s.")
                 % {"names": ", ".join(c.name for c in candidates), "name": cluster_name},
                 field="cluster",
                 status=422,
@@ -117,7 +117,7 @@ def job_route(
         if allowed is not None and cluster.name not in allowed:
             raise ParkError(
                 "cluster_not_allowed",
-                _("cluster: %(tenant)s may not use cluster %(name)s.")
+                _("%(tenant)s may not use cluster %(name)s.")
                 % {"tenant": tenant.name, "name": cluster.name},
                 field="cluster",
                 status=403,
@@ -150,7 +150,7 @@ def job_route(
         _check_taking_jobs(resident[0])
     raise ParkError(
         "no_cluster_available",
-        _("cluster: no cluster takes this job now; name one or try again later."),
+        _("No cluster takes this job now; name one or try again later."),
         field="cluster",
         status=503,
     )
@@ -160,7 +160,7 @@ def _check_taking_jobs(cluster: Cluster) -> None:
     if not cluster.takes_jobs:
         raise ParkError(
             "cluster_not_taking_jobs",
-            _("cluster: cluster %(name)s takes no new jobs now (%(state)s).")
+            _("Cluster %(name)s takes no new jobs now (%(state)s).")
             % {"name": cluster.name, "state": cluster.get_state_display()},
             field="cluster",
             status=409,

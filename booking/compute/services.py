@@ -81,11 +81,11 @@ def job_submit(
     now = now or timezone.now()
     name = (name or "").strip()
     if not name:
-        raise ParkError("name_required", _("name: give the job a name."), field="name")
+        raise ParkError("name_required", _("Give the job a name."), field="name")
     if not (script or "").startswith("#!"):
         raise ParkError(
             "script_needs_shebang",
-            _("script: a batch script starts with #! (e.g. #!/bin/bash)."),
+            _("A batch script starts with #! (e.g. #!/bin/bash)."),
             field="script",
         )
     membership = cluster_membership(user=user, tenant=tenant)
@@ -104,7 +104,7 @@ def job_submit(
     if not partition:
         raise ParkError(
             "partition_required",
-            _("partition: name a partition, a GPU pool or a booking to run in."),
+            _("Name a partition, a GPU pool or a booking to run in."),
             field="partition",
         )
     policy = policy_of(tenant)  # read once for the class and the route
@@ -181,33 +181,28 @@ def _check_booking(
     if booking.status != BookingStatus.CONFIRMED:
         raise ParkError(
             "booking_not_confirmed",
-            _("booking: only a confirmed booking can run jobs."),
+            _("Only a confirmed booking can run jobs."),
             field="booking",
         )
     resource = booking.resource
     node = getattr(resource, "gpu", None) if resource is not None else None
     if node is None or resource.kind != ResourceKind.GPU_NODE:
-        raise ParkError(
-            "booking_not_gpu", _("booking: the booking is not on a GPU node."), field="booking"
-        )
+        raise ParkError("booking_not_gpu", _("The booking is not on a GPU node."), field="booking")
     if booking.end <= now:
-        raise ParkError("booking_ended", _("booking: the booking has ended."), field="booking")
+        raise ParkError("booking_ended", _("The booking has ended."), field="booking")
     begin = max(now, booking.start)
     if begin + dt.timedelta(minutes=time_limit_minutes) > booking.end:
         left = int((booking.end - begin).total_seconds() // 60)
         raise ParkError(
             "booking_too_short",
-            _(
-                "time_limit_minutes: the job would run past the booking's end; at most "
-                "%(left)s minutes fit."
-            ),
+            _("The job would run past the booking's end; at most %(left)s minutes fit."),
             params={"left": left},
             field="time_limit_minutes",
         )
     if gpus > booking.units:
         raise ParkError(
             "booking_too_few_gpus",
-            _("gpus: the booking holds %(units)s GPUs."),
+            _("The booking holds %(units)s GPUs."),
             params={"units": booking.units},
             field="gpus",
         )
@@ -230,14 +225,14 @@ def _check_partition(
     if part is None:
         raise ParkError(
             "unknown_partition",
-            _("partition: the cluster has no partition %(name)s."),
+            _("The cluster has no partition %(name)s."),
             params={"name": partition},
             field="partition",
         )
     if part.max_time_minutes is not None and time_limit_minutes > part.max_time_minutes:
         raise ParkError(
             "time_limit_too_long",
-            _("time_limit_minutes: partition %(name)s allows at most %(max)s minutes."),
+            _("Partition %(name)s allows at most %(max)s minutes."),
             params={"name": partition, "max": part.max_time_minutes},
             field="time_limit_minutes",
         )
@@ -248,7 +243,7 @@ def _check_partition(
         if gpus > most:
             raise ParkError(
                 "too_many_gpus",
-                _("gpus: a node in partition %(name)s has at most %(max)s GPUs%(model)s."),
+                _("A node in partition %(name)s has at most %(max)s GPUs%(model)s."),
                 params={
                     "name": partition,
                     "max": most,
@@ -260,7 +255,7 @@ def _check_partition(
     if nodes and cpus > most_cpus:
         raise ParkError(
             "too_many_cpus",
-            _("cpus: a node in partition %(name)s has at most %(max)s CPUs."),
+            _("A node in partition %(name)s has at most %(max)s CPUs."),
             params={"name": partition, "max": most_cpus},
             field="cpus",
         )
@@ -278,7 +273,7 @@ def _check_quota(*, tenant: Tenant, gpus: int, time_limit_minutes: int, now: dt.
             raise ParkError(
                 "quota_exceeded",
                 _(
-                    "time_limit_minutes: %(tenant)s has %(left)s of %(quota)s GPU-hours left in "
+                    "%(tenant)s has %(left)s of %(quota)s GPU-hours left in "
                     "the %(period)s; this job may use %(wanted)s (GPUs × time limit)."
                 ),
                 params={
@@ -319,7 +314,7 @@ def job_cancel(*, user, job: ComputeJob, client: SlurmClient | None = None) -> C
     if job.state not in LIVE_JOB_STATES:
         raise Conflict(
             "job_not_live",
-            _("state: the job has already ended (%(state)s)."),
+            _("The job has already ended (%(state)s)."),
             params={"state": job.get_state_display()},
             field="state",
         )

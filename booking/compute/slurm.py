@@ -118,14 +118,12 @@ def configured_cluster_client(cluster: Cluster | None) -> SlurmClient | None:
 def cluster_membership(*, user, tenant: Tenant) -> Membership:
     membership = Membership.objects.filter(user=user, tenant=tenant, tenant__active=True).first()
     if membership is None:
-        raise ParkError(
-            "not_a_member", _("tenant: you are not a member of this tenant."), field="tenant"
-        )
+        raise ParkError("not_a_member", _("You are not a member of this tenant."), field="tenant")
     if not membership.cluster_username:
         raise ParkError(
             "no_cluster_identity",
             _(
-                "user: you have no identity on the compute cluster yet; ask your tenant manager "
+                "You have no identity on the compute cluster yet; ask your tenant manager "
                 "or the park operator to set your cluster user name."
             ),
             field="user",
@@ -141,12 +139,12 @@ def pool_target(pool: ResourcePool) -> tuple[str, str | None]:
         if hasattr(r, "gpu")
     ]
     if pool.kind != ResourceKind.GPU_NODE or not nodes:
-        raise ParkError("pool_not_gpu", _("pool: the pool has no GPU nodes."), field="pool")
+        raise ParkError("pool_not_gpu", _("The pool has no GPU nodes."), field="pool")
     partitions = {n.slurm_partition for n in nodes}
     if len(partitions) != 1:
         raise ParkError(
             "pool_spans_partitions",
-            _("pool: its nodes are in several partitions; name the partition."),
+            _("Its nodes are in several partitions; name the partition."),
             field="pool",
         )
     models = {n.gpu_model.lower() for n in nodes}

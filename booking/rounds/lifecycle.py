@@ -36,7 +36,7 @@ def _round_cas(
             raise NotFound("round", field="round")
         raise Conflict(
             code,
-            _("status: the round is %(status)s; this cannot be done now."),
+            _("The round is %(status)s; this cannot be done now."),
             params={"status": Status(current).label},
             field="status",
         )

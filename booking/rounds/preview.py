@@ -78,9 +78,7 @@ def what_if_check(
     rnd = allocation_round
     stored = stored_problem(rnd)
     if stored is None or rnd.status not in (Status.SOLVED, Status.PUBLISHED):
-        raise Conflict(
-            "round_not_solved", _("round: run the planner before a what-if."), field="round"
-        )
+        raise Conflict("round_not_solved", _("Run the planner before a what-if."), field="round")
     problem, base = stored
     in_round = {t.id for t in problem.tenants}
     slot = problem.slot_minutes
@@ -90,9 +88,9 @@ def what_if_check(
         try:
             w = float(Decimal(str(value)))
         except (InvalidOperation, ValueError):
-            raise _err("bad_weight", f"weights[{slug}]", _("weight: must be a number.")) from None
+            raise _err("bad_weight", f"weights[{slug}]", _("Must be a number.")) from None
         if not w > 0 or w != w or w == float("inf"):
-            raise _err("bad_weight", f"weights[{slug}]", _("weight: must be above 0."))
+            raise _err("bad_weight", f"weights[{slug}]", _("Must be above 0."))
         if slug in in_round:
             new_weights[slug] = w
     new_quotas: dict[str, dict[str, int | None]] = {}
@@ -100,20 +98,16 @@ def what_if_check(
         slug = _tenant_slug(key)
         for cls, hours in (per_class or {}).items():
             if cls not in ResourceKind.values:
-                raise _err(
-                    "bad_resource_class", f"quotas[{slug}]", _("quota: unknown resource class.")
-                )
+                raise _err("bad_resource_class", f"quotas[{slug}]", _("Unknown resource class."))
             if hours is None:
                 slots = None
             else:
                 try:
                     h = Decimal(str(hours))
                 except InvalidOperation:
-                    raise _err(
-                        "bad_quota", f"quotas[{slug}]", _("quota: must be a number.")
-                    ) from None
+                    raise _err("bad_quota", f"quotas[{slug}]", _("Must be a number.")) from None
                 if not h.is_finite() or h < 0:
-                    raise _err("bad_quota", f"quotas[{slug}]", _("quota: must be 0 or more hours."))
+                    raise _err("bad_quota", f"quotas[{slug}]", _("Must be 0 or more hours."))
                 slots = int(h * 60 // slot)
             if slug in in_round:
                 new_quotas.setdefault(slug, {})[cls] = slots

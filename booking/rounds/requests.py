@@ -52,7 +52,7 @@ def _recipe_check(*, kind, targets, recipe, target_name, errors) -> Recipe | Non
                 _err(
                     "recipe_not_allowed",
                     "recipe",
-                    _("recipe: only a pilot-line run takes a recipe."),
+                    _("Only a pilot-line run takes a recipe."),
                 )
             )
         return None
@@ -60,9 +60,7 @@ def _recipe_check(*, kind, targets, recipe, target_name, errors) -> Recipe | Non
     if recipe is None or recipe == "":
         if Recipe.objects.filter(line_id__in=line_ids).exists():
             errors.append(
-                _err(
-                    "recipe_required", "recipe", _("recipe: choose the process recipe of the run.")
-                )
+                _err("recipe_required", "recipe", _("Choose the process recipe of the run."))
             )
         return None
     code = recipe.code if isinstance(recipe, Recipe) else str(recipe)
@@ -75,7 +73,7 @@ def _recipe_check(*, kind, targets, recipe, target_name, errors) -> Recipe | Non
             _err(
                 "recipe_unknown",
                 "recipe",
-                _("recipe: “%(code)s” is not a recipe of %(name)s."),
+                _("“%(code)s” is not a recipe of %(name)s."),
                 params={"code": code, "name": target_name},
             )
         )
@@ -120,23 +118,21 @@ def round_request_check(
     found: dict = {"targets": [], "recipe": None, "duration": None}
     title = (title or "").strip()
     if not title:
-        errors.append(_err("title_required", "title", _("title: give the request a title.")))
+        errors.append(_err("title_required", "title", _("Give the request a title.")))
     elif len(title) > 200:
-        errors.append(_err("title_too_long", "title", _("title: at most 200 characters.")))
+        errors.append(_err("title_too_long", "title", _("At most 200 characters.")))
     if tenant is None or not is_member(user=user, tenant_id=tenant.pk):
         errors.append(
             _err(
                 "not_member",
                 "tenant",
-                _("tenant: you are not a member of this tenant."),
+                _("You are not a member of this tenant."),
                 status=403,
             )
         )
     targets, target_name, kind = [], "", ""
     if (resource is None) == (pool is None):
-        errors.append(
-            _err("resource_or_pool", "resource", _("resource: name either a resource or a pool."))
-        )
+        errors.append(_err("resource_or_pool", "resource", _("Name either a resource or a pool.")))
     else:
         targets, target_name, kind = _targets(resource, pool)
         if not targets:
@@ -144,22 +140,20 @@ def round_request_check(
                 _err(
                     "not_round_booked",
                     "resource",
-                    _("resource: %(name)s is not planned in allocation rounds; book it directly."),
+                    _("%(name)s is not planned in allocation rounds; book it directly."),
                     params={"name": target_name},
                 )
             )
     found["targets"] = targets
     window = earliest_start is not None and latest_end is not None
     if not window:
-        errors.append(
-            _err("window_required", "earliest_start", _("earliest_start: give the window."))
-        )
+        errors.append(_err("window_required", "earliest_start", _("Give the window.")))
     elif latest_end <= earliest_start:
         errors.append(
             _err(
                 "window_ends_before_start",
                 "latest_end",
-                _("latest_end: the window must end after it starts."),
+                _("The window must end after it starts."),
             )
         )
         window = False
@@ -167,13 +161,9 @@ def round_request_check(
     try:
         duration = int(duration_minutes)
     except (TypeError, ValueError):
-        errors.append(
-            _err("duration_invalid", "duration_minutes", _("duration_minutes: give whole minutes."))
-        )
+        errors.append(_err("duration_invalid", "duration_minutes", _("Give whole minutes.")))
     if duration is not None and duration < 1:
-        errors.append(
-            _err("duration_invalid", "duration_minutes", _("duration_minutes: must be at least 1."))
-        )
+        errors.append(_err("duration_invalid", "duration_minutes", _("Must be at least 1.")))
         duration = None
     found["duration"] = duration
     if duration is not None and window:
@@ -182,9 +172,7 @@ def round_request_check(
                 _err(
                     "window_shorter_than_duration",
                     "latest_end",
-                    _(
-                        "latest_end: the window is shorter than the duration of %(minutes)s minutes."
-                    ),
+                    _("The window is shorter than the duration of %(minutes)s minutes."),
                     params={"minutes": duration},
                 )
             )
@@ -199,7 +187,7 @@ def round_request_check(
                 _err(
                     "duration_out_of_range",
                     "duration_minutes",
-                    _("duration_minutes: %(name)s is booked for %(lo)s to %(hi)s minutes."),
+                    _("%(name)s is booked for %(lo)s to %(hi)s minutes."),
                     params={"name": target_name, "lo": lo, "hi": hi},
                 )
             )
@@ -210,14 +198,12 @@ def round_request_check(
                 _err(
                     "units_invalid",
                     "units",
-                    _("units: between 1 and %(capacity)s."),
+                    _("Between 1 and %(capacity)s."),
                     params={"capacity": capacity},
                 )
             )
     if not isinstance(priority, int) or not -100 <= priority <= 100:
-        errors.append(
-            _err("bad_priority", "priority", _("priority: a whole number from -100 to 100."))
-        )
+        errors.append(_err("bad_priority", "priority", _("A whole number from -100 to 100.")))
     if targets:
         found["recipe"] = _recipe_check(
             kind=kind, targets=targets, recipe=recipe, target_name=target_name, errors=errors
@@ -229,10 +215,7 @@ def round_request_check(
                 _err(
                     "no_valid_training",
                     "resource",
-                    _(
-                        "resource: %(name)s needs a training you do not hold in the requested "
-                        "window."
-                    ),
+                    _("%(name)s needs a training you do not hold in the requested window."),
                     params={"name": target_name},
                     status=403,
                 )
@@ -249,7 +232,7 @@ def _round_problems(*, rnd, now, earliest_start, latest_end, tenant, follows, ma
             _err(
                 "round_not_open",
                 "round",
-                _("round: %(name)s is closed for requests."),
+                _("%(name)s is closed for requests."),
                 params={"name": rnd.name},
                 status=409,
             )
@@ -259,7 +242,7 @@ def _round_problems(*, rnd, now, earliest_start, latest_end, tenant, follows, ma
             _err(
                 "round_cutoff_passed",
                 "round",
-                _("round: the cut-off of %(name)s was %(cutoff)s."),
+                _("The cut-off of %(name)s was %(cutoff)s."),
                 params={"name": rnd.name, "cutoff": when_text(rnd.cutoff)},
                 status=409,
             )
@@ -270,7 +253,7 @@ def _round_problems(*, rnd, now, earliest_start, latest_end, tenant, follows, ma
                 _err(
                     "window_outside_round",
                     "earliest_start",
-                    _("earliest_start: the window must lie within the round, %(start)s – %(end)s."),
+                    _("The window must lie within the round, %(start)s – %(end)s."),
                     params={"start": when_text(rnd.period_start), "end": when_text(rnd.period_end)},
                 )
             )
@@ -289,7 +272,7 @@ def _round_problems(*, rnd, now, earliest_start, latest_end, tenant, follows, ma
                     "bad_follows",
                     "follows",
                     _(
-                        "follows: a request can only follow an open request of the same tenant "
+                        "A request can only follow an open request of the same tenant "
                         "in the same round that nothing else follows yet."
                     ),
                 )
@@ -300,7 +283,7 @@ def _round_problems(*, rnd, now, earliest_start, latest_end, tenant, follows, ma
                 _err(
                     "bad_gap",
                     "max_gap_minutes",
-                    _("max_gap_minutes: only for a request that follows another."),
+                    _("Only for a request that follows another."),
                 )
             )
         elif not isinstance(max_gap_minutes, int) or max_gap_minutes < 0:
@@ -308,7 +291,7 @@ def _round_problems(*, rnd, now, earliest_start, latest_end, tenant, follows, ma
                 _err(
                     "bad_gap",
                     "max_gap_minutes",
-                    _("max_gap_minutes: a whole number of minutes ≥ 0."),
+                    _("A whole number of minutes ≥ 0."),
                 )
             )
     return errors
@@ -389,7 +372,7 @@ def round_request_create(
                     _err(
                         "no_open_round",
                         "round",
-                        _("round: no open allocation round covers this window."),
+                        _("No open allocation round covers this window."),
                     )
                 )
         if rnd is not None:

@@ -53,7 +53,7 @@ def round_create(
     """Open a new round for requests over [period_start, period_end), closing at ``cutoff``."""
     name = (name or "").strip()
     if not name:
-        raise ParkError("name_required", _("name: give the round a name."), field="name")
+        raise ParkError("name_required", _("Give the round a name."), field="name")
     for field, value in (
         ("period_start", period_start),
         ("period_end", period_end),
@@ -66,24 +66,22 @@ def round_create(
     if period_end <= period_start:
         raise ParkError(
             "period_ends_before_start",
-            _("period_end: the period must end after it starts."),
+            _("The period must end after it starts."),
             field="period_end",
         )
     if cutoff > period_start:
         raise ParkError(
             "cutoff_after_start",
-            _("cutoff: the cut-off must not be after the period starts."),
+            _("The cut-off must not be after the period starts."),
             field="cutoff",
         )
     if cutoff <= timezone.now():
-        raise ParkError(
-            "cutoff_in_past", _("cutoff: the cut-off must be in the future."), field="cutoff"
-        )
+        raise ParkError("cutoff_in_past", _("The cut-off must be in the future."), field="cutoff")
     limit = time_limit_seconds or int(settings.PLANNER_TIME_LIMIT)
     if not 1 <= limit <= 600:
         raise ParkError(
             "bad_time_limit",
-            _("time_limit_seconds: between 1 and 600 seconds."),
+            _("Between 1 and 600 seconds."),
             field="time_limit_seconds",
         )
     rnd = AllocationRound(
@@ -152,7 +150,7 @@ def round_publish(*, allocation_round: AllocationRound, actor=None) -> Allocatio
             if rnd.status != Status.SOLVED:
                 raise Conflict(
                     "round_not_solved",
-                    _("status: the round is %(status)s; only a planned round can be published."),
+                    _("The round is %(status)s; only a planned round can be published."),
                     params={"status": Status(rnd.status).label},
                     field="status",
                 )

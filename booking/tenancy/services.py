@@ -30,7 +30,7 @@ def quota_set(
     """Create or change one quota (hours ≥ 0) and record old → new in the audit history."""
     new = _as_decimal(hours, field="hours").quantize(_HOURS, rounding=ROUND_HALF_UP)
     if new < 0:
-        raise ParkError("quota_negative", "hours: a quota cannot be negative.", field="hours")
+        raise ParkError("quota_negative", "A quota cannot be negative.", field="hours")
     quota = (
         Quota.objects.select_for_update()
         .filter(tenant=tenant, resource_class=resource_class, period=period)
@@ -78,11 +78,11 @@ def quotas_scale(*, tenants, percent, actor=None) -> int:
     if factor_pct <= -100:
         raise ParkError(
             "scale_out_of_range",
-            "percent: must be above -100 (a quota cannot go negative).",
+            "Must be above -100 (a quota cannot go negative).",
             field="percent",
         )
     if factor_pct > 1000:
-        raise ParkError("scale_out_of_range", "percent: must be at most 1000.", field="percent")
+        raise ParkError("scale_out_of_range", "Must be at most 1000.", field="percent")
     factor = (Decimal(100) + factor_pct) / Decimal(100)
     changed = 0
     quotas = Quota.objects.select_for_update().filter(tenant__in=tenants).select_related("tenant")
@@ -105,7 +105,7 @@ def tenant_set_weight(*, tenant: Tenant, weight, actor=None, note: str = "") -> 
     new = _as_decimal(weight, field="weight").quantize(_WEIGHT, rounding=ROUND_HALF_UP)
     if new <= 0:
         raise ParkError(
-            "weight_not_positive", "weight: a fair-share weight must be above 0.", field="weight"
+            "weight_not_positive", "A fair-share weight must be above 0.", field="weight"
         )
     locked = Tenant.objects.select_for_update().get(pk=tenant.pk)
     old = locked.weight

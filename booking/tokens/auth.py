@@ -122,7 +122,7 @@ class SessionTenantAuth(APIKeyCookie):
             if len(found) != 1:
                 raise ParkError(
                     "tenant_required",
-                    _("tenant: you belong to several tenants (or none); name one with ?tenant=."),
+                    _("You belong to several tenants (or none); name one with ?tenant=."),
                     field="tenant",
                 )
             membership = found[0]

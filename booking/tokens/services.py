@@ -48,31 +48,29 @@ def api_token_create(
     """
     name = (name or "").strip()
     if not name:
-        raise ParkError("name_required", _("name: give the token a name."), field="name")
+        raise ParkError("name_required", _("Give the token a name."), field="name")
     if len(name) > 80:
-        raise ParkError("name_too_long", _("name: at most 80 characters."), field="name")
+        raise ParkError("name_too_long", _("At most 80 characters."), field="name")
     if not Membership.objects.filter(user=user, tenant=tenant, tenant__active=True).exists():
         raise NotFound(_("tenant"), field="tenant")
     scopes = sorted(set(scopes or []))
     if not scopes:
-        raise ParkError("scopes_required", _("scopes: choose at least one scope."), field="scopes")
+        raise ParkError("scopes_required", _("Choose at least one scope."), field="scopes")
     unknown = [s for s in scopes if s not in ApiScope.values]
     if unknown:
         raise ParkError(
             "unknown_scope",
-            _("scopes: unknown scope %(scope)s (allowed: %(allowed)s)."),
+            _("Unknown scope %(scope)s (allowed: %(allowed)s)."),
             params={"scope": unknown[0], "allowed": ", ".join(ApiScope.values)},
             field="scopes",
         )
     now = timezone.now()
     if expires_at <= now:
-        raise ParkError(
-            "expiry_in_past", _("expires_at: must be in the future."), field="expires_at"
-        )
+        raise ParkError("expiry_in_past", _("Must be in the future."), field="expires_at")
     if expires_at > now + dt.timedelta(days=MAX_TOKEN_DAYS):
         raise ParkError(
             "expiry_too_far",
-            _("expires_at: a token may live at most %(days)s days."),
+            _("A token may live at most %(days)s days."),
             params={"days": MAX_TOKEN_DAYS},
             field="expires_at",
         )

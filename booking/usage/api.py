@@ -79,12 +79,12 @@ def usage_view(request: HttpRequest, period: Query[TenantUsagePeriodIn]):
     caller: Caller = request.auth
     if period.end <= period.start:
         raise ParkError(
-            "end_before_start", "end: the end must be after the start.", field="end", status=422
+            "end_before_start", "The end must be after the start.", field="end", status=422
         )
     if (period.end - period.start).days > MAX_PERIOD_DAYS:
         raise ParkError(
             "period_too_long",
-            _("end: a period covers at most %(days)s days."),
+            _("A period covers at most %(days)s days."),
             params={"days": MAX_PERIOD_DAYS},
             field="end",
             status=422,

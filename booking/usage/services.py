@@ -126,7 +126,7 @@ def check_may_act(*, user, booking: Booking) -> None:
     if roles:
         raise Forbidden(
             "not_owner",
-            _("booking: only its owner or a manager of the tenant may check it in or out."),
+            _("Only its owner or a manager of the tenant may check it in or out."),
             field="booking",
         )
     raise NotFound("booking", field="booking")
@@ -156,13 +156,11 @@ def booking_check_in(*, user, booking: Booking, now: dt.datetime | None = None) 
     now = now or timezone.now()
     check_may_act(user=user, booking=booking)
     if booking.status == BookingStatus.IN_USE:
-        raise Conflict(
-            "already_checked_in", _("booking: it is already checked in."), field="booking"
-        )
+        raise Conflict("already_checked_in", _("It is already checked in."), field="booking")
     if booking.status != BookingStatus.CONFIRMED:
         raise Conflict(
             "not_confirmed",
-            _("booking: only a confirmed booking can be checked in; this one is %(status)s."),
+            _("Only a confirmed booking can be checked in; this one is %(status)s."),
             params={"status": BookingStatus(booking.status).label.lower()},
             field="booking",
         )
@@ -170,7 +168,7 @@ def booking_check_in(*, user, booking: Booking, now: dt.datetime | None = None) 
     if not window.required:
         raise ParkError(
             "check_in_not_used",
-            _("booking: %(name)s is measured without check-in."),
+            _("%(name)s is measured without check-in."),
             params={"name": booking.resource.name},
             field="booking",
         )
@@ -178,14 +176,14 @@ def booking_check_in(*, user, booking: Booking, now: dt.datetime | None = None) 
     if now < opens:
         raise ParkError(
             "check_in_not_open",
-            _("booking: check-in opens at %(opens)s."),
+            _("Check-in opens at %(opens)s."),
             params={"opens": _fmt(opens)},
             field="booking",
         )
     if now > closes:
         raise ParkError(
             "check_in_closed",
-            _("booking: check-in closed at %(closes)s."),
+            _("Check-in closed at %(closes)s."),
             params={"closes": _fmt(closes)},
             field="booking",
         )
@@ -223,7 +221,7 @@ def booking_check_out(*, user, booking: Booking, now: dt.datetime | None = None)
     now = now or timezone.now()
     check_may_act(user=user, booking=booking)
     if booking.status != BookingStatus.IN_USE:
-        raise Conflict("not_checked_in", _("booking: it is not checked in."), field="booking")
+        raise Conflict("not_checked_in", _("It is not checked in."), field="booking")
     with transaction.atomic():
         usage = BookingUsage.objects.select_for_update().get(booking=booking)
         changes = {}
@@ -289,9 +287,7 @@ def line_run_complete(
     if not is_operator(user):
         raise NotFound("booking", field="booking")
     if booking.resource is None or booking.resource.kind != ResourceKind.PILOT_LINE:
-        raise ParkError(
-            "not_a_line", _("booking: run records are kept for pilot lines."), field="booking"
-        )
+        raise ParkError("not_a_line", _("Run records are kept for pilot lines."), field="booking")
     if booking.status not in (
         BookingStatus.CONFIRMED,
         BookingStatus.IN_USE,
@@ -299,18 +295,18 @@ def line_run_complete(
     ):
         raise Conflict(
             "run_not_started",
-            _("booking: a %(status)s booking has no run to record."),
+            _("A %(status)s booking has no run to record."),
             params={"status": BookingStatus(booking.status).label.lower()},
             field="booking",
         )
     if actual_end <= actual_start:
         raise ParkError(
             "end_before_start",
-            _("actual_end: the end must be after the start."),
+            _("The end must be after the start."),
             field="actual_end",
         )
     if recipe is not None and recipe.line_id != booking.resource_id:
-        raise ParkError("recipe_unknown", _("recipe: not a recipe of this line."), field="recipe")
+        raise ParkError("recipe_unknown", _("Not a recipe of this line."), field="recipe")
     with transaction.atomic():
         run, _created = LineRun.objects.update_or_create(
             booking=booking,

@@ -10,6 +10,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from booking.field_labels import field_label
+
 _cache_ids = itertools.count()
 
 
@@ -90,7 +92,8 @@ def assert_error(response, status: int, code: str | None = None, field: str | No
         assert body["code"] == code, body
     if field is not None:
         assert body["field"] == field, body
-        assert field in body["message"], body
+        # The message names the field by its label (English here), not by its code.
+        assert field_label(field) in body["message"], body
     return body
 
 
