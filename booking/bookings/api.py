@@ -73,7 +73,7 @@ def _booking_for(caller: Caller, pk: int) -> Booking:
 def _unknown(field: str, what: str) -> ParkError:
     return ParkError(
         f"unknown_{field}",
-        _("%(field)s: no such %(what)s."),
+        _("No such %(what)s."),
         params={"field": field, "what": what},
         field=field,
         status=422,
@@ -126,7 +126,7 @@ def _create(caller: Caller, data: BookingIn) -> Booking:
         if field in data.model_fields_set and getattr(data, field) not in (None, 0):
             raise ParkError(
                 "field_not_applicable",
-                _("%(field)s: only for %(kind)s."),
+                _("Only for %(kind)s."),
                 params={
                     "field": field,
                     "kind": _("round requests") if instant else _("instant bookings"),
@@ -345,7 +345,7 @@ def resource_list(request: HttpRequest, filters: Query[CatalogueFilterIn]):
         field = "free_to" if filters.free_to is None else "free_from"
         raise ParkError(
             "window_incomplete",
-            _("%(field)s: give both free_from and free_to, or neither."),
+            _("Give both free_from and free_to, or neither."),
             params={"field": field},
             field=field,
             status=422,

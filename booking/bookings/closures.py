@@ -68,9 +68,7 @@ def closure_declare(
     it commits. Operators only. All or nothing (one transaction)."""
     now = now or timezone.now()
     if not getattr(actor, "is_superuser", False):
-        raise ParkError(
-            "operators_only", _("closure: only operators declare closures."), status=403
-        )
+        raise ParkError("operators_only", _("Only operators declare closures."), status=403)
     reason = (reason or "").strip()[:200]
     if not reason:
         raise ParkError("reason_required", _("Say why the park closes."), field="reason")

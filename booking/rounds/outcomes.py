@@ -181,7 +181,7 @@ def check_free(rnd_outcomes: list[tuple[Booking, Resource, dt.datetime, dt.datet
                 raise Conflict(
                     "plan_stale",
                     _(
-                        "plan: %(resource)s has been booked at %(start)s since the plan was made; "
+                        "%(resource)s has been booked at %(start)s since the plan was made; "
                         "run the planner again."
                     ),
                     params={"resource": resource.name, "start": when_text(start)},
@@ -197,7 +197,7 @@ def check_on_grid(rnd_outcomes: list[tuple[Booking, Resource, dt.datetime, dt.da
             raise Conflict(
                 "plan_off_grid",
                 _(
-                    "plan: %(resource)s takes bookings in steps of %(slot)s minutes, but the plan "
+                    "%(resource)s takes bookings in steps of %(slot)s minutes, but the plan "
                     "has one from %(start)s; run the planner again."
                 )
                 % {

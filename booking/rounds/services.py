@@ -61,7 +61,7 @@ def round_create(
     ):
         if value is None:
             raise ParkError(
-                f"{field}_required", _("%(field)s: required."), params={"field": field}, field=field
+                f"{field}_required", _("Required."), params={"field": field}, field=field
             )
     if period_end <= period_start:
         raise ParkError(
@@ -170,7 +170,7 @@ def round_publish(*, allocation_round: AllocationRound, actor=None) -> Allocatio
             if any(o.granted and o.resource not in resources for o in outcomes.values()):
                 raise Conflict(
                     "plan_stale",
-                    _("plan: a resource of the plan no longer exists; run the planner again."),
+                    _("A resource of the plan no longer exists; run the planner again."),
                     field="round",
                 )
             granted = [
@@ -212,9 +212,7 @@ def round_publish(*, allocation_round: AllocationRound, actor=None) -> Allocatio
             raise
         raise Conflict(
             "plan_stale",
-            _(
-                "plan: a granted slot has been booked since the plan was made; run the planner again."
-            ),
+            _("A granted slot has been booked since the plan was made; run the planner again."),
             field="round",
         ) from None
     return rnd
