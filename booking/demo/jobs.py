@@ -14,7 +14,7 @@ from booking.bookings.services import booking_create_instant
 from booking.compute.models import ComputeJob, JobState
 from booking.compute.slurm import job_output_path
 from booking.tenancy.models import Membership
-from resources.clusters import cluster_named
+from resources.clusters import cluster_named, default_cluster
 from resources.models import Resource, ResourceKind
 
 DEMO_SLURM_IDS = 8_100_000
@@ -52,7 +52,7 @@ def _job(booking: Booking, *, rng, number, state, started, ended, now) -> Comput
         tenant=booking.tenant,
         user=booking.user,
         booking=booking,
-        cluster=cluster_named(booking.resource.gpu.slurm_cluster),
+        cluster=cluster_named(booking.resource.gpu.slurm_cluster) or default_cluster(),
         name=name,
         script=DEMO_SCRIPT.format(name=name),
         partition=booking.resource.gpu.slurm_partition,

@@ -17,6 +17,7 @@ from django.utils.text import slugify
 from booking.rounds.models import AllocationRound
 from booking.tenancy.models import Membership, Period, Tenant, Tier
 from booking.tenancy.services import quota_set
+from resources.clusters import default_cluster_name
 from resources.models import BookingMode, Location, Park, ResourceKind, ResourcePool, Training
 from resources.services import (
     gpu_node_create,
@@ -182,7 +183,7 @@ def demo_park_build(*, seed: int = 7, today: dt.date | None = None) -> DemoLogin
             gpu_memory_gb=80,
             cpus=64,
             memory_gb=512,
-            slurm_cluster="park",
+            slurm_cluster=default_cluster_name(),
             slurm_partition="gpu",
             slurm_node=f"gpu0{i}",
             **gpu_common,
@@ -199,7 +200,7 @@ def demo_park_build(*, seed: int = 7, today: dt.date | None = None) -> DemoLogin
             gpu_memory_gb=80,
             cpus=112,
             memory_gb=2048,
-            slurm_cluster="park",
+            slurm_cluster=default_cluster_name(),
             slurm_partition="h100",
             slurm_node=f"h100-0{i}",
             booking_mode=BookingMode.ROUND,
