@@ -57,13 +57,10 @@ def test_a_gan_run_promoted_after_a_cancellation_waits_for_the_clean_after_a_hel
     assert plan.assignments[str(promoted.pk)].granted
 
 
-@pytest.mark.parametrize("refused", [True, False])
-def test_a_line_run_whose_metrology_step_was_refused_for_good_is_not_promoted(
-    park, week_round, django_capture_on_commit_callbacks, refused
-):
-    from booking.bookings.services import booking_cancel, booking_transition
-
-    # acme already has line and XRD time on days 1 and 2, so globex wins the contended run.
+def _chain_waiting_behind_a_rival(park, week_round, callbacks):
+    """A published round where acme's line run and its XRD metrology step (a chain) wait
+    behind globex's line run: acme already has line and XRD time on days 1 and 2, so globex
+    wins the contended run. Returns (run, metrology, rival) as stored."""
     ask(week_round, user=park.alice, tenant=park.acme, resource=park.xrd, day=2, minutes=240)
     ask(
         week_round,
@@ -109,9 +106,20 @@ def test_a_line_run_whose_metrology_step_was_refused_for_good_is_not_promoted(
         minutes=480,
         recipe="sic",
     )
-    rnd = close_and_solve(week_round, django_capture_on_commit_callbacks)
-    publish(rnd, django_capture_on_commit_callbacks)
-    run, metrology, rival = _fresh(run, metrology, rival)
+    rnd = close_and_solve(week_round, callbacks)
+    publish(rnd, callbacks)
+    return _fresh(run, metrology, rival)
+
+
+@pytest.mark.parametrize("refused", [True, False])
+def test_a_line_run_whose_metrology_step_was_refused_for_good_is_not_promoted(
+    park, week_round, django_capture_on_commit_callbacks, refused
+):
+    from booking.bookings.services import booking_cancel, booking_transition
+
+    run, metrology, rival = _chain_waiting_behind_a_rival(
+        park, week_round, django_capture_on_commit_callbacks
+    )
     assert rival.status == BookingStatus.CONFIRMED
     assert {run.status, metrology.status} == {BookingStatus.WAITLISTED}
     if refused:
@@ -133,54 +141,9 @@ def test_a_waiting_line_run_is_not_promoted_alone_once_its_metrology_step_is_wit
 ):
     from booking.bookings.services import booking_cancel
 
-    ask(week_round, user=park.alice, tenant=park.acme, resource=park.xrd, day=2, minutes=240)
-    ask(
-        week_round,
-        user=park.alice,
-        tenant=park.acme,
-        resource=park.line,
-        day=1,
-        start=0,
-        end=8,
-        minutes=480,
-        recipe="sic",
+    run, metrology, rival = _chain_waiting_behind_a_rival(
+        park, week_round, django_capture_on_commit_callbacks
     )
-    run = ask(
-        week_round,
-        user=park.alice,
-        tenant=park.acme,
-        resource=park.line,
-        day=0,
-        start=0,
-        end=8,
-        minutes=480,
-        recipe="sic",
-    )
-    metrology = ask(
-        week_round,
-        user=park.alice,
-        tenant=park.acme,
-        resource=park.xrd,
-        day=0,
-        start=8,
-        end=16,
-        minutes=240,
-        follows=run,
-    )
-    rival = ask(
-        week_round,
-        user=park.charlie,
-        tenant=park.globex,
-        resource=park.line,
-        day=0,
-        start=0,
-        end=8,
-        minutes=480,
-        recipe="sic",
-    )
-    rnd = close_and_solve(week_round, django_capture_on_commit_callbacks)
-    publish(rnd, django_capture_on_commit_callbacks)
-    run, metrology, rival = _fresh(run, metrology, rival)
     assert {run.status, metrology.status} == {BookingStatus.WAITLISTED}
     booking_cancel(user=park.alice, booking=metrology)
     with django_capture_on_commit_callbacks(execute=True):
