@@ -253,6 +253,8 @@ TRAINING_CONTACT = env_str("TRAINING_CONTACT")
 
 # Planner defaults for allocation rounds.
 PLANNER_TIME_LIMIT = float(env_str("PLANNER_TIME_LIMIT", "10"))
+# How far after a closure a displaced booking is moved to, or offered, the same length of time.
+PARK_CLOSURE_MOVE_DAYS = env_int("PARK_CLOSURE_MOVE_DAYS", 14)
 
 # Researcher API. Rate-limit counters live in the cache: Redis when REDIS_URL is set (shared
 # by all workers), else per-process memory (the limit then applies per worker).

@@ -390,7 +390,14 @@ class Closure(models.Model):
     """A closure of the resources of a location (any depth), of a kind, both, or everything:
     ``bookings.closures.closure_declare`` writes a maintenance window per resource."""
 
+    class Handling(models.TextChoices):
+        CANCEL = "cancel", _("Cancel the bookings it covers and offer each owner a new time")
+        MOVE = "move", _("Move the bookings it covers to the first free time after it")
+
     reason = models.CharField(_("reason"), max_length=200)
+    handling = models.CharField(
+        _("bookings it covers"), max_length=10, choices=Handling.choices, default=Handling.CANCEL
+    )
     start = models.DateTimeField(_("start"))
     end = models.DateTimeField(_("end"))
     location = models.ForeignKey(Location, models.PROTECT, null=True, blank=True, related_name="+")

@@ -33,11 +33,11 @@ class BookingAdmin(admin.ModelAdmin):
 
 @admin.register(Closure)
 class ClosureAdmin(admin.ModelAdmin):
-    """Operators declare a closure here; saving it closes the resources and cancels the
-    bookings it covers with notice (``bookings.closures``). A closure is not edited after."""
+    """Operators declare a closure here; saving it closes the resources and cancels or moves
+    the bookings it covers with notice (``bookings.closures``). A closure is not edited after."""
 
-    list_display = ["reason", "start", "end", "location", "kind", "created_at"]
-    fields = ["reason", "start", "end", "location", "kind"]
+    list_display = ["reason", "start", "end", "location", "kind", "handling", "created_at"]
+    fields = ["reason", "start", "end", "location", "kind", "handling"]
 
     def has_add_permission(self, request):
         return request.user.is_superuser
@@ -53,11 +53,19 @@ class ClosureAdmin(admin.ModelAdmin):
             end=obj.end,
             location=obj.location,
             kind=obj.kind,
+            handling=obj.handling,
         )
         obj.pk = result.closure.pk
         obj.created_at = result.closure.created_at
         self.message_user(
             request,
-            _("Closed %(resources)s resources; %(bookings)s bookings cancelled with notice.")
-            % {"resources": len(result.resources), "bookings": len(result.cancelled)},
+            _(
+                "Closed %(resources)s resources; %(bookings)s bookings cancelled and %(moved)s "
+                "moved, with notice."
+            )
+            % {
+                "resources": len(result.resources),
+                "bookings": len(result.cancelled),
+                "moved": len(result.moved),
+            },
         )

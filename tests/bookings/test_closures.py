@@ -126,8 +126,78 @@ def test_an_operator_declares_a_closure_in_the_admin(park, operator, client):
             "end_1": "00:00",
             "location": "",
             "kind": "",
+            "handling": "cancel",
         },
     )
     assert response.status_code == 302, response.content.decode()[:3000]
     assert Booking.objects.get(pk=booking.pk).status == BookingStatus.CANCELLED
     assert MaintenanceWindow.objects.filter(closure__isnull=False).count() == 4
+
+
+def test_a_closure_that_moves_puts_each_booking_at_the_first_free_time_after_it(
+    park, operator, mailoutbox, django_capture_on_commit_callbacks
+):
+    language_remember(user=park.alice, language="zh-hant")
+    displaced = book(park, start=at(2, 10), hours=2, title="displaced")
+    # The confocal opens at 08:00; the first free hour after the closure is taken by another
+    # booking, so the move goes after it.
+    taken = book(park, start=at(3, 8), title="already there")
+    with django_capture_on_commit_callbacks(execute=True):
+        result = closure_declare(
+            actor=operator,
+            reason="Black rainstorm",
+            start=at(2, 0),
+            end=at(3, 0),
+            handling="move",
+        )
+    assert result.moved == [displaced.pk] and result.cancelled == []
+    displaced.refresh_from_db()
+    assert displaced.status == BookingStatus.CONFIRMED
+    assert (displaced.start, displaced.end) == (at(3, 9), at(3, 11))
+    assert displaced.reason_code == "closure_moved"
+    assert Booking.objects.get(pk=taken.pk).start == at(3, 8)
+    assert displaced.events.filter(note__startswith="times ").count() == 1
+    # alice is told in her language why and where it went.
+    assert [m.to for m in mailoutbox] == [["alice@acme.example"]]
+    assert "Black rainstorm" in mailoutbox[0].body
+    with translation.override("en"):
+        assert "Moved out of the park's closure" in reason_for(displaced)
+
+
+def test_a_booking_that_cannot_move_is_cancelled_and_offered_the_first_free_time(
+    park, operator, mailoutbox, django_capture_on_commit_callbacks, settings
+):
+    displaced = book(park, start=at(2, 10), hours=2)
+    settings.PARK_CLOSURE_MOVE_DAYS = 0  # nowhere to go within the search window
+    with django_capture_on_commit_callbacks(execute=True):
+        result = closure_declare(
+            actor=operator,
+            reason="Typhoon signal No. 8",
+            start=at(2, 0),
+            end=at(3, 0),
+            handling="move",
+        )
+    assert result.moved == [] and result.cancelled == [displaced.pk]
+    assert Booking.objects.get(pk=displaced.pk).status == BookingStatus.CANCELLED
+    # Cancelled by default handling, with a free time to book again named in the notice.
+    settings.PARK_CLOSURE_MOVE_DAYS = 14
+    other = book(park, start=at(5, 10), hours=2)
+    with django_capture_on_commit_callbacks(execute=True):
+        closure_declare(actor=operator, reason="Public holiday", start=at(5, 0), end=at(6, 0))
+    other.refresh_from_db()
+    assert other.status == BookingStatus.CANCELLED
+    with translation.override("en"):
+        text = reason_for(other)
+    assert "Public holiday" in text and "first free time" in text
+    from booking.formats import when_text
+
+    with translation.override("en"):
+        assert when_text(at(6, 8)) in text and when_text(at(6, 10)) in text
+    assert "first free time" in mailoutbox[-1].body or "book it again" in mailoutbox[-1].body
+
+
+def test_an_unknown_handling_is_refused_and_nothing_is_written(park, operator):
+    with pytest.raises(ParkError) as refused:
+        closure_declare(actor=operator, reason="x", start=at(2, 0), end=at(3, 0), handling="shrug")
+    assert refused.value.code == "handling_unknown" and refused.value.field == "handling"
+    assert not MaintenanceWindow.objects.exists()
