@@ -27,7 +27,7 @@ from booking.api_common import (
 )
 from booking.bookings.calendar import availability
 from booking.bookings.calendar import pool_availability as pool_free_slots
-from booking.bookings.changes import booking_change
+from booking.bookings.changes import booking_or_request_change
 from booking.bookings.hooks import project_desk, round_desk
 from booking.bookings.models import Booking
 from booking.bookings.recurrence import Recurrence
@@ -268,10 +268,20 @@ def booking_detail(request: HttpRequest, booking_id: Id):
 @router.patch("/bookings/{booking_id}", auth=BOOK, response=responses({200: BookingOut}))
 def booking_change_view(request: HttpRequest, booking_id: Id, payload: BookingChangeIn):
     """Move or shorten a booking (same rules as booking it; the quota counts the difference),
-    or end a running one earlier; a booking a round placed only until the round's cut-off."""
+    or end a running one earlier; a booking a round placed only until the round's cut-off. A
+    round request gets a new window or duration (``earliest_start``, ``latest_end``,
+    ``duration_minutes``) before its round's cut-off."""
     caller: Caller = request.auth
     booking = _booking_for(caller, booking_id)
-    booking_change(user=caller.user, booking=booking, start=payload.start, end=payload.end)
+    booking_or_request_change(
+        user=caller.user,
+        booking=booking,
+        start=payload.start,
+        end=payload.end,
+        earliest_start=payload.earliest_start,
+        latest_end=payload.latest_end,
+        duration_minutes=payload.duration_minutes,
+    )
     return booking_get(user=caller.user, pk=booking.pk)
 
 

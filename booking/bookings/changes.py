@@ -20,6 +20,7 @@ from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from booking.bookings.hooks import round_desk
 from booking.bookings.models import Booking, BookingEvent, BookingStatus
 from booking.bookings.notifications import notify_booking
 from booking.bookings.rules import booking_check
@@ -181,3 +182,43 @@ def booking_change(
         raise
     booking.refresh_from_db()
     return booking
+
+
+def booking_or_request_change(
+    *,
+    user,
+    booking: Booking,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    earliest_start: dt.datetime | None = None,
+    latest_end: dt.datetime | None = None,
+    duration_minutes: int | None = None,
+) -> Booking:
+    """One entry for ``PATCH /bookings/{id}``: a round request gets a new window or duration
+    (rounds owns that rule, through the desk), anything else new times (``booking_change``).
+    Times meant for the other kind are refused naming the field, before anything is read."""
+    window = {
+        "earliest_start": earliest_start,
+        "latest_end": latest_end,
+        "duration_minutes": duration_minutes,
+    }
+    if booking.status == BookingStatus.REQUESTED:
+        if start is not None or end is not None:
+            raise _refuse(
+                "request_has_window",
+                _(
+                    "A round request has a window: give a new earliest start, latest end or duration."
+                ),
+                "start" if start is not None else "end",
+                422,
+            )
+        return round_desk().request_change(user=user, booking=booking, **window)
+    given = [name for name, value in window.items() if value is not None]
+    if given:
+        raise _refuse(
+            "not_a_request",
+            _("Only a round request has a window; give this booking a new start or end."),
+            given[0],
+            422,
+        )
+    return booking_change(user=user, booking=booking, start=start, end=end)

@@ -106,6 +106,25 @@ class BookingChangeForm(forms.Form):
             self.fields[name].initial = getattr(booking, name)
 
 
+class RequestChangeForm(forms.Form):
+    """A new window or duration for a round request, before its round's cut-off."""
+
+    earliest_start = forms.DateTimeField(label=_("Earliest start"), input_formats=DATETIME_FORMATS)
+    latest_end = forms.DateTimeField(label=_("Latest end"), input_formats=DATETIME_FORMATS)
+    duration_hours = forms.DecimalField(
+        label=_("Duration (hours)"), min_value=Decimal("0.25"), max_digits=6, decimal_places=2
+    )
+
+    def __init__(self, *args, booking, **kwargs):
+        super().__init__(*args, **kwargs)
+        step = booking.resource.slot_minutes if booking.resource_id else 30
+        for name in ("earliest_start", "latest_end"):
+            self.fields[name].widget = LocalDateTimeInput(step_minutes=step)
+            self.fields[name].initial = getattr(booking, name)
+        if booking.duration_minutes:
+            self.fields["duration_hours"].initial = Decimal(booking.duration_minutes) / 60
+
+
 class RoundRequestForm(forms.Form):
     """A request for a round-planned resource: a window and a duration the planner places."""
 

@@ -52,6 +52,10 @@ class RoundDesk(Protocol):
     def request_create(self, **kwargs):
         """Create a round request (``booking.rounds.requests.round_request_create``)."""
 
+    def request_change(self, **kwargs):
+        """Change a round request's window or duration before the cut-off
+        (``booking.rounds.request_changes.round_request_change``)."""
+
 
 _desk: list[RoundDesk] = []
 

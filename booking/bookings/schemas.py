@@ -261,10 +261,20 @@ class BookingFilterIn(PageIn):
 
 class BookingChangeIn(StrictIn):
     """New times of a booking: move or shorten it before it starts, or end a running one
-    earlier (give back the unused time). A field left out keeps its value."""
+    earlier (give back the unused time); for a round request before its round's cut-off, a new
+    window or duration. A field left out keeps its value."""
 
     start: When | None = Field(None, description="New start (not for a running booking).")
     end: When | None = Field(None, description="New end.")
+    earliest_start: When | None = Field(
+        None, description="A round request's new earliest start (before the cut-off)."
+    )
+    latest_end: When | None = Field(
+        None, description="A round request's new latest end (before the cut-off)."
+    )
+    duration_minutes: int | None = Field(
+        None, description="A round request's new duration in minutes (before the cut-off)."
+    )
 
 
 class OccurrenceOut(Schema):

@@ -23,6 +23,7 @@ from booking.bookings.forms import (
     BookingChangeForm,
     BookingForm,
     CatalogueFilterForm,
+    RequestChangeForm,
     RoundRequestForm,
     TenantBookingFilters,
     parse_week,
@@ -364,6 +365,13 @@ def booking_detail(request: HttpRequest, pk: str) -> HttpResponse:
     context = {"booking": booking, "events": events}
     if booking.status in CHANGEABLE and booking.start and booking.end > timezone.now():
         context["change_form"] = BookingChangeForm(booking=booking)
+    elif (
+        booking.status == BookingStatus.REQUESTED
+        and booking.round_id
+        and booking.round.cutoff > timezone.now()
+    ):
+        context["change_form"] = RequestChangeForm(booking=booking)
+        context["change_window"] = True
     if booking.series_id:
         context["series"] = booking.series
         context["occurrences"] = list(series_occurrences(booking.series))

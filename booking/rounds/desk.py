@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from booking.bookings.models import Booking
 from booking.rounds.models import AllocationRound
+from booking.rounds.request_changes import round_request_change
 from booking.rounds.requests import round_request_create
 from booking.rounds.selectors import open_rounds
 from booking.rounds.tasks import waitlist_replan_task
@@ -20,6 +21,9 @@ class RoundDesk:
 
     def request_create(self, **kwargs) -> Booking:
         return round_request_create(**kwargs)
+
+    def request_change(self, **kwargs) -> Booking:
+        return round_request_change(**kwargs)
 
 
 def replan_after_cancel(*, booking_id: int, round_id: int | None, was_holding: bool) -> None:
