@@ -18,12 +18,16 @@ BOOKING_EVENTS = (
     "waitlisted",
     "requested",
     "promoted",
+    "pending_approval",
+    "approved",
+    "denied",
 )
 
 
 def booking_mail_send(*, booking_id: int, event: str) -> int:
     """Tell a booking's owner that it was confirmed, refused, moved, cancelled, waitlisted,
-    requested (a round request received) or promoted (from the waitlist), in the language they
+    requested (a round request received), promoted (from the waitlist), is waiting for approval,
+    approved or denied (or expired unapproved: ``denied`` with its reason), in the language they
     last used the site in; the planner's reason is rendered in it from its code and figures.
     Returns the number of messages sent (0 for a booking gone meanwhile)."""
     if event not in BOOKING_EVENTS:

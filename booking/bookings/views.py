@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from booking.bookings import ical
+from booking.bookings.approval import APPROVAL_CODES, approver_names
 from booking.bookings.calendar import resource_week
 from booking.bookings.changes import CHANGEABLE
 from booking.bookings.forms import (
@@ -288,9 +289,11 @@ def booking_submit(request: HttpRequest, slug: str) -> HttpResponse:
                     recipe=data.get("recipe"),
                     title=data["title"],
                 )
-                messages.success(
-                    request, _("Booked: %(title)s is confirmed.") % {"title": booking.title}
-                )
+                if booking.status == BookingStatus.PENDING_APPROVAL:
+                    text = _("Requested: %(title)s holds its slot and waits for approval.")
+                else:
+                    text = _("Booked: %(title)s is confirmed.")
+                messages.success(request, text % {"title": booking.title})
         except ParkError as exc:
             errors = [ui_error(e) for e in getattr(exc, "errors", [exc])]
             status = exc.status
@@ -361,7 +364,13 @@ def booking_detail(request: HttpRequest, pk: str) -> HttpResponse:
     booking.cancellable = booking_cancellable(booking=booking, now=timezone.now())
     booking.reason = reason_for(booking)
     events = booking.events.select_related("actor").order_by("at", "id")
-    context = {"booking": booking, "events": events}
+    context = {
+        "booking": booking,
+        "events": events,
+        "approval_reason": booking.reason_code in APPROVAL_CODES,
+    }
+    if booking.status == BookingStatus.PENDING_APPROVAL:
+        context["waiting_for"] = approver_names(booking=booking)
     if booking.status in CHANGEABLE and booking.start and booking.end > timezone.now():
         context["change_form"] = BookingChangeForm(booking=booking)
     if booking.series_id:
