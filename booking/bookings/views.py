@@ -442,8 +442,13 @@ def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
             BookingStatus.IN_USE,
             BookingStatus.COMPLETED,
             BookingStatus.CANCELLED,
+            BookingStatus.PENDING_APPROVAL,
         ],
     ).filter(start__isnull=False, end__gte=since)
+    ical_status = {
+        BookingStatus.CANCELLED: "CANCELLED",
+        BookingStatus.PENDING_APPROVAL: "TENTATIVE",
+    }
     host = request.get_host().split(":")[0] or "park.local"
     events = []
     for b in bookings:
@@ -457,7 +462,7 @@ def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
                 "summary": f"{b.title} · {place}" if place else b.title,
                 "location": str(b.resource.location) if b.resource else "",
                 "description": f"{b.tenant.name}\n{b.get_status_display()}",
-                "status": "CANCELLED" if b.status == BookingStatus.CANCELLED else "CONFIRMED",
+                "status": ical_status.get(b.status, "CONFIRMED"),
                 "sequence": int(b.updated_at.timestamp()) % 2_000_000_000,
             }
         )

@@ -323,3 +323,13 @@ def test_an_unknown_recipe_on_a_line_waits_a_known_one_is_confirmed(approvals):
     assert run(5, sic, tenant=park.globex, user=park.charlie).status == (
         BookingStatus.PENDING_APPROVAL
     )
+
+
+def test_a_waiting_request_is_tentative_in_the_calendar_feed(approvals):
+    from booking.tokens.services import calendar_feed_regenerate
+
+    park = approvals.park
+    request_confocal(park)
+    token = calendar_feed_regenerate(user=park.alice)
+    feed = Client().get(f"/calendar/{token}.ics").content.decode()
+    assert "STATUS:TENTATIVE" in feed
