@@ -56,6 +56,23 @@ def approvers_q(*, user) -> Q:
     )
 
 
+def approvers_of(*, booking: Booking) -> list:
+    """The users who may decide on ``booking``: the resource's approvers, then (where the
+    resource lets them) the managers of the booking's tenant."""
+    users = list(
+        get_user_model()
+        .objects.filter(approves_resources=booking.resource_id)
+        .order_by("last_name", "first_name", "username")
+    )
+    if booking.resource_id and booking.resource.approval_by_tenant_manager:
+        managers = get_user_model().objects.filter(
+            memberships__tenant_id=booking.tenant_id,
+            memberships__role=Membership.Role.MANAGER,
+        )
+        users += [u for u in managers.order_by("username") if u not in users]
+    return users
+
+
 def approver_names(*, booking: Booking) -> str:
     """Who decides on ``booking``, for the requester: the resource's approvers by name, and
     "the managers of <tenant>" where they may approve."""

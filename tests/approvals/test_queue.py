@@ -43,8 +43,20 @@ def test_a_booking_of_a_resource_needing_approval_waits_and_tells_the_requester(
     assert booking.status == BookingStatus.PENDING_APPROVAL
     event = BookingEvent.objects.get(booking=booking)
     assert (event.from_status, event.to_status, event.actor) == ("", "pending_approval", park.alice)
-    assert [m.to for m in mail.outbox] == [["alice@acme.example"]]
+    assert [m.to for m in mail.outbox] == [["alice@acme.example"], ["stella@park.local"]]
     assert "Waiting for approval" in mail.outbox[0].subject
+    # The approver is told it waits in their queue, in the language they read the park in.
+    assert mail.outbox[1].subject == "Approval requested: Live imaging on Confocal 1"
+    assert "/approvals/" in mail.outbox[1].body
+
+
+def test_the_approver_is_told_in_their_own_language(approvals, django_capture_on_commit_callbacks):
+    UserLanguage.objects.create(user=approvals.stella, language="zh-hans")
+    with django_capture_on_commit_callbacks(execute=True):
+        request_confocal(approvals.park)
+    told = [m for m in mail.outbox if m.to == ["stella@park.local"]]
+    assert len(told) == 1
+    assert "请求审批" in told[0].subject
 
 
 def test_a_waiting_request_holds_its_slot_and_counts_against_the_quota(approvals):
