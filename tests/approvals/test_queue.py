@@ -345,3 +345,30 @@ def test_a_waiting_request_is_tentative_in_the_calendar_feed(approvals):
     token = calendar_feed_regenerate(user=park.alice)
     feed = Client().get(f"/calendar/{token}.ics").content.decode()
     assert "STATUS:TENTATIVE" in feed
+
+
+def test_the_admin_refuses_an_approval_rule_with_nobody_to_approve(approvals):
+    from resources.admin import ResourceForm
+
+    confocal = approvals.park.confocal
+    nobody = ResourceForm(data={"approval": "always", "approvers": []}, instance=confocal)
+    assert "approvers" in nobody.errors
+    managers = ResourceForm(
+        data={"approval": "always", "approvers": [], "approval_by_tenant_manager": "on"},
+        instance=confocal,
+    )
+    assert managers.is_valid(), managers.errors
+    staff = ResourceForm(
+        data={"approval": "new_recipe", "approvers": [approvals.stella.pk]}, instance=confocal
+    )
+    assert staff.is_valid(), staff.errors
+
+
+def test_every_decision_is_in_the_bookings_admin_history(approvals):
+    park = approvals.park
+    booking = request_confocal(park)
+    approval_deny(user=approvals.stella, booking_id=booking.pk, reason="Room closed")
+    admin = client_for(park.olga)
+    page = admin.get(f"/admin/bookings/booking/{booking.pk}/change/").content.decode()
+    assert "denied: Room closed" in page
+    assert "stella" in page
