@@ -19,6 +19,7 @@ from ninja.errors import AuthenticationError, AuthorizationError, HttpError, Thr
 from ninja.errors import ValidationError as NinjaValidationError
 
 from booking.api_common import park_error_body
+from booking.approvals import api as approvals_api
 from booking.billing import api as billing_api
 from booking.bookings import api as bookings_api
 from booking.compute import api as compute_api
@@ -197,6 +198,7 @@ api.add_router("/", tokens_api.router, tags=["tokens"])
 api.add_router("/", bookings_api.catalogue_router, tags=["catalogue"])
 api.add_router("/", bookings_api.router, tags=["bookings"])
 api.add_router("/", rounds_api.router, tags=["rounds"])
+api.add_router("/", approvals_api.router, tags=["approvals"])
 api.add_router("/", tenancy_api.router, auth=READ, tags=["quotas"])
 api.add_router("/", compute_api.router, tags=["jobs"])
 api.add_router("/", usage_api.router, tags=["usage"])

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "booking",
     "booking.tenancy",
     "booking.bookings",
+    "booking.approvals",
     "booking.rounds",
     "booking.compute",
     "booking.tokens",

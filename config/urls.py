@@ -31,6 +31,7 @@ urlpatterns = [
     path("", include("booking.usage.urls")),
     # The member pages of each app, then the operator pages of rounds and the token pages.
     path("", include("booking.bookings.urls")),
+    path("", include("booking.approvals.urls")),
     path("", include("booking.compute.urls")),
     path("", include("booking.billing.urls")),
     path("rounds/", include("booking.rounds.urls")),

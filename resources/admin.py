@@ -1,8 +1,10 @@
+from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from resources.clusters import Cluster
 from resources.models import (
+    ApprovalPolicy,
     Changeover,
     GpuNode,
     LabInstrument,
@@ -78,8 +80,29 @@ class MaintenanceInline(admin.TabularInline):
     extra = 0
 
 
+class ResourceForm(forms.ModelForm):
+    class Meta:
+        model = Resource
+        fields = ["approval", "approvers", "approval_by_tenant_manager"]  # the admin adds the rest
+
+    def clean(self):
+        data = super().clean()
+        # The approvers are a many-to-many field, so the model's clean() cannot see them.
+        needs = data.get("approval") not in (None, "", ApprovalPolicy.NONE)
+        if needs and not data.get("approvers") and not data.get("approval_by_tenant_manager"):
+            self.add_error(
+                "approvers",
+                _(
+                    "A resource that needs approval needs someone to approve: name its "
+                    "approvers or let the tenant's managers approve."
+                ),
+            )
+        return data
+
+
 @admin.register(Resource)
 class ResourceAdmin(admin.ModelAdmin):
+    form = ResourceForm
     list_display = [
         "name",
         "kind",
@@ -87,12 +110,14 @@ class ResourceAdmin(admin.ModelAdmin):
         "booking_mode",
         "capacity",
         "required_training",
+        "approval",
         "active",
     ]
-    list_filter = ["kind", "booking_mode", "active", "location__park"]
+    list_filter = ["kind", "booking_mode", "approval", "active", "location__park"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     autocomplete_fields = ["location", "required_training"]
+    filter_horizontal = ["approvers"]
     fieldsets = [
         (None, {"fields": ["name", "slug", "kind", "location", "description", "active"]}),
         (
@@ -110,6 +135,7 @@ class ResourceAdmin(admin.ModelAdmin):
                 ]
             },
         ),
+        (_("Approval"), {"fields": ["approval", "approvers", "approval_by_tenant_manager"]}),
     ]
 
     def get_inlines(self, request, obj):

@@ -34,6 +34,14 @@ class BookingMode(models.TextChoices):
     ROUND = "round", _("Allocation round: planned fairly at the round's cut-off")
 
 
+class ApprovalPolicy(models.TextChoices):
+    """Whether a booking of a resource waits for approval before it is confirmed."""
+
+    NONE = "none", _("No approval: bookings are confirmed at once")
+    ALWAYS = "always", _("Every booking needs approval")
+    NEW_RECIPE = "new_recipe", _("A recipe the tenant has not run on this line needs approval")
+
+
 class Weekday(models.IntegerChoices):
     MONDAY = 0, _("Monday")
     TUESDAY = 1, _("Tuesday")
@@ -192,6 +200,30 @@ class Resource(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="resources",
+    )
+    approval = models.CharField(
+        _("approval"),
+        max_length=12,
+        choices=ApprovalPolicy.choices,
+        default=ApprovalPolicy.NONE,
+        help_text=_(
+            "A booking that needs approval holds its slot and waits for the approvers; "
+            "nobody deciding before its start frees the slot."
+        ),
+    )
+    approvers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("approvers"),
+        blank=True,
+        related_name="approves_resources",
+        help_text=_("The resource's responsible staff, who approve or deny its bookings."),
+    )
+    approval_by_tenant_manager = models.BooleanField(
+        _("tenant's managers approve"),
+        default=False,
+        help_text=_(
+            "The booking tenant's managers (the PI) may approve or deny their members' bookings."
+        ),
     )
 
     class Meta:

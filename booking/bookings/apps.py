@@ -19,3 +19,8 @@ class BookingsConfig(AppConfig):
         from booking.bookings import closures
 
         closures.register()
+
+        # Waiting for approval, approved, denied, expired: in the reader's language.
+        from booking.bookings import approval
+
+        approval.register()

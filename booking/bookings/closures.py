@@ -111,7 +111,7 @@ def closure_declare(
         )
         covered = Booking.objects.filter(
             resource__in=resources,
-            status=BookingStatus.CONFIRMED,
+            status__in=(BookingStatus.CONFIRMED, BookingStatus.PENDING_APPROVAL),
             start__lt=end,
             end__gt=start,
             start__gt=now,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.utils import translation
 
-from booking.bookings.models import Booking
+from booking.bookings.approval import approvers_of
+from booking.bookings.models import Booking, BookingStatus
 from booking.bookings.reasons import reason_for
 from booking.mail import send_park_mail
 from booking.tenancy.selectors import language_of
@@ -18,12 +19,16 @@ BOOKING_EVENTS = (
     "waitlisted",
     "requested",
     "promoted",
+    "pending_approval",
+    "approved",
+    "denied",
 )
 
 
 def booking_mail_send(*, booking_id: int, event: str) -> int:
     """Tell a booking's owner that it was confirmed, refused, moved, cancelled, waitlisted,
-    requested (a round request received) or promoted (from the waitlist), in the language they
+    requested (a round request received), promoted (from the waitlist), is waiting for approval,
+    approved or denied (or expired unapproved: ``denied`` with its reason), in the language they
     last used the site in; the planner's reason is rendered in it from its code and figures.
     Returns the number of messages sent (0 for a booking gone meanwhile)."""
     if event not in BOOKING_EVENTS:
@@ -45,3 +50,24 @@ def booking_mail_send(*, booking_id: int, event: str) -> int:
         context={"booking": booking, "user": booking.user, "reason": reason},
         language=language,
     )
+
+
+def approval_request_mail_send(*, booking_id: int) -> int:
+    """Tell each approver of a booking waiting for approval that it waits in their queue, each
+    in their own language. Returns the number of messages sent (0 once it is decided)."""
+    booking = (
+        Booking.objects.select_related("user", "tenant", "resource", "recipe")
+        .filter(pk=booking_id, status=BookingStatus.PENDING_APPROVAL)
+        .first()
+    )
+    if booking is None:
+        return 0
+    sent = 0
+    for approver in approvers_of(booking=booking):
+        sent += send_park_mail(
+            to=[approver.email],
+            template="approval_requested",
+            context={"booking": booking, "user": approver, "reason": ""},
+            language=language_of(user_id=approver.pk),
+        )
+    return sent

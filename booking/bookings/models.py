@@ -20,18 +20,32 @@ class BookingStatus(models.TextChoices):
     COMPLETED = "completed", _("Completed")
     IN_USE = "in_use", _("In use")
     NO_SHOW = "no_show", _("No-show")
+    # The resource needs approval (``Resource.approval``): the slot and the quota are held
+    # while the request waits for the resource's approvers (or the tenant's managers).
+    PENDING_APPROVAL = "pending_approval", _("Waiting for approval")
 
 
 # Statuses that hold capacity on a resource.
-HOLDING_STATUSES = (BookingStatus.CONFIRMED, BookingStatus.IN_USE, BookingStatus.COMPLETED)
+# A request waiting for approval holds its slot and counts against the quota, so nobody books
+# the time meanwhile and an approval never fails for lack of room.
+HOLDING_STATUSES = (
+    BookingStatus.CONFIRMED,
+    BookingStatus.IN_USE,
+    BookingStatus.COMPLETED,
+    BookingStatus.PENDING_APPROVAL,
+)
 
 # The life cycle as data: from each status, the statuses a booking may move to. Every change
 # goes through ``booking.bookings.services.booking_transition``, which refuses any other.
-# A booking is created REQUESTED (a round request) or CONFIRMED (an instant booking).
-#   REQUESTED  → CONFIRMED / WAITLISTED / REFUSED by the planner when a round is published,
+# A booking is created REQUESTED (a round request), CONFIRMED (an instant booking) or
+# PENDING_APPROVAL (an instant booking of a resource that needs approval).
+#   PENDING_APPROVAL → CONFIRMED (approved), REFUSED (denied with a reason, or nobody decided
+#                before its start: ``booking.approvals``), or CANCELLED by its owner;
+#   REQUESTED  → CONFIRMED / WAITLISTED / REFUSED by the planner when a round is published
+#                (PENDING_APPROVAL instead of CONFIRMED on a resource that needs approval),
 #                or CANCELLED by its owner;
-#   WAITLISTED → CONFIRMED when a cancellation frees time (the waitlist re-plan), REFUSED, or
-#                CANCELLED;
+#   WAITLISTED → CONFIRMED (or PENDING_APPROVAL) when a cancellation frees time (the waitlist
+#                re-plan), REFUSED, or CANCELLED;
 #   REFUSED    → WAITLISTED, or CANCELLED;
 #   CONFIRMED  → CANCELLED before it starts, or COMPLETED once used;
 #   CANCELLED and COMPLETED are final.
@@ -41,12 +55,21 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     BookingStatus.REQUESTED: frozenset(
         {
             BookingStatus.CONFIRMED,
+            BookingStatus.PENDING_APPROVAL,
             BookingStatus.REFUSED,
             BookingStatus.WAITLISTED,
             BookingStatus.CANCELLED,
         }
     ),
     BookingStatus.WAITLISTED: frozenset(
+        {
+            BookingStatus.CONFIRMED,
+            BookingStatus.PENDING_APPROVAL,
+            BookingStatus.REFUSED,
+            BookingStatus.CANCELLED,
+        }
+    ),
+    BookingStatus.PENDING_APPROVAL: frozenset(
         {BookingStatus.CONFIRMED, BookingStatus.REFUSED, BookingStatus.CANCELLED}
     ),
     BookingStatus.REFUSED: frozenset({BookingStatus.WAITLISTED, BookingStatus.CANCELLED}),
@@ -146,7 +169,7 @@ class Booking(models.Model):
         on_delete=models.PROTECT,
         related_name="occurrences",
     )
-    status = models.CharField(_("status"), max_length=10, choices=BookingStatus.choices)
+    status = models.CharField(_("status"), max_length=20, choices=BookingStatus.choices)
     reason_code = models.CharField(_("reason code"), max_length=40, blank=True)
     reason_text = models.CharField(_("reason"), max_length=400, blank=True)
     # Denormalised from the resource: capacity-1 bookings are guarded by an
@@ -181,7 +204,9 @@ class Booking(models.Model):
                 name="booking_names_resource_or_pool",
             ),
             models.CheckConstraint(
-                condition=~Q(status__in=["confirmed", "in_use", "completed", "no_show"])
+                condition=~Q(
+                    status__in=["confirmed", "in_use", "completed", "no_show", "pending_approval"]
+                )
                 | (Q(resource__isnull=False) & Q(start__isnull=False) & Q(end__isnull=False)),
                 name="booking_confirmed_has_resource_and_times",
             ),
@@ -202,11 +227,12 @@ class Booking(models.Model):
 
 
 class BookingEvent(models.Model):
-    """Every status change of a booking, with who and when."""
+    """Every status change of a booking, with who and when (an approval decision: the approver,
+    and the reason given in ``note``)."""
 
     booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="events")
-    from_status = models.CharField(max_length=10, choices=BookingStatus.choices, blank=True)
-    to_status = models.CharField(max_length=10, choices=BookingStatus.choices)
+    from_status = models.CharField(max_length=20, choices=BookingStatus.choices, blank=True)
+    to_status = models.CharField(max_length=20, choices=BookingStatus.choices)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -146,6 +146,7 @@ BookingStatusName = Literal[
     "completed",
     "in_use",
     "no_show",
+    "pending_approval",
 ]
 
 

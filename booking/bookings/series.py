@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from booking.bookings.models import Booking, BookingSeries
+from booking.bookings.models import Booking, BookingSeries, BookingStatus
 from booking.bookings.notifications import notify_bookings
 from booking.bookings.recurrence import Recurrence
 from booking.bookings.rules import cancel_refusal
@@ -118,7 +118,13 @@ def booking_series_create(
         if result.skipped:
             series.skipped = result.skipped
             series.save(update_fields=["skipped"])
-        items = [(b.pk, "confirmed") for b in result.booked]
+        items = [
+            (
+                b.pk,
+                "pending_approval" if b.status == BookingStatus.PENDING_APPROVAL else "confirmed",
+            )
+            for b in result.booked
+        ]
         transaction.on_commit(lambda: notify_bookings(items))
     return result
 

@@ -12,6 +12,7 @@ from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from booking.bookings.approval import APPROVAL_PENDING, approval_needed
 from booking.bookings.hooks import booking_cancelled
 from booking.bookings.models import TRANSITIONS, Booking, BookingEvent, BookingStatus
 from booking.bookings.notifications import notify_booking
@@ -151,10 +152,12 @@ def booking_create_instant(
     now: dt.datetime | None = None,
     series=None,
 ) -> Booking:
-    """Book a free slot of an instant-booked resource; confirmed at once.
+    """Book a free slot of an instant-booked resource; confirmed at once, or held as
+    ``PENDING_APPROVAL`` where the resource needs approval (``bookings.approval``).
 
-    In: as ``booking_check`` plus a ``title``. Out: the confirmed ``Booking`` (with its creation
-    event); the confirmation e-mail goes out once the transaction commits. ``series`` links an
+    In: as ``booking_check`` plus a ``title``. Out: the confirmed (or waiting) ``Booking`` (with
+    its creation event); the confirmation (or "waiting for approval") e-mail goes out once the
+    transaction commits. ``series`` links an
     occurrence of a recurring booking to its ``BookingSeries`` (whose service then queues one
     e-mail task for all occurrences instead).
     Raises ``BookingRefused`` (a ``ParkError`` holding every broken rule) or
@@ -204,6 +207,8 @@ def booking_create_instant(
             )
             if errors:
                 raise BookingRefused(errors)
+            waits = approval_needed(resource=locked, tenant=tenant, recipe=recipe)
+            status = BookingStatus.PENDING_APPROVAL if waits else BookingStatus.CONFIRMED
             booking = Booking(
                 tenant=tenant,
                 user=user,
@@ -213,7 +218,8 @@ def booking_create_instant(
                 recipe=recipe,
                 start=start,
                 end=end,
-                status=BookingStatus.CONFIRMED,
+                status=status,
+                reason_code=APPROVAL_PENDING if waits else "",
                 exclusive=locked.capacity == 1,
                 series=series,
             )
@@ -227,12 +233,13 @@ def booking_create_instant(
             BookingEvent.objects.create(
                 booking=booking,
                 from_status="",
-                to_status=BookingStatus.CONFIRMED,
+                to_status=status,
                 actor=user,
-                note="instant booking",
+                note="instant booking, waiting for approval" if waits else "instant booking",
             )
             if series is None:
-                transaction.on_commit(lambda: notify_booking(booking=booking, event="confirmed"))
+                event = "pending_approval" if waits else "confirmed"
+                transaction.on_commit(lambda: notify_booking(booking=booking, event=event))
     except IntegrityError:
         raise _slot_taken() from None
     except OperationalError as exc:
@@ -264,7 +271,7 @@ def booking_cancel(*, user, booking: Booking, now: dt.datetime | None = None) ->
     refusal = cancel_refusal(booking=booking, now=now)
     if refusal is not None:
         raise refusal
-    was_confirmed = booking.status == BookingStatus.CONFIRMED
+    was_confirmed = booking.status in (BookingStatus.CONFIRMED, BookingStatus.PENDING_APPROVAL)
     with transaction.atomic():
         booking = booking_transition(
             booking=booking, to_status=BookingStatus.CANCELLED, actor=user, note="cancelled"

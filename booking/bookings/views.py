@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from booking.bookings import ical
+from booking.bookings.approval import APPROVAL_CODES, approver_names
 from booking.bookings.calendar import resource_week
 from booking.bookings.changes import CHANGEABLE
 from booking.bookings.forms import (
@@ -289,9 +290,11 @@ def booking_submit(request: HttpRequest, slug: str) -> HttpResponse:
                     recipe=data.get("recipe"),
                     title=data["title"],
                 )
-                messages.success(
-                    request, _("Booked: %(title)s is confirmed.") % {"title": booking.title}
-                )
+                if booking.status == BookingStatus.PENDING_APPROVAL:
+                    text = _("Requested: %(title)s holds its slot and waits for approval.")
+                else:
+                    text = _("Booked: %(title)s is confirmed.")
+                messages.success(request, text % {"title": booking.title})
         except ParkError as exc:
             errors = [ui_error(e) for e in getattr(exc, "errors", [exc])]
             status = exc.status
@@ -362,7 +365,13 @@ def booking_detail(request: HttpRequest, pk: str) -> HttpResponse:
     booking.cancellable = booking_cancellable(booking=booking, now=timezone.now())
     booking.reason = reason_for(booking)
     events = booking.events.select_related("actor").order_by("at", "id")
-    context = {"booking": booking, "events": events}
+    context = {
+        "booking": booking,
+        "events": events,
+        "approval_reason": booking.reason_code in APPROVAL_CODES,
+    }
+    if booking.status == BookingStatus.PENDING_APPROVAL:
+        context["waiting_for"] = approver_names(booking=booking)
     if booking.status in CHANGEABLE and booking.start and booking.end > timezone.now():
         context["change_form"] = BookingChangeForm(booking=booking)
     elif (
@@ -441,8 +450,13 @@ def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
             BookingStatus.IN_USE,
             BookingStatus.COMPLETED,
             BookingStatus.CANCELLED,
+            BookingStatus.PENDING_APPROVAL,
         ],
     ).filter(start__isnull=False, end__gte=since)
+    ical_status = {
+        BookingStatus.CANCELLED: "CANCELLED",
+        BookingStatus.PENDING_APPROVAL: "TENTATIVE",
+    }
     host = request.get_host().split(":")[0] or "park.local"
     events = []
     for b in bookings:
@@ -456,7 +470,7 @@ def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
                 "summary": f"{b.title} · {place}" if place else b.title,
                 "location": str(b.resource.location) if b.resource else "",
                 "description": f"{b.tenant.name}\n{b.get_status_display()}",
-                "status": "CANCELLED" if b.status == BookingStatus.CANCELLED else "CONFIRMED",
+                "status": ical_status.get(b.status, "CONFIRMED"),
                 "sequence": int(b.updated_at.timestamp()) % 2_000_000_000,
             }
         )

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from booking.demo.accounts import rates_publish, statements_make, usage_record
+from booking.demo.approvals import approvals_make
 from booking.demo.calendars import calendars_fill
 from booking.demo.clusters import clusters_make, clusters_register
 from booking.demo.jobs import jobs_make, outputs_write, running_booking_make
@@ -93,6 +94,7 @@ def _activity_build(*, seed: int, now: dt.datetime, report: DemoReport) -> list[
     clock.lap("open_round")
     statements = statements_make(today=today, operator=operator, now=now)
     clock.lap("statements")
+    waiting = approvals_make(favourite=favourite, now=now)
     report.counts.update(
         past_bookings=len(made.past),
         coming_bookings=len(made.ahead),
@@ -102,6 +104,7 @@ def _activity_build(*, seed: int, now: dt.datetime, report: DemoReport) -> list[
         open_round_requests=requests,
         rate_cards=rates,
         statements=statements,
+        waiting_for_approval=waiting,
         **clusters,
         **usage,
     )

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from django.utils.translation import gettext as _
 
 import scheduler
+from booking.bookings.approval import approval_needed
 from booking.bookings.models import HOLDING_STATUSES, Booking, BookingStatus
 from booking.bookings.rules import slot_errors
 from booking.bookings.services import booking_transition
@@ -221,13 +222,18 @@ def booking_apply_outcome(
     """Write the planner's decision on a request: granted → CONFIRMED on ``resource`` at the
     outcome's times, else REFUSED (the reason means it can never fit) or WAITLISTED; the reason
     ``code`` (default the outcome's; the waitlist says ``promoted``) and its parameters stored
-    with it. The one copy used by publishing and by the waitlist."""
+    with it. The one copy used by publishing and by the waitlist.
+
+    On a resource that needs approval (``bookings.approval``) a grant is PENDING_APPROVAL
+    instead: it holds the planned slot and waits for the approvers like an instant booking;
+    the planner's reason stays with it."""
     code = code or outcome.code
     text = reason_text_stored(code, outcome.params)
     if outcome.granted:
+        waits = approval_needed(resource=resource, tenant=booking.tenant, recipe=booking.recipe)
         return booking_transition(
             booking=booking,
-            to_status=BookingStatus.CONFIRMED,
+            to_status=BookingStatus.PENDING_APPROVAL if waits else BookingStatus.CONFIRMED,
             actor=actor,
             note=note,
             resource=resource,

@@ -190,7 +190,9 @@ def round_publish(*, allocation_round: AllocationRound, actor=None) -> Allocatio
                     actor=actor,
                     note=f"round {rnd.pk}: {outcome.code}",
                 )
-                if outcome.granted:
+                if booking.status == BookingStatus.PENDING_APPROVAL:
+                    event = "pending_approval"  # granted, waiting for the resource's approvers
+                elif outcome.granted:
                     # The reason text says when and why; a window was never a booked time.
                     event = "moved" if outcome.code == "moved" else "confirmed"
                 else:

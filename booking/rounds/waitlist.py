@@ -209,7 +209,15 @@ def waitlist_replan(
             promoted.extend(done)
         if promoted:
             _remember_promotions(rnd.pk, promoted)
-            mails = [(b.pk, "promoted") for b in promoted]
+            mails = [
+                (
+                    b.pk,
+                    "pending_approval"
+                    if b.status == BookingStatus.PENDING_APPROVAL
+                    else "promoted",
+                )
+                for b in promoted
+            ]
             transaction.on_commit(lambda: notify_bookings(mails))
         _store(rnd.pk, result)
     return promoted

@@ -16,11 +16,23 @@ ALLOWED = {
     "tokens": {"tenancy"},
     "bookings": {"tenancy", "tokens"},
     "rounds": {"tenancy", "tokens", "bookings"},
+    # The approvers' queue decides on bookings (through booking_transition); nothing imports it
+    # but the demo (config mounts its router, urls and navigation).
+    "approvals": {"tenancy", "tokens", "bookings"},
     "compute": {"tenancy", "tokens", "bookings"},
     "usage": {"tenancy", "tokens", "bookings", "rounds", "compute"},
     "billing": {"tenancy", "tokens", "bookings", "compute", "usage"},
     # The demo park builds through every app's services; nothing imports it.
-    "demo": {"tenancy", "tokens", "bookings", "rounds", "compute", "usage", "billing"},
+    "demo": {
+        "tenancy",
+        "tokens",
+        "bookings",
+        "approvals",
+        "rounds",
+        "compute",
+        "usage",
+        "billing",
+    },
 }
 
 
