@@ -6,76 +6,215 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('auth', '0012_alter_user_first_name_max_length'),
-        ('tenancy', '0002_user_language'),
+        ("auth", "0012_alter_user_first_name_max_length"),
+        ("tenancy", "0002_user_language"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='NoticePreference',
+            name="NoticePreference",
             fields=[
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='notice_preference', serialize=False, to=settings.AUTH_USER_MODEL)),
-                ('booking_start', models.BooleanField(default=True, verbose_name='before my bookings start')),
-                ('lead_minutes', models.PositiveIntegerField(default=60, verbose_name='minutes before a booking starts')),
-                ('training_expiry', models.BooleanField(default=True, verbose_name='trainings expiring in 30 and 7 days')),
-                ('quota', models.BooleanField(default=True, verbose_name='tenant quota used to 75% and 100%')),
-                ('round_cutoff', models.BooleanField(default=True, verbose_name="24 hours before a round's cut-off")),
-                ('delivery', models.CharField(choices=[('immediate', 'One e-mail for each notice, when it is due'), ('digest', "One e-mail a day listing the day's notices")], default='immediate', max_length=10, verbose_name='delivery')),
-                ('digest_hour', models.PositiveSmallIntegerField(default=8, verbose_name='hour of the daily digest')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated')),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="notice_preference",
+                        serialize=False,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "booking_start",
+                    models.BooleanField(default=True, verbose_name="before my bookings start"),
+                ),
+                (
+                    "lead_minutes",
+                    models.PositiveIntegerField(
+                        default=60, verbose_name="minutes before a booking starts"
+                    ),
+                ),
+                (
+                    "training_expiry",
+                    models.BooleanField(
+                        default=True, verbose_name="trainings expiring in 30 and 7 days"
+                    ),
+                ),
+                (
+                    "quota",
+                    models.BooleanField(
+                        default=True, verbose_name="tenant quota used to 75% and 100%"
+                    ),
+                ),
+                (
+                    "round_cutoff",
+                    models.BooleanField(
+                        default=True, verbose_name="24 hours before a round's cut-off"
+                    ),
+                ),
+                (
+                    "delivery",
+                    models.CharField(
+                        choices=[
+                            ("immediate", "One e-mail for each notice, when it is due"),
+                            ("digest", "One e-mail a day listing the day's notices"),
+                        ],
+                        default="immediate",
+                        max_length=10,
+                        verbose_name="delivery",
+                    ),
+                ),
+                (
+                    "digest_hour",
+                    models.PositiveSmallIntegerField(
+                        default=8, verbose_name="hour of the daily digest"
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated")),
             ],
             options={
-                'verbose_name': 'reminder preference',
-                'verbose_name_plural': 'reminder preferences',
-                'constraints': [models.CheckConstraint(condition=models.Q(('lead_minutes__gte', 5), ('lead_minutes__lte', 1440)), name='notice_preference_lead_in_range'), models.CheckConstraint(condition=models.Q(('digest_hour__lte', 23)), name='notice_preference_digest_hour_of_day')],
+                "verbose_name": "reminder preference",
+                "verbose_name_plural": "reminder preferences",
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("lead_minutes__gte", 5), ("lead_minutes__lte", 1440)),
+                        name="notice_preference_lead_in_range",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("digest_hour__lte", 23)),
+                        name="notice_preference_digest_hour_of_day",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Notice',
+            name="Notice",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('booking_start', 'A booking is about to start'), ('training_expiry', 'A training is about to expire'), ('quota', "The tenant's quota is running out"), ('round_cutoff', "An allocation round's cut-off is near")], max_length=16, verbose_name='kind')),
-                ('subject_id', models.BigIntegerField(verbose_name='subject')),
-                ('threshold', models.CharField(max_length=24, verbose_name='threshold')),
-                ('params', models.JSONField(default=dict, verbose_name='figures')),
-                ('delivery', models.CharField(choices=[('immediate', 'One e-mail for each notice, when it is due'), ('digest', "One e-mail a day listing the day's notices")], max_length=10, verbose_name='delivery')),
-                ('status', models.CharField(choices=[('pending', 'Waiting to be sent'), ('sending', 'Being sent'), ('sent', 'Sent'), ('dropped', 'No longer relevant'), ('failed', 'Could not be sent')], default='pending', max_length=8, verbose_name='status')),
-                ('attempts', models.PositiveSmallIntegerField(default=0, verbose_name='attempts')),
-                ('claim', models.CharField(blank=True, editable=False, max_length=32)),
-                ('claimed_at', models.DateTimeField(blank=True, null=True, verbose_name='claimed at')),
-                ('sent_at', models.DateTimeField(blank=True, null=True, verbose_name='sent at')),
-                ('created_at', models.DateTimeField(verbose_name='found due at')),
-                ('tenant', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.tenant')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notices', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("booking_start", "A booking is about to start"),
+                            ("training_expiry", "A training is about to expire"),
+                            ("quota", "The tenant's quota is running out"),
+                            ("round_cutoff", "An allocation round's cut-off is near"),
+                        ],
+                        max_length=16,
+                        verbose_name="kind",
+                    ),
+                ),
+                ("subject_id", models.BigIntegerField(verbose_name="subject")),
+                ("threshold", models.CharField(max_length=24, verbose_name="threshold")),
+                ("params", models.JSONField(default=dict, verbose_name="figures")),
+                (
+                    "delivery",
+                    models.CharField(
+                        choices=[
+                            ("immediate", "One e-mail for each notice, when it is due"),
+                            ("digest", "One e-mail a day listing the day's notices"),
+                        ],
+                        max_length=10,
+                        verbose_name="delivery",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Waiting to be sent"),
+                            ("sending", "Being sent"),
+                            ("sent", "Sent"),
+                            ("dropped", "No longer relevant"),
+                            ("failed", "Could not be sent"),
+                        ],
+                        default="pending",
+                        max_length=8,
+                        verbose_name="status",
+                    ),
+                ),
+                ("attempts", models.PositiveSmallIntegerField(default=0, verbose_name="attempts")),
+                ("claim", models.CharField(blank=True, editable=False, max_length=32)),
+                (
+                    "claimed_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="claimed at"),
+                ),
+                ("sent_at", models.DateTimeField(blank=True, null=True, verbose_name="sent at")),
+                ("created_at", models.DateTimeField(verbose_name="found due at")),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.tenant",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notices",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'notice',
-                'verbose_name_plural': 'notices',
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['status', 'delivery', 'created_at'], name='notice_send_queue')],
-                'constraints': [models.UniqueConstraint(fields=('user', 'kind', 'subject_id', 'threshold'), name='notice_once_per_user_subject_threshold')],
+                "verbose_name": "notice",
+                "verbose_name_plural": "notices",
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(
+                        fields=["status", "delivery", "created_at"], name="notice_send_queue"
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("user", "kind", "subject_id", "threshold"),
+                        name="notice_once_per_user_subject_threshold",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='NoticeDigest',
+            name="NoticeDigest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField(verbose_name='day')),
-                ('claim', models.CharField(editable=False, max_length=32)),
-                ('notices', models.PositiveIntegerField(default=0, verbose_name='notices')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notice_digests', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("day", models.DateField(verbose_name="day")),
+                ("claim", models.CharField(editable=False, max_length=32)),
+                ("notices", models.PositiveIntegerField(default=0, verbose_name="notices")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created")),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notice_digests",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'daily digest',
-                'verbose_name_plural': 'daily digests',
-                'ordering': ['-day'],
-                'constraints': [models.UniqueConstraint(fields=('user', 'day'), name='notice_digest_once_a_day')],
+                "verbose_name": "daily digest",
+                "verbose_name_plural": "daily digests",
+                "ordering": ["-day"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("user", "day"), name="notice_digest_once_a_day")
+                ],
             },
         ),
     ]
