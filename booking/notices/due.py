@@ -36,9 +36,10 @@ ROUND_WINDOW = dt.timedelta(hours=24)
 
 
 def _wants(kind: str, path: str = "user__") -> Q:
-    """Users who did not opt out of ``kind`` (no preference row means every kind)."""
-    return Q(**{f"{path}notice_preference__isnull": True}) | Q(
-        **{f"{path}notice_preference__{kind}": True}
+    """Active users who did not opt out of ``kind`` (no preference row means every kind)."""
+    return Q(**{f"{path}is_active": True}) & (
+        Q(**{f"{path}notice_preference__isnull": True})
+        | Q(**{f"{path}notice_preference__{kind}": True})
     )
 
 
@@ -52,6 +53,9 @@ def _noticed(kind: str, *, subject: str, user: str = "user_id", threshold: str |
 def _store(rows: list[Notice]) -> int:
     """Insert the notices, each at most once (a conflict on the unique constraint is skipped)."""
     if rows:
+        # In key order: two workers inserting the same keys then wait for each other instead
+        # of deadlocking.
+        rows.sort(key=lambda n: (n.user_id, n.kind, n.subject_id, n.threshold))
         Notice.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
     return len(rows)
 

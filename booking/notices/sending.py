@@ -153,6 +153,7 @@ def notices_send_digests(*, now: dt.datetime | None = None) -> int:
         )
         .exclude(user__notice_digests__day=today)
         .values_list("user_id", flat=True)
+        .order_by("user_id")
         .distinct()
     )
     token = secrets.token_hex(16)
