@@ -9,6 +9,8 @@ import zoneinfo
 import pytest
 import time_machine
 
+from tests.usage.conftest import book as usage_book
+
 HK = zoneinfo.ZoneInfo("Asia/Hong_Kong")
 # Monday 7 December 2026, 09:00 in Hong Kong: a quota week starts that day.
 MONDAY = dt.datetime(2026, 12, 7, 9, 0, tzinfo=HK)
@@ -24,29 +26,10 @@ def clock():
         yield traveller
 
 
-def book(
-    park,
-    *,
-    start: dt.datetime,
-    minutes: int = 60,
-    user=None,
-    tenant=None,
-    resource=None,
-    title: str = "Imaging run",
-):
-    """A confirmed instant booking, booked an hour before it starts (all the rules checked)."""
-    from booking.bookings.services import booking_create_instant
-
-    return booking_create_instant(
-        user=user or park.alice,
-        tenant=tenant or park.acme,
-        resource=resource or park.confocal,
-        start=start,
-        end=start + dt.timedelta(minutes=minutes),
-        units=1,
-        title=title,
-        now=start - HOUR,
-    )
+def book(park, *, start: dt.datetime, minutes: int = 60, title: str = "Imaging run", **who):
+    """A confirmed instant booking of the confocal by alice unless told (booked an hour
+    before it starts, every rule checked): the usage tests' helper."""
+    return usage_book(park, start=start, minutes=minutes, title=title, **who)
 
 
 def tick(now: dt.datetime, kinds=None):

@@ -238,3 +238,12 @@ def test_a_closed_round_or_a_past_cut_off_is_not_announced(park, clock):
     _round(cutoff=MONDAY - MIN)
     tick(MONDAY)
     assert Notice.objects.count() == 0
+
+
+def test_a_deactivated_user_is_not_reminded(park, clock):
+    from django.contrib.auth import get_user_model
+
+    book(park, start=MONDAY + 30 * MIN)
+    get_user_model().objects.filter(pk=park.alice.pk).update(is_active=False)
+    tick(MONDAY)
+    assert Notice.objects.filter(user=park.alice).count() == 0
