@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "booking.tokens",
     "booking.usage.apps.UsageConfig",
     "booking.billing.apps.BillingConfig",
+    "booking.notices.apps.NoticesConfig",
     "booking.demo.apps.DemoConfig",
 ]
 
@@ -304,3 +305,7 @@ BILLING_PEAK_HOURS = (9, 18)
 BILLING_RMB_PER_HKD = env_str("BILLING_RMB_PER_HKD", "") or None
 # Rate factors per Slurm cluster (a ClusterFactor row in the admin overrides these).
 BILLING_CLUSTER_FACTORS: dict[str, str] = {}
+
+# Reminders (booking.notices): a notice claimed by a worker that died is sent again after this
+# many seconds (booking.notices.sending says why that is the safe side).
+NOTICE_STALE_CLAIM_SECONDS = env_int("NOTICE_STALE_CLAIM_SECONDS", 600)

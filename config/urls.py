@@ -36,6 +36,7 @@ urlpatterns = [
     path("", include("booking.billing.urls")),
     path("rounds/", include("booking.rounds.urls")),
     path("account/tokens/", include("booking.tokens.urls")),
+    path("account/reminders/", include("booking.notices.urls")),
     # The researcher API, and its docs also at the short, version-free address.
     path("api/v1/", api.urls),
     path("api/docs", partial(openapi_view, api=api), name="api-docs"),

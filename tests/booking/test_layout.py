@@ -22,6 +22,8 @@ ALLOWED = {
     "compute": {"tenancy", "tokens", "bookings"},
     "usage": {"tenancy", "tokens", "bookings", "rounds", "compute"},
     "billing": {"tenancy", "tokens", "bookings", "compute", "usage"},
+    # Reminders read bookings, rounds and quotas; nothing imports them.
+    "notices": {"tenancy", "bookings", "rounds"},
     # The demo park builds through every app's services; nothing imports it.
     "demo": {
         "tenancy",
