@@ -213,3 +213,22 @@ def test_a_booking_without_a_project_choice_is_charged_to_the_default(alice, par
     booking = Booking.objects.get(user=park.alice)
     link = BookingProject.objects.filter(booking=booking).first()
     assert link is None or link.project == Project.objects.get(tenant=park.acme, is_default=True)
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        ("zh-hant", ("預計費用", "繁忙時段時數", "記賬項目")),
+        ("zh-hans", ("预计费用", "高峰时段时数", "记账项目")),
+    ],
+)
+def test_the_project_field_and_the_estimate_speak_chinese(client, park, language, words):
+    card()
+    client.force_login(park.alice)
+    client.cookies["django_language"] = language
+    data = booking_data(park, weekday_at(10), weekday_at(11))
+    body = client.post(reverse("billing:booking_estimate", args=["confocal-1"]), data, **HX)
+    body = body.content.decode()
+    assert words[0] in body and words[1] in body
+    page = client.get(reverse("resource", args=["confocal-1"])).content.decode()
+    assert words[2] in page
