@@ -8,8 +8,9 @@ with the field's own ``get_db_prep_save`` and sent in one ``executemany``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 
-from django.db import connection
+from django.db import connection, models
 
 
 def insert_rows(model, field_names: Sequence[str], rows: Iterable[Sequence]) -> int:
@@ -22,7 +23,13 @@ def insert_rows(model, field_names: Sequence[str], rows: Iterable[Sequence]) -> 
     # Sweep rows repeat most values (a status, the sweep's time, a note): prepare each once.
     prepared: list[dict] = [{} for _ in fields]
 
+    decimals = [isinstance(f, models.DecimalField) for f in fields]
+
     def prep(i: int, value):
+        if decimals[i] and type(value) is Decimal:
+            # Every backend takes a Decimal as it is (``adapt_decimalfield_value`` returns it);
+            # the field's own preparation only re-parses it, at several µs a value.
+            return value
         memo = prepared[i]
         if isinstance(value, dict | list):  # unhashable (JSON): prepared each time
             return fields[i].get_db_prep_save(value, connection)

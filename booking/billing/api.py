@@ -8,7 +8,8 @@ from django.utils.translation import gettext as _
 from ninja import Query, Router
 
 from booking.api_common import Id, responses
-from booking.billing import selectors, services
+from booking.billing import estimates, selectors, services
+from booking.billing.desk import BillingProjectDesk
 from booking.billing.models import Statement
 from booking.billing.schemas import (
     EstimateIn,
@@ -87,10 +88,16 @@ def statement_view(request: HttpRequest, statement_id: Id):
     return body
 
 
+def _text(value) -> str | None:
+    return None if value is None else str(value)
+
+
 @router.get("/estimate", auth=READ, response=responses({200: EstimateOut}, without=(409,)))
 def estimate_view(request: HttpRequest, query: Query[EstimateIn]):
     """What a booking of ``resource`` from ``start`` to ``end`` would cost the acting tenant
-    if used as booked (HKD; ``priced`` false when no rate card applies)."""
+    if used as booked (HKD; ``priced`` false when no rate card applies). A job's cost: the
+    GPU-hours it asks for as a booking of a GPU node (``units`` GPUs). ``project``: one of the
+    tenant's projects (another tenant's answers 422 ``unknown_project``)."""
     caller: Caller = request.auth
     if query.end <= query.start:
         raise ParkError(
@@ -99,7 +106,8 @@ def estimate_view(request: HttpRequest, query: Query[EstimateIn]):
     resource = Resource.objects.filter(slug=query.resource, active=True).first()
     if resource is None:
         raise NotFound("resource", field="resource")
-    cost = services.estimate_booking(
+    project = BillingProjectDesk().check(tenant=caller.tenant, project=query.project)
+    estimate = estimates.booking_estimate(
         tenant=caller.tenant, resource=resource, start=query.start, end=query.end, units=query.units
     )
     return {
@@ -107,6 +115,9 @@ def estimate_view(request: HttpRequest, query: Query[EstimateIn]):
         "start": query.start,
         "end": query.end,
         "units": query.units,
-        "cost_hkd": None if cost is None else str(cost),
-        "priced": cost is not None,
+        "cost_hkd": None if estimate is None else str(estimate.total),
+        "priced": estimate is not None,
+        "project_id": project.pk if project else services.default_project(caller.tenant).pk,
+        "cost_rmb": _text(estimate.total_rmb if estimate else None),
+        "rmb_per_hkd": _text(estimate.rmb_per_hkd if estimate else None),
     }

@@ -38,3 +38,11 @@ class BillingProjectDesk:
             services.booking_project_set(booking=booking, project=project)
         if job is not None:
             services.job_project_set(job=job, project=project)
+
+    def choices(self, *, tenants) -> list[tuple[int, int, str, bool]]:
+        for tenant in tenants:
+            services.default_project(tenant)  # every tenant can be charged to its default
+        rows = Project.objects.filter(tenant__in=list(tenants), active=True).order_by(
+            "tenant_id", "-is_default", "name"
+        )
+        return [(p.tenant_id, p.pk, p.name, p.is_default) for p in rows]

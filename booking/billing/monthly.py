@@ -35,6 +35,10 @@ class Epoch(Func):
     output_field = BigIntegerField()
 
     def as_sqlite(self, compiler, connection, **extra):
+        # unixepoch() (SQLite 3.38+) is several times cheaper than strftime('%s'), and a
+        # month of a full park reads five timestamps from each of a million bookings.
+        if connection.Database.sqlite_version_info >= (3, 38):
+            return self.as_sql(compiler, connection, template="unixepoch(%(expressions)s)")
         return self.as_sql(
             compiler, connection, template="CAST(strftime('%%%%s', %(expressions)s) AS INTEGER)"
         )

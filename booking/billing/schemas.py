@@ -4,7 +4,7 @@ import datetime as dt
 
 from ninja import Field, Schema
 
-from booking.api_common import Slug, StrictIn, When
+from booking.api_common import Id, Slug, StrictIn, When
 
 
 class ProjectTotalOut(Schema):
@@ -56,6 +56,11 @@ class EstimateOut(Schema):
     units: int
     cost_hkd: str | None
     priced: bool
+    project_id: int | None = Field(
+        None, description="The project the booking would be charged to (the tenant's default)."
+    )
+    cost_rmb: str | None = Field(None, description="The cost in RMB at the stated rate.")
+    rmb_per_hkd: str | None = Field(None, description="The RMB rate, when configured.")
 
 
 class EstimateIn(StrictIn):
@@ -63,3 +68,6 @@ class EstimateIn(StrictIn):
     start: When
     end: When
     units: int = Field(1, ge=1, le=64, description="GPUs or units booked.")
+    project: Id | None = Field(
+        None, description="The tenant's project to charge (default: the tenant's default)."
+    )

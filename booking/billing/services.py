@@ -7,7 +7,7 @@ import datetime as dt
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -342,11 +342,7 @@ def statements_close_month(*, month: dt.date, by=None, now: dt.datetime | None =
         }
         groups = monthly.price_usage(month=month, rates=rates, factors=factors)
         jobs = _job_rows(None, month, pools)
-        defaults = dict(
-            Project.objects.filter(tenant_id__in=list(drafts), is_default=True).values_list(
-                "tenant_id", "pk"
-            )
-        )
+        defaults = _default_projects([t for t in tenants if t.pk in drafts])
         StatementLine.objects.filter(statement__in=list(drafts.values())).exclude(
             kind=LineKind.ADJUSTMENT
         ).delete()
@@ -370,8 +366,6 @@ def statements_close_month(*, month: dt.date, by=None, now: dt.datetime | None =
                 tenant, month, rates, factors, pools, groups, jobs.get(tenant.pk, [])
             )
             lines = pricer.lines()
-            if tenant.pk not in defaults and any(line.project_id is None for line in lines):
-                defaults[tenant.pk] = default_project(tenant).pk
             total = totals.get(statement.pk) or Decimal(0)
             for line in lines:
                 total += line.amount
@@ -382,16 +376,53 @@ def statements_close_month(*, month: dt.date, by=None, now: dt.datetime | None =
                 )  # fmt: skip
             statement.total = charges.money(total)
         insert_rows(StatementLine, fields, rows)
-        rate = rmb_rate()
-        for statement in drafts.values():
-            statement.rmb_rate, statement.refreshed_at = rate, now
-            statement.status, statement.closed_at, statement.closed_by = "final", now, by
-        Statement.objects.bulk_update(
-            list(drafts.values()),
-            ["total", "rmb_rate", "refreshed_at", "status", "closed_at", "closed_by"],
-            batch_size=500,
+        _totals_set(drafts.values())
+        Statement.objects.filter(pk__in=[s.pk for s in drafts.values()]).update(
+            rmb_rate=rmb_rate(),
+            refreshed_at=now,
+            status=StatementStatus.FINAL,
+            closed_at=now,
+            closed_by=by,
         )
     return {"closed": len(drafts), "already_final": len(tenants) - len(drafts)}
+
+
+def _default_projects(tenants: list[Tenant]) -> dict[int, int]:
+    """Each tenant's default project id, the missing ones created in one INSERT."""
+    defaults = dict(
+        Project.objects.filter(tenant_id__in=[t.pk for t in tenants], is_default=True).values_list(
+            "tenant_id", "pk"
+        )
+    )
+    missing = [t for t in tenants if t.pk not in defaults]
+    if missing:
+        Project.objects.bulk_create(
+            [
+                Project(
+                    tenant=t,
+                    is_default=True,
+                    name=_("General"),
+                    principal_investigator=t.name[:120],
+                )
+                for t in missing
+            ]
+        )
+        defaults.update(
+            Project.objects.filter(
+                tenant_id__in=[t.pk for t in missing], is_default=True
+            ).values_list("tenant_id", "pk")
+        )
+    return defaults
+
+
+def _totals_set(statements) -> None:
+    """Write each statement's ``total`` (one prepared UPDATE sent for all of them)."""
+    table = connection.ops.quote_name(Statement._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {table} SET total = %s WHERE id = %s",
+            [(s.total, s.pk) for s in statements],
+        )
 
 
 def adjustment_add(
@@ -440,40 +471,3 @@ def adjustment_add(
         target.total = _lines_total(target)
         target.save(update_fields=["total"])
     return line
-
-
-# --------------------------------------------------------------------------------------------
-# Estimates
-# --------------------------------------------------------------------------------------------
-
-
-def estimate_booking(
-    *, tenant: Tenant, resource, start: dt.datetime, end: dt.datetime, units: int = 1
-):
-    """What a booking would cost if used as booked (no consumables). None: no rate applies."""
-    from resources.models import GpuNode
-
-    cluster = ""
-    if resource.kind == "gpu":
-        cluster = (
-            GpuNode.objects.filter(resource=resource)
-            .values_list("slurm_cluster", flat=True)
-            .first()
-            or ""
-        )
-    pricer = charges.Pricer(rates=rate_book(), tier=tenant.tier, factors=cluster_factors())
-    cost = pricer.add_usage(
-        charges.Usage(
-            resource_id=resource.pk,
-            resource_class=resource.kind,
-            resource_name=resource.name,
-            start=int(start.timestamp()),
-            end=int(end.timestamp()),
-            units=units,
-            no_show=False,
-            cluster=cluster,
-        )
-    )
-    if cost is None:
-        return None
-    return sum((line.amount for line in pricer.lines()), Decimal(0))

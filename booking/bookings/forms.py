@@ -8,8 +8,10 @@ from decimal import Decimal
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from booking.bookings.hooks import project_desk
 from booking.bookings.models import BookingStatus
 from booking.bookings.recurrence import Recurrence
+from booking.errors import ParkError
 from booking.tenancy.models import Membership, Tenant
 from resources.models import Location, Recipe, Resource, ResourceKind
 
@@ -34,12 +36,51 @@ def _tenant_field(form: forms.Form, tenants: list[Tenant]) -> None:
         field.widget = forms.HiddenInput()
 
 
+def _project_field(form: forms.Form, tenants: list[Tenant]) -> None:
+    """The open projects of the member's tenants (named with their tenant when there are
+    several), the default project of the first tenant preselected."""
+    rows = project_desk().choices(tenants=tenants)
+    names = {t.pk: t.name for t in tenants}
+    several = len(tenants) > 1
+    field = form.fields["project"]
+    field.choices = [
+        (pk, f"{names.get(tenant_id, '')}: {name}" if several else name)
+        for tenant_id, pk, name, _default in rows
+    ]
+    defaults = [pk for tenant_id, pk, _name, default in rows if default]
+    if defaults:
+        field.initial = defaults[0]
+
+
+def _clean_project(form: forms.Form) -> None:
+    """The project chosen must be one of the booking tenant's open projects."""
+    data = form.cleaned_data
+    tenant, project = data.get("tenant"), data.get("project")
+    if tenant is None or project is None:
+        return
+    try:
+        data["project"] = project_desk().check(tenant=tenant, project=project)
+    except ParkError as error:
+        form.add_error("project", error.message)
+
+
+def _project_choice() -> forms.TypedChoiceField:
+    return forms.TypedChoiceField(
+        label=_("Charge to project"),
+        coerce=int,
+        required=False,
+        empty_value=None,
+        error_messages={"invalid_choice": _("Choose one of your tenant's open projects.")},
+    )
+
+
 class BookingForm(forms.Form):
     """An instant booking: a concrete slot."""
 
     tenant = forms.ModelChoiceField(
         queryset=Tenant.objects.none(), label=_("Book for"), empty_label=CHOOSE_TENANT
     )
+    project = _project_choice()
     title = forms.CharField(label=_("Title"), max_length=200)
     start = forms.DateTimeField(label=_("Start"), input_formats=DATETIME_FORMATS)
     end = forms.DateTimeField(label=_("End"), input_formats=DATETIME_FORMATS)
@@ -64,6 +105,11 @@ class BookingForm(forms.Form):
         label=_("Skip occurrences that cannot be booked"), required=False
     )
 
+    def clean(self):
+        data = super().clean()
+        _clean_project(self)
+        return data
+
     def recurrence(self) -> Recurrence | None:
         """The repeat rule chosen, or ``None`` for a single booking (after ``is_valid``)."""
         data = self.cleaned_data
@@ -79,6 +125,7 @@ class BookingForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.resource = resource
         _tenant_field(self, tenants)
+        _project_field(self, tenants)
         for name in ("start", "end"):
             self.fields[name].widget = LocalDateTimeInput(step_minutes=resource.slot_minutes)
         if resource.kind == ResourceKind.GPU_NODE:
@@ -131,6 +178,7 @@ class RoundRequestForm(forms.Form):
     tenant = forms.ModelChoiceField(
         queryset=Tenant.objects.none(), label=_("Book for"), empty_label=CHOOSE_TENANT
     )
+    project = _project_choice()
     title = forms.CharField(label=_("Title"), max_length=200)
     earliest_start = forms.DateTimeField(label=_("Earliest start"), input_formats=DATETIME_FORMATS)
     latest_end = forms.DateTimeField(label=_("Latest end"), input_formats=DATETIME_FORMATS)
@@ -146,6 +194,7 @@ class RoundRequestForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.resource = resource
         _tenant_field(self, tenants)
+        _project_field(self, tenants)
         for name in ("earliest_start", "latest_end"):
             self.fields[name].widget = LocalDateTimeInput(step_minutes=resource.slot_minutes)
         self.fields["duration_hours"].widget.attrs["step"] = "0.25"
@@ -157,6 +206,11 @@ class RoundRequestForm(forms.Form):
             self.fields["recipe"].queryset = Recipe.objects.filter(line=resource)
         else:
             del self.fields["recipe"]
+
+    def clean(self):
+        data = super().clean()
+        _clean_project(self)
+        return data
 
     @property
     def duration_minutes(self) -> int:

@@ -83,6 +83,9 @@ class ProjectDesk(Protocol):
     def attach(self, *, project, booking=None, job=None) -> None:
         """Charge the booking or job to ``project`` (a checked one; None: the default)."""
 
+    def choices(self, *, tenants) -> list[tuple[int, int, str, bool]]:
+        """The open projects of ``tenants`` as (tenant id, project id, name, is default)."""
+
 
 _projects: list[ProjectDesk] = []
 

@@ -8,6 +8,7 @@ import datetime as dt
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -29,7 +30,7 @@ from booking.bookings.forms import (
     TenantBookingFilters,
     parse_week,
 )
-from booking.bookings.hooks import round_desk
+from booking.bookings.hooks import project_desk, round_desk
 from booking.bookings.models import BookingStatus
 from booking.bookings.reasons import reason_for
 from booking.bookings.rules import booking_cancellable, booking_check
@@ -222,6 +223,75 @@ def booking_validate(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
+def _submit(request, resource, form):
+    """Create the booking, the recurring series or the round request of a valid form and
+    charge it (every occurrence of a series) to the project chosen, in one transaction."""
+    data = form.cleaned_data
+    with transaction.atomic():
+        booked = None
+        if resource.booking_mode == BookingMode.ROUND:
+            booking = round_desk().request_create(
+                user=request.user,
+                tenant=data["tenant"],
+                resource=resource,
+                earliest_start=data["earliest_start"],
+                latest_end=data["latest_end"],
+                duration_minutes=form.duration_minutes,
+                units=data.get("units") or 1,
+                recipe=data.get("recipe"),
+                title=data["title"],
+            )
+            messages.success(
+                request,
+                _("Your request joined the round “%(round)s”; it closes %(cutoff)s.")
+                % {
+                    "round": booking.round.name if booking.round else "",
+                    "cutoff": when_text(booking.round.cutoff) if booking.round else "",
+                },
+            )
+        elif form.recurrence() is not None:
+            result = booking_series_create(
+                user=request.user,
+                tenant=data["tenant"],
+                resource=resource,
+                start=data["start"],
+                end=data["end"],
+                units=data.get("units") or 1,
+                recipe=data.get("recipe"),
+                title=data["title"],
+                recurrence=form.recurrence(),
+                skip_conflicts=data.get("skip_conflicts", False),
+            )
+            booked = result.booked
+            booking = booked[0]
+            messages.success(
+                request,
+                _("Booked: %(count)s occurrences of %(title)s; %(skipped)s skipped.")
+                % {
+                    "count": len(result.booked),
+                    "title": booking.title,
+                    "skipped": len(result.skipped),
+                },
+            )
+        else:
+            booking = booking_create_instant(
+                user=request.user,
+                tenant=data["tenant"],
+                resource=resource,
+                start=data["start"],
+                end=data["end"],
+                units=data.get("units") or 1,
+                recipe=data.get("recipe"),
+                title=data["title"],
+            )
+            messages.success(
+                request, _("Booked: %(title)s is confirmed.") % {"title": booking.title}
+            )
+        for occurrence in booked or [booking]:
+            project_desk().attach(project=data.get("project"), booking=occurrence)
+    return booking
+
+
 @login_required
 @require_POST
 def booking_submit(request: HttpRequest, slug: str) -> HttpResponse:
@@ -234,8 +304,8 @@ def booking_submit(request: HttpRequest, slug: str) -> HttpResponse:
     if not form.is_valid():
         errors = form_errors(form)
     else:
-        data = form.cleaned_data
         try:
+<<<<<<< HEAD
             if resource.booking_mode == BookingMode.ROUND:
                 booking = round_desk().request_create(
                     user=request.user,
@@ -295,6 +365,9 @@ def booking_submit(request: HttpRequest, slug: str) -> HttpResponse:
                 else:
                     text = _("Booked: %(title)s is confirmed.")
                 messages.success(request, text % {"title": booking.title})
+=======
+            booking = _submit(request, resource, form)
+>>>>>>> issue-14
         except ParkError as exc:
             errors = [ui_error(e) for e in getattr(exc, "errors", [exc])]
             status = exc.status

@@ -84,3 +84,27 @@ def test_the_estimate_before_booking(park, alice_api):
     assert response.status_code == 404 and response.json()["field"] == "resource"
     body = alice_api.get("/estimate", {**params, "resource": "epi"}).json()
     assert (body["cost_hkd"], body["priced"]) == (None, False)
+
+
+def test_the_estimate_names_the_project_and_refuses_another_tenants(
+    park, alice_api, charlie_api, settings
+):
+    settings.BILLING_RMB_PER_HKD = "0.9"
+    card(peak_price=Decimal("100.00"), off_peak_price=Decimal("60.00"))
+    grant = services.project_create(
+        tenant=park.acme, name="Imaging grant", principal_investigator="Dr Chan"
+    )
+    params = {
+        "resource": "confocal-1",
+        "start": at(2, 17).isoformat(),
+        "end": at(2, 19, 30).isoformat(),
+    }
+    body = alice_api.get("/estimate", {**params, "project": grant.pk}).json()
+    assert (body["cost_hkd"], body["project_id"]) == ("190.00", grant.pk)
+    assert (body["cost_rmb"], body["rmb_per_hkd"]) == ("171.00", "0.9")
+    body = alice_api.get("/estimate", params).json()
+    assert body["project_id"] == services.default_project(park.acme).pk
+    # charlie (Globex) cannot estimate with Acme's project: it is not one of his tenant's.
+    response = charlie_api.get("/estimate", {**params, "project": grant.pk})
+    assert response.status_code == 422
+    assert (response.json()["code"], response.json()["field"]) == ("unknown_project", "project")

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from booking.billing import charges, services
+from booking.billing import charges, estimates, services
 from booking.billing.models import ClusterFactor, LineKind, RateCard
 from booking.errors import ParkError
 from tests.billing.conftest import MARCH, at, card, closed_booking
@@ -256,12 +256,16 @@ def test_each_line_is_rounded_half_up_and_the_total_is_the_sum_of_lines(park):
 
 def test_the_estimate_prices_a_booking_before_it_is_sent(park):
     card(peak_price=Decimal("100.00"), off_peak_price=Decimal("60.00"))
-    cost = services.estimate_booking(
+    estimate = estimates.booking_estimate(
         tenant=park.acme, resource=park.confocal, start=at(2, 17), end=at(2, 19)
     )
-    assert cost == Decimal("160.00")
+    assert estimate.total == Decimal("160.00")
+    assert [(x.band, x.quantity, x.amount) for x in estimate.lines] == [
+        ("peak", Decimal("1.0000"), Decimal("100.00")),
+        ("off_peak", Decimal("1.0000"), Decimal("60.00")),
+    ]
     assert (
-        services.estimate_booking(
+        estimates.booking_estimate(
             tenant=park.acme, resource=park.line, start=at(2, 17), end=at(2, 19)
         )
         is None
