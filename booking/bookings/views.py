@@ -284,9 +284,11 @@ def _submit(request, resource, form):
                 recipe=data.get("recipe"),
                 title=data["title"],
             )
-            messages.success(
-                request, _("Booked: %(title)s is confirmed.") % {"title": booking.title}
-            )
+            if booking.status == BookingStatus.PENDING_APPROVAL:
+                text = _("Requested: %(title)s holds its slot and waits for approval.")
+            else:
+                text = _("Booked: %(title)s is confirmed.")
+            messages.success(request, text % {"title": booking.title})
         for occurrence in booked or [booking]:
             project_desk().attach(project=data.get("project"), booking=occurrence)
     return booking
@@ -305,69 +307,7 @@ def booking_submit(request: HttpRequest, slug: str) -> HttpResponse:
         errors = form_errors(form)
     else:
         try:
-<<<<<<< HEAD
-            if resource.booking_mode == BookingMode.ROUND:
-                booking = round_desk().request_create(
-                    user=request.user,
-                    tenant=data["tenant"],
-                    resource=resource,
-                    earliest_start=data["earliest_start"],
-                    latest_end=data["latest_end"],
-                    duration_minutes=form.duration_minutes,
-                    units=data.get("units") or 1,
-                    recipe=data.get("recipe"),
-                    title=data["title"],
-                )
-                messages.success(
-                    request,
-                    _("Your request joined the round “%(round)s”; it closes %(cutoff)s.")
-                    % {
-                        "round": booking.round.name if booking.round else "",
-                        "cutoff": when_text(booking.round.cutoff) if booking.round else "",
-                    },
-                )
-            elif form.recurrence() is not None:
-                result = booking_series_create(
-                    user=request.user,
-                    tenant=data["tenant"],
-                    resource=resource,
-                    start=data["start"],
-                    end=data["end"],
-                    units=data.get("units") or 1,
-                    recipe=data.get("recipe"),
-                    title=data["title"],
-                    recurrence=form.recurrence(),
-                    skip_conflicts=data.get("skip_conflicts", False),
-                )
-                booking = result.booked[0]
-                messages.success(
-                    request,
-                    _("Booked: %(count)s occurrences of %(title)s; %(skipped)s skipped.")
-                    % {
-                        "count": len(result.booked),
-                        "title": booking.title,
-                        "skipped": len(result.skipped),
-                    },
-                )
-            else:
-                booking = booking_create_instant(
-                    user=request.user,
-                    tenant=data["tenant"],
-                    resource=resource,
-                    start=data["start"],
-                    end=data["end"],
-                    units=data.get("units") or 1,
-                    recipe=data.get("recipe"),
-                    title=data["title"],
-                )
-                if booking.status == BookingStatus.PENDING_APPROVAL:
-                    text = _("Requested: %(title)s holds its slot and waits for approval.")
-                else:
-                    text = _("Booked: %(title)s is confirmed.")
-                messages.success(request, text % {"title": booking.title})
-=======
             booking = _submit(request, resource, form)
->>>>>>> issue-14
         except ParkError as exc:
             errors = [ui_error(e) for e in getattr(exc, "errors", [exc])]
             status = exc.status
