@@ -33,6 +33,7 @@ urlpatterns = [
     path("", include("booking.bookings.urls")),
     path("", include("booking.compute.urls")),
     path("", include("booking.billing.urls")),
+    path("", include("booking.tenancy.urls")),
     path("rounds/", include("booking.rounds.urls")),
     path("account/tokens/", include("booking.tokens.urls")),
     # The researcher API, and its docs also at the short, version-free address.
