@@ -45,6 +45,13 @@ RULE_LABELS = {
     "recurrence_invalid": gettext_lazy("Repeat"),
     "not_in_series": gettext_lazy("Recurring series"),
     "invalid": gettext_lazy("Input"),
+    "last_manager": gettext_lazy("Managers"),
+    "role_invalid": gettext_lazy("Role"),
+    "cluster_username_invalid": gettext_lazy("Cluster user name"),
+    "cluster_username_taken": gettext_lazy("Cluster user name"),
+    "cluster_user_unknown": gettext_lazy("Cluster user name"),
+    "email_invalid": gettext_lazy("E-mail"),
+    "already_member": gettext_lazy("E-mail"),
 }
 
 

@@ -253,6 +253,13 @@ SLURM_SYNC_ON_CHANGE = env_bool("SLURM_SYNC_ON_CHANGE", True)
 # e.g. "the lab office (labs@park.example, ext. 2101)"; the park's operators when unset.
 TRAINING_CONTACT = env_str("TRAINING_CONTACT")
 
+# How long a manager's invitation link stays good (hours).
+PARK_INVITE_TTL_HOURS = env_int("PARK_INVITE_TTL_HOURS", 72)
+if PARK_INVITE_TTL_HOURS < 1:
+    raise ConfigError(
+        f"PARK_INVITE_TTL_HOURS must be at least 1 (hours), got {PARK_INVITE_TTL_HOURS}"
+    )
+
 # Planner defaults for allocation rounds.
 PLANNER_TIME_LIMIT = float(env_str("PLANNER_TIME_LIMIT", "10"))
 # How far after a closure a displaced booking is moved to, or offered, the same length of time.

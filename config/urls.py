@@ -34,6 +34,7 @@ urlpatterns = [
     path("", include("booking.approvals.urls")),
     path("", include("booking.compute.urls")),
     path("", include("booking.billing.urls")),
+    path("", include("booking.tenancy.urls")),
     path("rounds/", include("booking.rounds.urls")),
     path("account/tokens/", include("booking.tokens.urls")),
     path("account/reminders/", include("booking.notices.urls")),

@@ -24,3 +24,8 @@ class BookingsConfig(AppConfig):
         from booking.bookings import approval
 
         approval.register()
+
+        # A member removed by their manager: their bookings not yet started are cancelled.
+        from booking.bookings import leaving
+
+        leaving.register()

@@ -9,14 +9,30 @@ from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 
 from booking.errors import ParkError
-from booking.tenancy.models import Membership, Quota, QuotaChange, Tenant
+from booking.tenancy.models import Invitation, Membership, Quota, QuotaChange, Tenant
 from booking.tenancy.services import quota_delete, quota_set, quotas_scale, tenant_set_weight
 
 
 class MembershipInline(admin.TabularInline):
+    """Read only: a tenant's managers invite, change and remove members on their members page
+    (``/tenants/<slug>/members/``), where the rules and the Slurm check apply."""
+
     model = Membership
     extra = 0
-    autocomplete_fields = ["user"]
+    fields = ["user", "role", "cluster_username", "joined_at"]
+    readonly_fields = fields
+    verbose_name_plural = _(
+        "Members (read only: the tenant's managers invite and manage members on their members page)"
+    )
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 class QuotaInline(admin.TabularInline):
@@ -190,3 +206,34 @@ class QuotaAdmin(admin.ModelAdmin):
 
     def delete_model(self, request, obj):
         quota_delete(quota=obj, actor=request.user, note="admin")
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """Read only: managers send and withdraw invitations on their members page."""
+
+    list_display = ["email", "tenant", "role", "invited_by", "created", "expires", "accepted_at"]
+    list_filter = ["role", "revoked"]
+    search_fields = ["email", "tenant__name"]
+    readonly_fields = [
+        "tenant",
+        "email",
+        "role",
+        "language",
+        "invited_by",
+        "created",
+        "expires",
+        "accepted_at",
+        "accepted_by",
+        "revoked",
+    ]
+    exclude = ["nonce"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from resources.models import Park, ResourceKind
@@ -90,10 +91,65 @@ class Membership(models.Model):
             models.UniqueConstraint(
                 fields=["user", "tenant"], name="membership_one_per_user_and_tenant"
             ),
+            # Within a tenant (one Slurm account) a cluster user name is one person's; across
+            # tenants the services keep it to one park user (booking.tenancy.members).
+            models.UniqueConstraint(
+                fields=["tenant", "cluster_username"],
+                condition=~Q(cluster_username=""),
+                name="membership_cluster_username_once_per_tenant",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.tenant} ({self.get_role_display()})"
+
+
+class Invitation(models.Model):
+    """A manager's invitation to join a tenant, sent by e-mail as a signed, expiring link.
+
+    The link's token signs ``<pk>.<nonce>`` (``booking.tenancy.invitations``); the row says
+    whether it is still good: not expired, not revoked, not accepted yet."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(_("e-mail"))
+    role = models.CharField(
+        _("role"), max_length=8, choices=Membership.Role.choices, default=Membership.Role.MEMBER
+    )
+    language = models.CharField(_("language of the e-mail"), max_length=10, blank=True)
+    nonce = models.CharField(max_length=32, editable=False)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("invited by"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created = models.DateTimeField(_("created"), default=timezone.now)
+    expires = models.DateTimeField(_("expires"))
+    accepted_at = models.DateTimeField(_("accepted"), null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("accepted by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    revoked = models.BooleanField(_("revoked"), default=False)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(expires__gt=models.F("created")),
+                name="invitation_expires_after_created",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.tenant}"
 
 
 class Quota(models.Model):

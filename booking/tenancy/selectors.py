@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.utils import timezone
 
-from booking.tenancy.models import Membership, Period, Quota, Tenant, UserLanguage
+from booking.tenancy.models import Invitation, Membership, Period, Quota, Tenant, UserLanguage
 from booking.tenancy.usage import usage_sources
 
 
@@ -127,3 +127,25 @@ def language_of(*, user_id: int) -> str:
     """The language to write to a user in: the one they last used the site in, else the site's."""
     found = UserLanguage.objects.filter(user_id=user_id).values_list("language", flat=True).first()
     return found or settings.LANGUAGE_CODE
+
+
+def members_of(*, tenant: Tenant) -> list[Membership]:
+    """The tenant's memberships, managers first, then by name."""
+    return list(
+        Membership.objects.filter(tenant=tenant)
+        .select_related("user")
+        .order_by("-role", "user__first_name", "user__username")
+    )
+
+
+def invitations_pending(*, tenant: Tenant, now: dt.datetime) -> list[Invitation]:
+    """The tenant's invitations whose link still works (not used, withdrawn or expired)."""
+    return list(
+        Invitation.objects.filter(
+            tenant=tenant, accepted_at__isnull=True, revoked=False, expires__gt=now
+        ).select_related("invited_by")
+    )
+
+
+def role_choices() -> list[tuple[str, str]]:
+    return list(Membership.Role.choices)
