@@ -19,6 +19,8 @@ ALLOWED = {
     "compute": {"tenancy", "tokens", "bookings"},
     "usage": {"tenancy", "tokens", "bookings", "rounds", "compute"},
     "billing": {"tenancy", "tokens", "bookings", "compute", "usage"},
+    # Single sign-on reads memberships only (whether a new user belongs to a tenant yet).
+    "identity": {"tenancy"},
     # The demo park builds through every app's services; nothing imports it.
     "demo": {"tenancy", "tokens", "bookings", "rounds", "compute", "usage", "billing"},
 }
