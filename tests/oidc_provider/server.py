@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -16,11 +17,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import django
 import httpx
+import oauth2_provider
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 ROOT = Path(__file__).resolve().parents[2]
+CACHE = ROOT / "var" / "test-oidc-provider"
 
 
 @dataclass
@@ -76,8 +80,19 @@ def provider_start(*, folder: Path, users: list[dict], clients: list[dict]) -> P
         "PROVIDER_ISSUER": issuer,
     }
     manage = [sys.executable, "-m", "django"]
-    for command in (["migrate", "--noinput", "-v", "0"], ["provider_setup", str(spec)]):
-        subprocess.run(manage + command, env=env, cwd=ROOT, check=True, timeout=120)
+    # A migrated empty database is kept under var/ for the next run (migrating takes seconds).
+    template = (
+        CACHE / f"migrated-django{django.__version__}-dot{oauth2_provider.__version__}.sqlite3"
+    )
+    if template.exists():
+        shutil.copyfile(template, folder / "provider.sqlite3")
+    else:
+        subprocess.run(manage + ["migrate", "--noinput", "-v", "0"], env=env, cwd=ROOT, check=True)
+        CACHE.mkdir(parents=True, exist_ok=True)
+        partial = template.with_suffix(f".{os.getpid()}.part")
+        shutil.copyfile(folder / "provider.sqlite3", partial)
+        partial.replace(template)
+    subprocess.run(manage + ["provider_setup", str(spec)], env=env, cwd=ROOT, check=True)
     log = folder / "provider.log"
     process = subprocess.Popen(
         manage + ["runserver", f"127.0.0.1:{port}", "--noreload"],
