@@ -58,10 +58,10 @@ def _email_verified(claims: dict) -> bool:
 
 def username_derive(*, claims: dict) -> str:
     """A free username for a new user: the provider's preferred_username or the e-mail's local
-    part, reduced to letters, digits and . _ -, shortened, and numbered when taken."""
+    part, reduced to letters (any script), digits and . _ -, shortened, and numbered when taken."""
     User = get_user_model()
     raw = claims.get("preferred_username") or str(claims.get("email", "")).split("@")[0]
-    base = re.sub(r"[^a-z0-9._-]+", "-", str(raw).casefold()).strip(".-_")[:USERNAME_MAX]
+    base = re.sub(r"[^\w.-]+", "-", str(raw).casefold()).strip(".-_")[:USERNAME_MAX]
     base = base or "user"
     candidate, n = base, 1
     while User.objects.filter(username__iexact=candidate).exists():
