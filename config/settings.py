@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "booking.rounds",
     "booking.compute",
     "booking.tokens",
+    "booking.identity",
     "booking.usage.apps.UsageConfig",
     "booking.billing.apps.BillingConfig",
     "booking.notices.apps.NoticesConfig",
@@ -139,6 +140,39 @@ STORAGES = {
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
+
+# Single sign-on with the park's OpenID Connect provider (mozilla-django-oidc, booking.identity).
+# Off unless OIDC_ISSUER and OIDC_CLIENT_ID are set; the endpoints come from the issuer's
+# discovery document unless given. Local sign-in stays (the demo, and operators' break-glass).
+OIDC_ISSUER = env_str("OIDC_ISSUER").rstrip("/")
+OIDC_RP_CLIENT_ID = env_str("OIDC_CLIENT_ID")
+OIDC_RP_CLIENT_SECRET = env_str("OIDC_CLIENT_SECRET")
+OIDC_ENABLED = bool(OIDC_ISSUER or OIDC_RP_CLIENT_ID)
+if OIDC_ENABLED and not (OIDC_ISSUER and OIDC_RP_CLIENT_ID and OIDC_RP_CLIENT_SECRET):
+    raise ConfigError(
+        "single sign-on needs OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET together "
+        "(unset all three to sign in with park passwords only)"
+    )
+OIDC_OP_AUTHORIZATION_ENDPOINT = env_str("OIDC_AUTHORIZATION_ENDPOINT")
+OIDC_OP_TOKEN_ENDPOINT = env_str("OIDC_TOKEN_ENDPOINT")
+OIDC_OP_USER_ENDPOINT = env_str("OIDC_USERINFO_ENDPOINT")
+OIDC_OP_JWKS_ENDPOINT = env_str("OIDC_JWKS_ENDPOINT")
+OIDC_RP_SCOPES = env_str("OIDC_SCOPES", "openid email profile")
+OIDC_RP_SIGN_ALGO = env_str("OIDC_SIGN_ALGO", "RS256")
+if OIDC_RP_SIGN_ALGO not in {"RS256", "RS384", "RS512", "ES256", "ES384", "ES512"}:
+    raise ConfigError(f"OIDC_SIGN_ALGO must be an RSA or EC algorithm, got {OIDC_RP_SIGN_ALGO!r}")
+OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME")
+OIDC_TIMEOUT = env_int("OIDC_TIMEOUT", 10)
+OIDC_USE_PKCE = env_bool("OIDC_USE_PKCE", True)
+OIDC_CREATE_USER = env_bool("OIDC_CREATE_USERS", True)
+OIDC_AUTHENTICATION_CALLBACK_URL = "oidc_callback"
+LOGIN_REDIRECT_URL_FAILURE = "login"
+# With single sign-on on, password sign-in may be kept for operators only (is_staff).
+LOCAL_SIGNIN_STAFF_ONLY = env_bool("LOCAL_SIGNIN_STAFF_ONLY", False)
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "booking.identity.backends.ParkOidcBackend",
+]
 
 # Mail: the console in development, SMTP (EMAIL_HOST …) with DEBUG=0 unless EMAIL_BACKEND says.
 _EMAIL_BACKEND = env_str(

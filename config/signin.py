@@ -11,6 +11,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
+from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from config import ratelimit
@@ -61,7 +62,14 @@ class SigninThrottleMixin:
 
 
 class ThrottledAuthenticationForm(SigninThrottleMixin, AuthenticationForm):
-    pass
+    def confirm_login_allowed(self, user):
+        super().confirm_login_allowed(user)
+        # With single sign-on on, the park may keep passwords for operators only (break-glass).
+        if settings.OIDC_ENABLED and settings.LOCAL_SIGNIN_STAFF_ONLY and not user.is_staff:
+            raise forms.ValidationError(
+                _("Sign in with single sign-on: park passwords are for operators only."),
+                code="local_signin_staff_only",
+            )
 
 
 class ThrottledAdminAuthenticationForm(SigninThrottleMixin, AdminAuthenticationForm):

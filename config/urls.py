@@ -10,7 +10,7 @@ from ninja.openapi.views import openapi_view
 from booking.bookings import views as booking_views
 from config import health
 from config.api import api
-from config.signin import ThrottledAdminAuthenticationForm, ThrottledAuthenticationForm
+from config.signin import ThrottledAdminAuthenticationForm
 
 admin.site.site_header = _("Park booking — operations")
 admin.site.site_title = _("Park booking")
@@ -19,11 +19,8 @@ admin.site.login_form = ThrottledAdminAuthenticationForm
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path(
-        "accounts/login/",
-        auth_views.LoginView.as_view(authentication_form=ThrottledAuthenticationForm),
-        name="login",
-    ),
+    # The sign-in page (password and single sign-on), the single sign-on steps.
+    path("", include("booking.identity.urls")),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", health.healthz, name="healthz"),

@@ -24,6 +24,8 @@ ALLOWED = {
     "billing": {"tenancy", "tokens", "bookings", "compute", "usage"},
     # Reminders read bookings, rounds and quotas; nothing imports them.
     "notices": {"tenancy", "bookings", "rounds"},
+    # Single sign-on reads memberships only (whether a new user belongs to a tenant yet).
+    "identity": {"tenancy"},
     # The demo park builds through every app's services; nothing imports it.
     "demo": {
         "tenancy",
