@@ -109,13 +109,17 @@ def closure_declare(
                 for r in resources
             ]
         )
-        covered = Booking.objects.filter(
-            resource__in=resources,
-            status__in=(BookingStatus.CONFIRMED, BookingStatus.PENDING_APPROVAL),
-            start__lt=end,
-            end__gt=start,
-            start__gt=now,
-        ).order_by("start", "pk")
+        covered = (
+            Booking.objects.filter(
+                resource__in=resources,
+                status__in=(BookingStatus.CONFIRMED, BookingStatus.PENDING_APPROVAL),
+                start__lt=end,
+                end__gt=start,
+                start__gt=now,
+            )
+            .select_related("resource")
+            .order_by("start", "pk")
+        )
         cancelled, moved = [], []
         for booking in covered:
             offers = free_slots_after(
@@ -138,8 +142,7 @@ def closure_declare(
                 actor=actor,
                 note=note,
                 reason_code=CLOSURE_REASON,
-                reason_text=_("The park is closed from %(start)s to %(end)s: %(reason)s")
-                % {"start": when_text(start), "end": when_text(end), "reason": reason},
+                reason_text=_closed_text(closure),
             )
             cancelled.append(booking.pk)
         transaction.on_commit(lambda: notify_bookings((pk, "cancelled") for pk in cancelled))
@@ -158,13 +161,7 @@ def _move(closure: Closure, booking: Booking, offers, actor, now: dt.datetime) -
         except (BookingRefused, Conflict, ParkError):
             continue
         Booking.objects.filter(pk=booking.pk).update(
-            reason_code=CLOSURE_MOVED_REASON,
-            reason_text=_("Moved out of the park's closure from %(start)s to %(end)s: %(reason)s")
-            % {
-                "start": when_text(closure.start),
-                "end": when_text(closure.end),
-                "reason": closure.reason,
-            },
+            reason_code=CLOSURE_MOVED_REASON, reason_text=_moved_text(closure)
         )
         return True
     return False
@@ -178,11 +175,7 @@ def _closure_reason(booking) -> str:
     ).first()
     if closure is None:
         return booking.reason_text
-    text = _("The park is closed from %(start)s to %(end)s: %(reason)s") % {
-        "start": when_text(closure.start),
-        "end": when_text(closure.end),
-        "reason": closure.reason,
-    }
+    text = _closed_text(closure)
     offer = _offer_of(booking)
     if offer is not None:
         text += " " + _(
@@ -217,11 +210,27 @@ def _moved_reason(booking) -> str:
     )
     if closure is None:
         return booking.reason_text
-    return _("Moved out of the park's closure from %(start)s to %(end)s: %(reason)s") % {
+    return _moved_text(closure)
+
+
+def _closure_params(closure: Closure) -> dict:
+    return {
         "start": when_text(closure.start),
         "end": when_text(closure.end),
         "reason": closure.reason,
     }
+
+
+def _closed_text(closure: Closure) -> str:
+    """Why a covered booking was cancelled, in the active language."""
+    return _("The park is closed from %(start)s to %(end)s: %(reason)s") % _closure_params(closure)
+
+
+def _moved_text(closure: Closure) -> str:
+    """Why a covered booking was moved, in the active language."""
+    return _("Moved out of the park's closure from %(start)s to %(end)s: %(reason)s") % (
+        _closure_params(closure)
+    )
 
 
 def register() -> None:

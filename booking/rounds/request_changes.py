@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from booking.bookings.models import Booking, BookingEvent, BookingStatus
 from booking.errors import BookingRefused, Conflict, Forbidden, NotFound, ParkError
 from booking.rounds.models import AllocationRound
-from booking.rounds.requests import _round_problems, round_request_check
+from booking.rounds.requests import round_problems, round_request_check
 from booking.tenancy.access import is_member, may_act_for
 
 
@@ -91,7 +91,7 @@ def round_request_change(
             title=locked.title,
         )
         # Its chain is unchanged (and already valid): only the round's own rules again.
-        errors += _round_problems(
+        errors += round_problems(
             rnd=rnd,
             now=now,
             earliest_start=new_start,

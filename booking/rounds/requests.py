@@ -223,7 +223,7 @@ def round_request_check(
     return errors, found
 
 
-def _round_problems(*, rnd, now, earliest_start, latest_end, tenant, follows, max_gap_minutes):
+def round_problems(*, rnd, now, earliest_start, latest_end, tenant, follows, max_gap_minutes):
     """The rules that need the (locked) round: open, before its cut-off, window inside it, and
     a chain's predecessor in it."""
     errors: list[ParkError] = []
@@ -377,7 +377,7 @@ def round_request_create(
                 )
         if rnd is not None:
             errors.extend(
-                _round_problems(
+                round_problems(
                     rnd=rnd,
                     now=now,
                     earliest_start=earliest_start,
