@@ -43,27 +43,14 @@ def build(*, due: int, resources: int = 100, tenants: int = 50, seed: int = 13) 
     from django.contrib.auth.hashers import make_password
     from django.utils import timezone
 
+    from benchmarks.instruments import bench_instruments
     from booking.bookings.models import Booking, BookingStatus
     from booking.tenancy.models import Membership, Tenant
     from booking.usage.models import UserLanguage
-    from resources.models import Location, Resource, ResourceKind
 
     rng = random.Random(seed)
     User = get_user_model()
-    site = Location.objects.create(name="Bench park", level="park", park="hk")
-    room = Location.objects.create(name="Bench lab", level="room", parent=site, park="hk")
-    Resource.objects.bulk_create(
-        Resource(
-            name=f"Instrument {i:03d}",
-            slug=f"bench-instr-{i:03d}",
-            kind=ResourceKind.LAB_INSTRUMENT,
-            location=room,
-            capacity=1,
-            slot_minutes=30,
-        )
-        for i in range(resources)
-    )
-    instruments = list(Resource.objects.order_by("pk"))
+    instruments = bench_instruments(resources)
     password = make_password("bench-pw")
     users = User.objects.bulk_create(
         User(username=f"u{i:04d}", email=f"u{i:04d}@bench.example", password=password)

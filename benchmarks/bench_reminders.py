@@ -40,29 +40,17 @@ def build(*, users: int, bookings: int, resources: int = 100, seed: int = 15) ->
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
+    from benchmarks.instruments import bench_instruments
     from booking.bookings.models import Booking, BookingStatus
     from booking.notices.models import Delivery, NoticePreference
     from booking.rounds.models import AllocationRound
     from booking.tenancy.models import Membership, Quota, Tenant, UserLanguage
-    from resources.models import Location, Resource, ResourceKind, Training, TrainingRecord
+    from resources.models import ResourceKind, Training, TrainingRecord
 
     rng = random.Random(seed)
     User = get_user_model()
     now = timezone.now().replace(second=0, microsecond=0)
-    site = Location.objects.create(name="Bench park", level="park", park="hk")
-    room = Location.objects.create(name="Bench lab", level="room", parent=site, park="hk")
-    Resource.objects.bulk_create(
-        Resource(
-            name=f"Instrument {i:03d}",
-            slug=f"bench-instr-{i:03d}",
-            kind=ResourceKind.LAB_INSTRUMENT,
-            location=room,
-            capacity=1,
-            slot_minutes=30,
-        )
-        for i in range(resources)
-    )
-    instruments = list(Resource.objects.order_by("pk"))
+    instruments = bench_instruments(resources)
     User.objects.bulk_create(
         (User(username=f"r{i:05d}", email=f"r{i:05d}@bench.example") for i in range(users)),
         batch_size=2000,
