@@ -71,7 +71,7 @@ def username_derive(*, claims: dict) -> str:
     return candidate
 
 
-def _by_email(*, email: str, verified: bool, issuer: str):
+def _by_email(*, email: str, verified: bool, issuer: str, subject: str):
     """The one existing user to link by e-mail, or None for a new user."""
     if not email:
         return None
@@ -86,7 +86,9 @@ def _by_email(*, email: str, verified: bool, issuer: str):
     user = users[0]
     if user.is_staff or user.is_superuser:
         raise IdentityRefused(Refusal.STAFF_NOT_LINKED, user.get_username())
-    if OidcIdentity.objects.filter(user=user, issuer=issuer).exists():
+    # The same subject may have been linked a moment ago by a simultaneous first sign-in (it
+    # committed after this one looked the identity up): that is this person, not another one.
+    if OidcIdentity.objects.filter(user=user, issuer=issuer).exclude(subject=subject).exists():
         raise IdentityRefused(Refusal.LINKED_ELSEWHERE, user.get_username())
     return user
 
@@ -102,8 +104,11 @@ def _sign_in_once(*, issuer: str, claims: dict, create: bool) -> AbstractBaseUse
     if identity is not None:
         user = identity.user
     else:
-        user = _by_email(email=email, verified=verified, issuer=issuer)
-        if user is None:
+        user = _by_email(email=email, verified=verified, issuer=issuer, subject=subject)
+        identity = OidcIdentity.objects.filter(issuer=issuer, subject=subject).first()
+        if identity is not None:
+            user = identity.user
+        elif user is None:
             if not create:
                 raise IdentityRefused(Refusal.NO_ACCOUNT, subject)
             user = get_user_model().objects.create_user(
@@ -115,7 +120,8 @@ def _sign_in_once(*, issuer: str, claims: dict, create: bool) -> AbstractBaseUse
             )
             user.set_unusable_password()
             user.save(update_fields=["password"])
-        identity = OidcIdentity.objects.create(user=user, issuer=issuer, subject=subject)
+        if identity is None:
+            identity = OidcIdentity.objects.create(user=user, issuer=issuer, subject=subject)
     if not user.is_active:
         raise IdentityRefused(Refusal.INACTIVE, user.get_username())
     OidcIdentity.objects.filter(pk=identity.pk).update(

@@ -34,7 +34,7 @@ SCRIPT = REPO / "scripts" / "slurm-dev-cluster"
 
 @pytest.fixture
 def cluster(park, settings, slurm_env, slurm, slurm_accounting):
-    """The test park wired to the dev cluster: alice (acme) is parkdev1, charlie (globex)
+    """The test park wired to the dev cluster: alice (acme) is parkdev1, bob has no cluster user name, charlie (globex)
     parkdev2, and the tenants' Slurm accounts exist with those users."""
     settings.SLURM_REST_URL = slurm_env["SLURM_REST_URL"]
     settings.SLURM_API_VERSION = slurm_env.get("SLURM_API_VERSION", "v0.0.38")
@@ -45,7 +45,7 @@ def cluster(park, settings, slurm_env, slurm, slurm_accounting):
     settings.SLURM_JOB_WORKDIR = slurm_env.get("SLURM_WORKDIR") or "/tmp"
     users = (slurm_env.get("SLURM_DEV_EXTRA_USERS") or "parkdev1,parkdev2").split(",")
     Membership.objects.filter(user=park.alice).update(cluster_username=users[0])
-    Membership.objects.filter(user=park.bob).update(cluster_username=users[0])
+    Membership.objects.filter(user=park.bob).update(cluster_username="")
     Membership.objects.filter(user=park.charlie).update(cluster_username=users[-1])
     if slurm_accounting:
         slurm.ensure_account(park.acme.slurm_account, users=[users[0]])
