@@ -13,6 +13,7 @@ class NoticePreferenceAdmin(admin.ModelAdmin):
         "training_expiry",
         "quota",
         "round_cutoff",
+        "approval_due",
     )
     search_fields = ("user__username", "user__email")
     raw_id_fields = ("user",)

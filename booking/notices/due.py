@@ -13,6 +13,7 @@ import datetime as dt
 from collections.abc import Iterable
 from decimal import Decimal
 
+from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -26,13 +27,16 @@ from booking.notices.models import (
 from booking.rounds.models import AllocationRound
 from booking.tenancy.models import Membership, Quota
 from booking.tenancy.selectors import period_bounds, used_hours
-from resources.models import TrainingRecord
+from resources.models import Resource, TrainingRecord
 
 # Digest readers see the bookings that start within a day of their digest.
 DIGEST_BOOKING_WINDOW = dt.timedelta(hours=24)
 TRAINING_THRESHOLDS = (30, 7)  # days before expiry
 QUOTA_THRESHOLDS = (100, 75)  # percent of the period's quota, highest first
 ROUND_WINDOW = dt.timedelta(hours=24)
+# A request nobody decides is refused at its start (booking.approvals.services.approvals_expire):
+# its approvers are told a day before.
+APPROVAL_WINDOW = dt.timedelta(hours=24)
 
 
 def _wants(kind: str, path: str = "user__") -> Q:
@@ -250,11 +254,96 @@ def round_cutoff_notices_find(*, now: dt.datetime) -> int:
     return _store(rows)
 
 
+def approval_due_notices_find(*, now: dt.datetime) -> int:
+    """Requests waiting for approval whose start (when they lapse) falls within a day: each of
+    their approvers — the resource's, and the tenant's managers where the resource lets them
+    decide — is told once per request. Approvers see only requests they may decide."""
+    pending = list(
+        Booking.objects.filter(
+            status=BookingStatus.PENDING_APPROVAL,
+            start__gt=now,
+            start__lte=now + APPROVAL_WINDOW,
+        ).values_list(
+            "pk",
+            "tenant_id",
+            "resource_id",
+            "resource__approval_by_tenant_manager",
+            "title",
+            "resource__name",
+            "tenant__name",
+            "user__username",
+            "start",
+        )
+    )
+    if not pending:
+        return 0
+    by_resource: dict[int, set[int]] = {}
+    through = Resource.approvers.through.objects.filter(resource_id__in={p[2] for p in pending})
+    for resource_id, user_id in through.values_list("resource_id", "user_id"):
+        by_resource.setdefault(resource_id, set()).add(user_id)
+    by_tenant: dict[int, set[int]] = {}
+    managed = Membership.objects.filter(
+        tenant_id__in={p[1] for p in pending if p[3]}, role=Membership.Role.MANAGER
+    )
+    for tenant_id, user_id in managed.values_list("tenant_id", "user_id"):
+        by_tenant.setdefault(tenant_id, set()).add(user_id)
+    everyone = set().union(*by_resource.values(), *by_tenant.values())
+    wanting = dict(
+        get_user_model()
+        .objects.filter(pk__in=everyone)
+        .filter(_wants(NoticeKind.APPROVAL_DUE, path=""))
+        .values_list("pk", "notice_preference__delivery")
+    )
+    told = set(
+        Notice.objects.filter(
+            kind=NoticeKind.APPROVAL_DUE, subject_id__in=[p[0] for p in pending]
+        ).values_list("user_id", "subject_id")
+    )
+    rows = []
+    for (
+        pk,
+        tenant_id,
+        resource_id,
+        by_manager,
+        title,
+        resource,
+        tenant,
+        requester,
+        start,
+    ) in pending:
+        approvers = by_resource.get(resource_id, set())
+        if by_manager:
+            approvers = approvers | by_tenant.get(tenant_id, set())
+        for user_id in sorted(approvers):
+            if user_id not in wanting or (user_id, pk) in told:
+                continue
+            rows.append(
+                Notice(
+                    user_id=user_id,
+                    kind=NoticeKind.APPROVAL_DUE,
+                    subject_id=pk,
+                    threshold="24h",
+                    tenant_id=tenant_id,
+                    delivery=wanting[user_id] or Delivery.IMMEDIATE,
+                    created_at=now,
+                    params={
+                        "title": title,
+                        "resource": resource,
+                        "tenant": tenant,
+                        "requester": requester,
+                        "start": start.isoformat(),
+                    },
+                )
+            )
+    return _store(rows)
+
+
 FINDERS = {
     NoticeKind.BOOKING_START: booking_start_notices_find,
     NoticeKind.TRAINING_EXPIRY: training_expiry_notices_find,
     NoticeKind.QUOTA: quota_notices_find,
     NoticeKind.ROUND_CUTOFF: round_cutoff_notices_find,
+    NoticeKind.APPROVAL_DUE: approval_due_notices_find,
 }
 
 

@@ -40,6 +40,13 @@ class NoticePreferenceForm(forms.Form):
     round_cutoff = forms.BooleanField(
         label=gettext_lazy("Tell me 24 hours before a round's cut-off"), required=False
     )
+    approval_due = forms.BooleanField(
+        label=gettext_lazy("Tell me a day before a request waiting for my approval lapses"),
+        required=False,
+        help_text=gettext_lazy(
+            "Sent to a resource's approvers; an undecided request is refused at its start."
+        ),
+    )
     delivery = forms.ChoiceField(
         label=gettext_lazy("Delivery"),
         choices=Delivery.choices,

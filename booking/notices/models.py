@@ -20,6 +20,7 @@ class NoticeKind(models.TextChoices):
     TRAINING_EXPIRY = "training_expiry", _("A training is about to expire")
     QUOTA = "quota", _("The tenant's quota is running out")
     ROUND_CUTOFF = "round_cutoff", _("An allocation round's cut-off is near")
+    APPROVAL_DUE = "approval_due", _("A request waiting for my approval is about to lapse")
 
 
 class Delivery(models.TextChoices):
@@ -44,6 +45,9 @@ class NoticePreference(models.Model):
     training_expiry = models.BooleanField(_("trainings expiring in 30 and 7 days"), default=True)
     quota = models.BooleanField(_("tenant quota used to 75% and 100%"), default=True)
     round_cutoff = models.BooleanField(_("24 hours before a round's cut-off"), default=True)
+    approval_due = models.BooleanField(
+        _("requests waiting for my approval, a day before they lapse"), default=True
+    )
     delivery = models.CharField(
         _("delivery"), max_length=10, choices=Delivery.choices, default=Delivery.IMMEDIATE
     )

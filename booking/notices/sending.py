@@ -57,16 +57,21 @@ def _claim(queue, *, now: dt.datetime) -> str:
 
 
 def _still_relevant(notices: list[Notice], *, now: dt.datetime) -> tuple[list[Notice], list]:
-    """Split off booking reminders whose booking was cancelled, moved away or has started."""
-    booking_ids = [n.subject_id for n in notices if n.kind == NoticeKind.BOOKING_START]
-    alive = set(
-        Booking.objects.filter(
-            pk__in=booking_ids, status=BookingStatus.CONFIRMED, start__gt=now
-        ).values_list("pk", flat=True)
-    )
+    """Split off booking reminders whose booking was cancelled, moved away or has started, and
+    approval reminders whose request was decided, withdrawn or has lapsed."""
+    waiting_in = {
+        NoticeKind.BOOKING_START: BookingStatus.CONFIRMED,
+        NoticeKind.APPROVAL_DUE: BookingStatus.PENDING_APPROVAL,
+    }
+    alive: set[tuple[str, int]] = set()
+    for kind, status in waiting_in.items():
+        ids = [n.subject_id for n in notices if n.kind == kind]
+        if ids:
+            still = Booking.objects.filter(pk__in=ids, status=status, start__gt=now)
+            alive.update((kind, pk) for pk in still.values_list("pk", flat=True))
     keep, drop = [], []
     for notice in notices:
-        gone = notice.kind == NoticeKind.BOOKING_START and notice.subject_id not in alive
+        gone = notice.kind in waiting_in and (notice.kind, notice.subject_id) not in alive
         (drop if gone else keep).append(notice)
     return keep, [n.pk for n in drop]
 

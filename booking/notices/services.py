@@ -45,6 +45,7 @@ def notice_preference_set(
     training_expiry: bool,
     quota: bool,
     round_cutoff: bool,
+    approval_due: bool,
     delivery: str,
     digest_hour: int,
 ) -> NoticePreference:
@@ -57,6 +58,7 @@ def notice_preference_set(
     preference.training_expiry = training_expiry
     preference.quota = quota
     preference.round_cutoff = round_cutoff
+    preference.approval_due = approval_due
     preference.delivery = delivery
     preference.digest_hour = digest_hour
     preference.full_clean()

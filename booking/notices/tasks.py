@@ -14,8 +14,9 @@ from booking.notices.sending import notices_send_digests, notices_send_due
 
 logger = logging.getLogger(__name__)
 
-# Every minute: booking starts (lead times are in minutes) and round cut-offs, then sending.
-MINUTE_KINDS = (NoticeKind.BOOKING_START, NoticeKind.ROUND_CUTOFF)
+# Every minute: booking starts (lead times are in minutes), round cut-offs and approvals about
+# to lapse, then sending.
+MINUTE_KINDS = (NoticeKind.BOOKING_START, NoticeKind.ROUND_CUTOFF, NoticeKind.APPROVAL_DUE)
 # Every 15 minutes: trainings (whole days) and quotas (a usage sum per quota).
 QUARTER_KINDS = (NoticeKind.TRAINING_EXPIRY, NoticeKind.QUOTA)
 

@@ -96,11 +96,31 @@ def _round_cutoff(p: dict, today: dt.date) -> tuple[str, str]:
     )
 
 
+def _approval_due(p: dict, today: dt.date) -> tuple[str, str]:
+    words = {
+        "title": p["title"],
+        "resource": p["resource"],
+        "tenant": p["tenant"],
+        "requester": p["requester"],
+        "start": _when(p["start"]),
+    }
+    return (
+        _("Waiting for your approval: %(title)s on %(resource)s") % words,
+        _(
+            "“%(title)s” on %(resource)s, asked for by %(requester)s (%(tenant)s), starts at "
+            "%(start)s. If nobody approves or denies it by then, it is refused and its time "
+            "is freed. Decide on the Approvals page."
+        )
+        % words,
+    )
+
+
 _TEXTS = {
     NoticeKind.BOOKING_START: _booking_start,
     NoticeKind.TRAINING_EXPIRY: _training_expiry,
     NoticeKind.QUOTA: _quota,
     NoticeKind.ROUND_CUTOFF: _round_cutoff,
+    NoticeKind.APPROVAL_DUE: _approval_due,
 }
 
 

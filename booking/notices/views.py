@@ -23,6 +23,7 @@ FIELDS = (
     "training_expiry",
     "quota",
     "round_cutoff",
+    "approval_due",
     "delivery",
     "digest_hour",
 )

@@ -53,6 +53,7 @@ def prefer(user, **changes):
             "training_expiry",
             "quota",
             "round_cutoff",
+            "approval_due",
             "delivery",
             "digest_hour",
         )
