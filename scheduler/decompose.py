@@ -26,7 +26,7 @@ from scheduler.fairness import fair_level
 from scheduler.greedy import greedy_placements, improve_floor, units_of
 from scheduler.neighbourhoods import _around, floor_lns, hours_lns
 from scheduler.problem import Request
-from scheduler.starts import scarce_first_start
+from scheduler.starts import free_order, scarce_first_start
 from scheduler.timeline import Timeline
 
 __all__ = [
@@ -64,8 +64,12 @@ SINGLE_HOURS_SHARE = 0.3
 # time; if every stage is proven, that is the answer.
 QUICK_EXACT_MAX = 400
 QUICK_EXACT_SHARE = 0.15
+# Of the time limit, for the starting plans (three greedy variants, their floors raised).
+START_SHARE = 0.1
 # Seconds the scarce-pairs-first start may take even when the start's share is spent.
 SCARCE_MIN_SECONDS = 0.3
+# Of the time of a one-model round, at most, for freeing runs held on busy lines (floor only).
+FREE_SHARE = 0.12
 
 
 class _Sets:
@@ -161,7 +165,7 @@ def plan_parts(
     n_eligible = sum(1 for q in prep.problem.requests if prep.eligible(q.id))
     # Writing the reasons of a large plan (compacting it first) takes a moment too.
     deadline = started + time_limit * 0.97 - 0.1 - 4.5 * n_eligible / 10_000
-    current = _start(prep, deadline=started + 0.05 * time_limit)
+    current = _start(prep, deadline=time.perf_counter() + START_SHARE * time_limit)
     if n_eligible > NEIGHBOURHOODS_ONLY_ABOVE:
         bound_time = BOUND_SHARE * time_limit
         current = floor_lns(
@@ -202,6 +206,10 @@ def plan_parts(
         current, light = _light_floor(
             prep, current, None, time_limit=time_limit, workers=workers, seed=seed
         )
+        current, freed = free_held(
+            prep, current, time_limit=FREE_SHARE * time_limit, workers=workers, seed=seed
+        )
+        light += freed
         # A bound proven now that the floor meets saves the floor stage and the bound at the
         # end: the time goes to the next levels and to granted hours instead.
         early = relaxed_bound(
@@ -384,3 +392,40 @@ def _light_floor(
     )
     stages = [{**st, "stage": "floor_light"} for st in facts["stages"]]
     return new, stages
+
+
+def free_held(
+    prep: Prepared, current: Timeline, *, time_limit: float, workers: int, seed: int
+) -> tuple[Timeline, list[dict]]:
+    """When the floor is stuck on a busy line (a pair at the floor waits for a run there), one
+    floor model in which that line's runs are chosen by :func:`scheduler.starts.free_order`:
+    the waiting runs of the pairs at the floor and the runs of the pairs with the most to spare
+    are planned, the others held. The floor never drops; returns the plan and stage facts."""
+    held = exact_subset(prep, None, [])
+    if held is None:
+        return current, []  # no busy lines: the whole-round model holds nothing
+    reqs = prep.problem.request_by_id
+    floor = fair_level(prep, current.usage)
+    stuck = any(
+        q not in held
+        and q not in current.placed
+        and (k := (reqs[q].tenant, prep.klass[q])) in prep.entitlement
+        and current.usage.get(k, 0) < prep.demand[k]
+        and current.usage.get(k, 0) / prep.entitlement[k] <= floor + 1e-9
+        for q in (r.id for r in prep.problem.requests if prep.eligible(r.id))
+    )
+    if not stuck:
+        return current, []
+    new, facts = solve_prepared(
+        prep,
+        time_limit=time_limit,
+        workers=workers,
+        seed=seed,
+        current=current,
+        order=free_order(prep, current),
+        floor_only=True,
+        placed_first=False,
+    )
+    if fair_level(prep, new.usage) < floor:
+        new = current
+    return new, [{**st, "stage": "floor_free"} for st in facts["stages"]]

@@ -212,24 +212,52 @@ def scarce_first_start(prep: Prepared, *, deadline: float, per_pair: int = 6) ->
     return greedy_placements(prep, tl)
 
 
-def _waste(tl: Timeline, rid: str, recipe, s: int, e: int) -> int:
-    """Changeover slots a run in [s, e) adds between its neighbours on line ``rid``."""
-    starts = tl.run_starts.get(rid)
-    if not starts:
-        return 0
+def _open_count(tl: Timeline, rid: str) -> np.ndarray:
+    """Cumulative count of a line's open slots (``c[b] - c[a]`` = open slots in [a, b))."""
+    key = ("open_count", rid)
+    if key not in tl.prep.cache:
+        mask = np.zeros(tl.H, dtype=np.int32)
+        for a, b in tl.prep.free.get(rid, [(0, tl.H)]):
+            mask[max(0, a) : min(tl.H, b)] = 1
+        tl.prep.cache[key] = np.concatenate(([0], np.cumsum(mask)))
+    return tl.prep.cache[key]
+
+
+def _waste(tl: Timeline, rid: str, recipe, s: int, e: int) -> tuple[int, int]:
+    """What a run in [s, e) on line ``rid`` costs the line: the open slots its changeovers to
+    and from its neighbours add (a changeover across a closed night costs nothing), then how
+    snug it sits (open idle slots on its tighter side, against a neighbour or the opening)."""
+    c = _open_count(tl, rid)
     r, gap = tl.res[rid], tl.prep.changeover_gap
+    starts = tl.run_starts.get(rid) or []
     i = bisect.bisect_left(starts, s)
-    prev = tl.run_info[rid][i - 1][1] if i > 0 else None
-    nxt = tl.run_info[rid][i][1] if i < len(starts) else None
-    w = gap(r, prev, recipe) if i > 0 else 0
-    w += gap(r, recipe, nxt) if nxt is not None or i < len(starts) else 0
-    if i > 0 and i < len(starts):
-        w -= gap(r, prev, nxt)
-    return w
+
+    def open_in(a: int, b: int) -> int:
+        return int(c[min(max(b, 0), tl.H)] - c[min(max(a, 0), tl.H)])
+
+    def closed_in(a: int, b: int) -> int:
+        return max(0, b - a) - open_in(a, b)
+
+    cost = 0
+    if i > 0:
+        pe, prev = tl.run_info[rid][i - 1]
+        cost += max(0, gap(r, prev, recipe) - closed_in(pe, s))
+        left = open_in(pe, s)
+    else:
+        left = open_in(max(0, s - 8), s)
+    if i < len(starts):
+        ns, nxt = starts[i], tl.run_info[rid][i][1]
+        cost += max(0, gap(r, recipe, nxt) - closed_in(e, ns))
+        if i > 0:
+            cost -= max(0, gap(r, prev, nxt) - closed_in(pe, ns))
+        right = open_in(e, ns)
+    else:
+        right = open_in(e, min(tl.H, e + 8))
+    return cost, min(left, right)
 
 
-def _line_spots(tl: Timeline, q) -> list[tuple[int, int, str]]:
-    """Every (waste, start, line) where ``q`` fits, least changeover waste first."""
+def _line_spots(tl: Timeline, q) -> list[tuple[int, int, int, str]]:
+    """Every (waste, snugness, start, line) where ``q`` fits, least changeover waste first."""
     rids = list(tl.prep.starts[q.id])
     ok = tl._ok_matrix(q, rids, 0, tl.H)
     out = []
@@ -237,7 +265,7 @@ def _line_spots(tl: Timeline, q) -> list[tuple[int, int, str]]:
         for s in np.flatnonzero(ok[i]):
             s = int(s)
             if tl.line_ok(rid, q.recipe, s, s + q.duration):
-                out.append((_waste(tl, rid, q.recipe, s, s + q.duration), s, rid))
+                out.append((*_waste(tl, rid, q.recipe, s, s + q.duration), s, rid))
     out.sort()
     return out
 
@@ -256,7 +284,7 @@ def place_snug(tl: Timeline, unit: list, tries: int = 24) -> bool:
         left = tl.quota_left(t, c)
         if left is not None and n > left:
             return False
-    for _w, s, rid in _line_spots(tl, head)[:tries]:
+    for _w, _k, s, rid in _line_spots(tl, head)[:tries]:
         tl.place(head, (rid,), s)
         done = [head]
         prev_end = s + head.duration
@@ -273,3 +301,28 @@ def place_snug(tl: Timeline, unit: list, tries: int = 24) -> bool:
         for q in reversed(done):
             tl.remove(q)
     return False
+
+
+def free_order(prep: Prepared, current: Timeline) -> list[str]:
+    """Requests ranked for a floor model that frees held runs: the waiting requests of the
+    pairs at the floor first (lowest share first), then the placed requests of the pairs with
+    the most to spare (highest share first: their runs on a busy line are the ones the model may
+    move or drop to make room), then the others. With this order the runs a model holds fixed
+    on a busy line are those of the pairs closest to the floor, instead of where the greedy
+    happened to put them."""
+    reqs = prep.problem.request_by_id
+
+    def share(key) -> float:
+        if key not in prep.entitlement:
+            return float("inf")
+        return current.usage.get(key, 0) / prep.entitlement[key]
+
+    def rank(qid: str) -> tuple:
+        q = reqs[qid]
+        key = (q.tenant, prep.klass[qid])
+        below = current.usage.get(key, 0) < prep.demand.get(key, 0)
+        if qid not in current.placed:
+            return (0 if below else 2, share(key), qid)
+        return (1, -share(key), qid)
+
+    return sorted((q.id for q in prep.problem.requests if prep.eligible(q.id)), key=rank)
