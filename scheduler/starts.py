@@ -1,13 +1,12 @@
-"""Starting plans for the floor search that do not come from the greedy alone.
+"""Starting plans and held-run choices for the floor search on busy lines.
 
-On rounds whose busy lines carry more runs than one exact model sequences, the runs a model
-holds fixed stay where the starting plan put them: a greedy start there can keep the floor at 0
-although a positive floor exists. :func:`relaxation_start` rounds the solution of the
-changeover-free relaxation (the model that also gives the floor's bound) into a plan that keeps
-every rule: the requests of the pairs the relaxation serves most scarcely are placed first, at
-the relaxation's own places where the exact changeovers allow, then the greedy fills in, and
-local moves raise the floor. :func:`relaxed_order` ranks the requests for the exact models by
-the same relaxation, so the runs held fixed on busy lines are chosen from it.
+On rounds whose busy lines carry more runs than one exact model sequences
+(``EXACT_CHANGEOVER_LIMIT``), the runs a model holds fixed stay where the starting plan put
+them: a greedy start that leaves a pair without any run there keeps the floor at 0 although a
+positive floor exists. :func:`scarce_first_start` is a greedy variant that first gives every
+tenant and class one unit, most constrained pair first, with line runs placed where they add
+the least changeover time (:func:`place_snug`); :func:`free_order` ranks requests for a floor
+model that frees the runs of the pairs with the most to spare instead of holding them.
 """
 
 from __future__ import annotations
@@ -17,137 +16,10 @@ import heapq
 import time
 
 import numpy as np
-from ortools.sat.python import cp_model
 
 from scheduler.analysis import Prepared
-from scheduler.greedy import greedy_placements, improve_floor, units_of
-from scheduler.model import Z_SCALE, _solver, build, hint_from_timeline, model_level
+from scheduler.greedy import greedy_placements, units_of
 from scheduler.timeline import Timeline
-
-
-class Relaxed:
-    """A solution of the changeover-free relaxation: its placements, the usage per pair, and
-    the proven bound on the floor (or ``None``)."""
-
-    def __init__(self, placed: dict, usage: dict, bound: float | None, proven: bool) -> None:
-        self.placed = placed
-        self.usage = usage
-        self.bound = bound
-        self.proven = proven
-
-
-def solve_relaxation(
-    prep: Prepared, current: Timeline, *, deadline: float, workers: int, seed: int
-) -> Relaxed | None:
-    """Maximise the floor of the whole round with changeovers dropped (every plan is a plan of
-    it), told the level ``current`` reaches; ``None`` if no solution came in time."""
-    if deadline - time.perf_counter() < 0.1:
-        return None
-    model, v = build(prep, {}, None, None, relax_changeovers=True)
-    if not v.g:
-        return None
-    model.Add(v.z >= model_level(prep, current.usage, v.fair_terms))
-    model.Maximize(v.z)
-    hint_from_timeline(model, prep, v, current)
-    solver = _solver(deadline - time.perf_counter(), workers, seed, len(v.g))
-    code = solver.Solve(model)
-    if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return None
-    reqs = prep.problem.request_by_id
-    placed: dict = {}
-    usage: dict = {}
-    for qid, g in v.g.items():
-        if solver.Value(g):
-            rids = tuple(rid for rid in prep.starts[qid] if solver.Value(v.x[qid, rid]))
-            placed[qid] = (rids, solver.Value(v.s[qid]))
-            key = (reqs[qid].tenant, prep.klass[qid])
-            usage[key] = usage.get(key, 0) + reqs[qid].usage
-    bound = (solver.BestObjectiveBound() + 1) / Z_SCALE
-    return Relaxed(placed, usage, bound, code == cp_model.OPTIMAL)
-
-
-def _scarcity(prep: Prepared, usage: dict, key) -> float:
-    """How scarcely a pair is served (its share of its entitlement, capped by its demand)."""
-    if key not in prep.entitlement or prep.demand.get(key, 0) <= 0:
-        return float("inf")
-    return min(usage.get(key, 0), prep.demand[key]) / prep.entitlement[key]
-
-
-def relaxed_order(prep: Prepared, relaxed: Relaxed, current: Timeline) -> list[str]:
-    """Eligible requests ranked for the exact models: the requests the relaxation grants to
-    its most scarcely served pairs first (the runs a model re-plans, the rest stay fixed), then
-    the other requests the relaxation grants, then the rest."""
-    reqs = prep.problem.request_by_id
-
-    def rank(qid: str) -> tuple:
-        q = reqs[qid]
-        key = (q.tenant, prep.klass[qid])
-        return (
-            qid not in relaxed.placed,
-            _scarcity(prep, current.usage, key),
-            _scarcity(prep, relaxed.usage, key),
-            qid,
-        )
-
-    return sorted((q.id for q in prep.problem.requests if prep.eligible(q.id)), key=rank)
-
-
-def round_relaxation(prep: Prepared, relaxed: Relaxed) -> Timeline:
-    """A plan that keeps every rule from the relaxation's solution: units of the pairs it serves
-    most scarcely first, each member at its relaxed place when the exact changeovers allow it
-    (else at its earliest possible start), then the greedy fills in the rest."""
-    tl = Timeline(prep)
-    granted = []
-    for unit in units_of(prep):
-        if all(q.id in relaxed.placed for q in unit):
-            keys = {(q.tenant, prep.klass[q.id]) for q in unit}
-            scarce = min(_scarcity(prep, relaxed.usage, k) for k in keys)
-            granted.append((scarce, relaxed.placed[unit[0].id][1], unit[0].id, unit))
-    granted.sort(key=lambda g: g[:3])
-    for _scarce, _s, _id, unit in granted:
-        if not _place_at(tl, unit, relaxed.placed):
-            tl.place_unit(unit)
-    return greedy_placements(prep, tl)
-
-
-def _place_at(tl: Timeline, unit: list, placed: dict) -> bool:
-    """Place every member of ``unit`` at its relaxed start (all or nothing, quotas kept)."""
-    need: dict = {}
-    for q in unit:
-        key = (q.tenant, tl.prep.klass[q.id])
-        need[key] = need.get(key, 0) + q.usage
-    for (t, c), n in need.items():
-        left = tl.quota_left(t, c)
-        if left is not None and n > left:
-            return False
-    done = []
-    for q in unit:
-        s = placed[q.id][1]
-        spot = tl.find(q, lo=s, hi=s)
-        if spot is None:
-            for m in reversed(done):
-                tl.remove(m)
-            return False
-        tl.place(q, *spot)
-        done.append(q)
-    return True
-
-
-def relaxation_start(
-    prep: Prepared,
-    relaxed: Relaxed,
-    *,
-    deadline: float,
-) -> Timeline:
-    """The rounded relaxation with its floor raised by local moves until ``deadline``."""
-    tl = round_relaxation(prep, relaxed)
-    improve_floor(prep, tl, deadline=deadline)
-    return tl
-
-
-def _options(prep: Prepared, q) -> int:
-    """How many (resource, start) places the request has at all."""
-    return sum(hi - lo + 1 for ranges in prep.starts[q.id].values() for lo, hi in ranges)
 
 
 def _pairs_of(prep: Prepared, unit: list) -> set:
