@@ -64,9 +64,15 @@ SINGLE_HOURS_SHARE = 0.3
 # time; if every stage is proven, that is the answer.
 QUICK_EXACT_MAX = 400
 QUICK_EXACT_SHARE = 0.15
-# Of the time limit, for the starting plans (three greedy variants, their floors raised).
-START_SHARE = 0.1
-# Seconds the scarce-pairs-first start may take even when the start's share is spent.
+# Of the time limit (counted from the start, prepare included), for the starting plans: more
+# starves the floor neighbourhoods that follow (measured: week rounds of 2,000 requests lost
+# half their floor with 10% counted from the end of prepare).
+START_SHARE = 0.05
+# The scarce-pairs-first start is tried when the plain greedy leaves this share of the pairs with
+# demand at 0 (hot-spot rounds: 9-15%; week rounds: about 1%).
+SCARCE_START_ZERO_SHARE = 0.05
+# Seconds the scarce-pairs-first start (and its local moves) may take even when the start's
+# share is spent.
 SCARCE_MIN_SECONDS = 0.3
 # Of the time of a one-model round, at most, for freeing runs held on busy lines (floor only).
 FREE_SHARE = 0.12
@@ -126,27 +132,38 @@ def blocks_of(prep: Prepared, part: list[list[Request]], limit: int = BLOCK_MAX)
 
 
 def _start(prep: Prepared, *, deadline: float) -> Timeline:
-    """The starting plan: the greedy fair plan, its short-runs-first variant and the
-    scarce-pairs-first variant (:func:`scheduler.starts.scarce_first_start`), each with its
+    """The starting plan: the greedy fair plan and its short-runs-first variant, each with its
     floor raised by local moves; the fairer (then the one granting more) is kept. On rounds
-    whose busy lines have more tenants than long runs fit, only the variants give everyone a
-    run; elsewhere the plain greedy usually grants more hours at the same floor."""
+    whose busy lines have more tenants than long runs fit, only the variant gives everyone a
+    run; elsewhere the plain greedy usually grants more hours at the same floor. If both leave
+    many pairs with nothing (floor 0; ``SCARCE_START_ZERO_SHARE`` of the pairs with demand or
+    more in the plain greedy), the scarce-pairs-first variant is tried too
+    (:func:`scheduler.starts.scarce_first_start`). Not otherwise: on week rounds of 2,000
+    requests (1-3 pairs of 110-230 at 0 in the greedy), started from it, the floor ended lower
+    (0.21-0.31 against 0.29-0.38)."""
     best, best_key = None, None
-    variants = ("plain", "short", "scarce")
-    for n, variant in enumerate(variants):
-        now = time.perf_counter()
-        if variant == "scarce":
-            # (fast: a tenth of a second on 2,000 requests; its own floor of time so a slow
-            # prepare does not leave it none)
-            tl = scarce_first_start(prep, deadline=max(deadline, now + SCARCE_MIN_SECONDS))
-        else:
-            tl = greedy_placements(prep, short_first=variant == "short")
+    zero_share = 0.0
+    for short_first in (False, True):
+        tl = greedy_placements(prep, short_first=short_first)
+        if not short_first:
+            active = [k for k in prep.entitlement if prep.demand.get(k, 0) > 0]
+            zero = sum(1 for k in active if tl.usage.get(k, 0) == 0)
+            zero_share = zero / max(1, len(active))
         # A better floor in the hint saves CP-SAT most of its first stage.
         now = time.perf_counter()
-        improve_floor(prep, tl, deadline=now + max(0.0, deadline - now) / (len(variants) - n))
+        improve_floor(prep, tl, deadline=now + max(0.0, deadline - now) / (2 - short_first))
         key = (fair_level(prep, tl.usage), sum(tl.usage.values()))
         if best_key is None or key > best_key:
             best, best_key = tl, key
+    if best_key[0] <= 0 and zero_share >= SCARCE_START_ZERO_SHARE:
+        # (fast: about 0.1 s on 2,000 requests; its own floor of time so that a slow prepare
+        # does not leave it none)
+        now = time.perf_counter()
+        tl = scarce_first_start(prep, deadline=max(deadline, now + SCARCE_MIN_SECONDS))
+        improve_floor(prep, tl, deadline=max(deadline, now + SCARCE_MIN_SECONDS))
+        key = (fair_level(prep, tl.usage), sum(tl.usage.values()))
+        if key > best_key:
+            best = tl
     return best
 
 
@@ -165,7 +182,7 @@ def plan_parts(
     n_eligible = sum(1 for q in prep.problem.requests if prep.eligible(q.id))
     # Writing the reasons of a large plan (compacting it first) takes a moment too.
     deadline = started + time_limit * 0.97 - 0.1 - 4.5 * n_eligible / 10_000
-    current = _start(prep, deadline=time.perf_counter() + START_SHARE * time_limit)
+    current = _start(prep, deadline=started + START_SHARE * time_limit)
     if n_eligible > NEIGHBOURHOODS_ONLY_ABOVE:
         bound_time = BOUND_SHARE * time_limit
         current = floor_lns(
