@@ -6,6 +6,8 @@
     uv run python benchmarks/bench_scheduler.py --sizes 2000 --seeds 0 1 2 --generator hotspots
     uv run python benchmarks/bench_scheduler.py --sizes 2000 --seeds 0 1 2 3 \
         --generators week hotspots --planners fcfs cpsat --bound-time 60   # seeds x generators
+    uv run python benchmarks/bench_scheduler.py --sizes 2000 --seeds 200 201 --generators week \
+        hotspots --planners fcfs cpsat --bound-time 60 --bound-seeds 200   # long runs on a subset
 
 Every (size, planner) runs in its own subprocess so its peak memory (ru_maxrss, which includes
 generating the week) is its own. Printed per run: wall time (model build included, generation
@@ -14,7 +16,9 @@ the second leximin level, utilisation, Jain's index, granted requests, and wheth
 validator accepts the plan. With ``--generators`` every seed runs on each generator and a summary
 per generator follows: on how many seeds the floor reaches 99% of the best bound known (the
 smallest of the run's own bound and, with ``--bound-time``, the bound a longer CP-SAT run proves),
-how many have a floor of 0 where the bound is positive, the worst seed, and the CPU seconds.
+how many have a floor of 0 where the bound is positive, the worst seed, and the CPU seconds;
+then the median and worst floor, the median bound, utilisation over FCFS and validity. The load
+average is printed at the start and the end (the machine's other work slows the solves).
 """
 
 from __future__ import annotations
@@ -128,6 +132,44 @@ def _summary(rows: list[dict], planners: list[str]) -> None:
         )
 
 
+def _median(xs: list[float]) -> float | None:
+    xs = sorted(xs)
+    if not xs:
+        return None
+    m = len(xs) // 2
+    return xs[m] if len(xs) % 2 else (xs[m - 1] + xs[m]) / 2
+
+
+def _medians(rows: list[dict], planners: list[str]) -> None:
+    """Per size, generator and planner: median and worst floor, the median best bound known
+    (seeds with one), utilisation over FCFS (median and worst), wall time and validity."""
+    fcfs = {(r["size"], r["generator"], r["seed"]): r for r in rows if r["planner"] == "fcfs"}
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if r["planner"] in planners:
+            groups.setdefault((r["size"], r["generator"], r["planner"]), []).append(r)
+    print(
+        "\nsize generator planner seeds  floor(med)  floor(worst: seed)  bound(med, n)"
+        "  util(med)  util-fcfs(med)  util-fcfs(worst)  wall(max)  valid"
+    )
+    for (n, gen, planner), rs in sorted(groups.items()):
+        worst = min(rs, key=lambda r: (r["floor"], r["seed"]))
+        bounds = [r["best_bound"] for r in rs if r["best_bound"] is not None]
+        lift = [
+            r["utilisation"] - fcfs[k]["utilisation"]
+            for r in rs
+            if (k := (n, gen, r["seed"])) in fcfs
+        ]
+        print(
+            f"{n:>5} {gen:>9} {planner:>7} {len(rs):>5}  {_median([r['floor'] for r in rs]):>10.3f}"
+            f"  {worst['floor']:>10.3f}: {worst['seed']:<5}"
+            f"  {_fmt(_median(bounds))!s:>7}, {len(bounds):<4}"
+            f"  {_median([r['utilisation'] for r in rs]):>9.3f}"
+            f"  {_fmt(_median(lift), '{:+.3f}')!s:>14}  {_fmt(min(lift) if lift else None, '{:+.3f}')!s:>16}"
+            f"  {max(r['wall'] for r in rs):>9.2f}  {all(r['valid'] for r in rs)!s:>5}"
+        )
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--smoke", action="store_true", help="one tiny size, quickly")
@@ -140,6 +182,13 @@ def main(argv=None) -> int:
     )
     parser.add_argument(
         "--bound-time", type=float, default=None, help="also run CP-SAT this long for the bound"
+    )
+    parser.add_argument(
+        "--bound-seeds",
+        type=int,
+        nargs="*",
+        default=None,
+        help="run the --bound-time solve on these seeds only (default: every seed)",
     )
     parser.add_argument("--time-limit", type=float, default=None)
     parser.add_argument("--planners", nargs="*", default=list(PLANNERS))
@@ -160,6 +209,7 @@ def main(argv=None) -> int:
         f"{'peak MB':>8} {'floor':>7} {'bound':>7} {'gap':>7} {'level2':>7} {'util':>6} "
         f"{'jain':>6} {'granted':>11} {'seed':>4} {'valid':>5}"
     )
+    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(header)
     seeds = args.seeds if args.seeds else [args.seed]
     generators = args.generators or [args.generator]
@@ -167,7 +217,8 @@ def main(argv=None) -> int:
     for n, generator, seed in runs:
         size_rows = []
         planners = [(p, limit) for p in args.planners]
-        if args.bound_time:
+        long_run = args.bound_time and (args.bound_seeds is None or seed in args.bound_seeds)
+        if long_run:
             planners.append(("cpsat", args.bound_time))
         for planner, this_limit in planners:
             cmd = [sys.executable, __file__, "--one", str(n), planner, "--seed", str(seed)]
@@ -179,7 +230,7 @@ def main(argv=None) -> int:
                 print(f"{n:>6} {planner:>7} FAILED\n{out.stderr[-2000:]}")
                 continue
             size_rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-        if args.bound_time and size_rows:
+        if long_run and size_rows:
             size_rows[-1]["planner"] = "bound"
         found = [r["bound"] for r in size_rows if r["bound"] is not None]
         bound = min(found) if found else None
@@ -197,6 +248,8 @@ def main(argv=None) -> int:
         rows += size_rows
     if args.generators:
         _summary(rows, [p for p in args.planners if p == "cpsat"] or args.planners[-1:])
+        _medians(rows, [p for p in args.planners if p == "cpsat"] or args.planners[-1:])
+    print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if args.json:
         print(json.dumps(rows, indent=1))
     return 0 if all(r["valid"] for r in rows) else 1

@@ -110,6 +110,7 @@ def solve_prepared(
     floor_only: bool = False,
     floor_proven: bool = False,
     hold_usage: bool = False,
+    placed_first: bool = True,
 ) -> tuple[Timeline, dict]:
     """Solve the staged model; returns the whole plan's placements and the solve facts.
 
@@ -120,7 +121,9 @@ def solve_prepared(
     empty one keeps all their runs fixed). ``floor_only``: just the floor stage, with all the
     time. ``floor_proven``: the round's floor in ``current`` meets a proven bound (the floor
     stage is skipped when this model holds it). ``hold_usage``: no tenant and class gets fewer
-    hours than in ``current`` (every leximin level is kept). A bound on the floor is reported
+    hours than in ``current`` (every leximin level is kept). ``placed_first``: on a busy line
+    the runs placed in ``current`` enter the model before waiting ones (else ``order`` alone
+    decides, :func:`scheduler.starts.free_order`). A bound on the floor is reported
     only when the model was the whole round."""
     t0 = time.perf_counter() if started is None else started
     # Keep a little time for writing the reasons and figures of the plan.
@@ -151,7 +154,7 @@ def solve_prepared(
 
         pool = only if only is not None else [q.id for q in prep.problem.requests]
         order = sorted((q for q in pool if prep.eligible(q)), key=rank)
-    planned = exact_subset(prep, only, order, placed=current.placed)
+    planned = exact_subset(prep, only, order, placed=current.placed if placed_first else ())
     complete = planned is None  # the whole round in one exact model: its bounds are proven
     only = planned
     if only is None:

@@ -26,6 +26,7 @@ from scheduler.fairness import fair_level
 from scheduler.greedy import greedy_placements, improve_floor, units_of
 from scheduler.neighbourhoods import _around, floor_lns, hours_lns
 from scheduler.problem import Request
+from scheduler.starts import free_order, scarce_first_start
 from scheduler.timeline import Timeline
 
 __all__ = [
@@ -63,6 +64,18 @@ SINGLE_HOURS_SHARE = 0.3
 # time; if every stage is proven, that is the answer.
 QUICK_EXACT_MAX = 400
 QUICK_EXACT_SHARE = 0.15
+# Of the time limit (counted from the start, prepare included), for the starting plans: more
+# starves the floor neighbourhoods that follow (measured: week rounds of 2,000 requests lost
+# half their floor with 10% counted from the end of prepare).
+START_SHARE = 0.05
+# The scarce-pairs-first start is tried when the plain greedy leaves this share of the pairs with
+# demand at 0 (hot-spot rounds: 9-15%; week rounds: about 1%).
+SCARCE_START_ZERO_SHARE = 0.05
+# Seconds the scarce-pairs-first start (and its local moves) may take even when the start's
+# share is spent.
+SCARCE_MIN_SECONDS = 0.3
+# Of the time of a one-model round, at most, for freeing runs held on busy lines (floor only).
+FREE_SHARE = 0.12
 
 
 class _Sets:
@@ -122,16 +135,35 @@ def _start(prep: Prepared, *, deadline: float) -> Timeline:
     """The starting plan: the greedy fair plan and its short-runs-first variant, each with its
     floor raised by local moves; the fairer (then the one granting more) is kept. On rounds
     whose busy lines have more tenants than long runs fit, only the variant gives everyone a
-    run; elsewhere the plain greedy usually grants more hours at the same floor."""
+    run; elsewhere the plain greedy usually grants more hours at the same floor. If both leave
+    many pairs with nothing (floor 0; ``SCARCE_START_ZERO_SHARE`` of the pairs with demand or
+    more in the plain greedy), the scarce-pairs-first variant is tried too
+    (:func:`scheduler.starts.scarce_first_start`). Not otherwise: on week rounds of 2,000
+    requests (1-3 pairs of 110-230 at 0 in the greedy), started from it, the floor ended lower
+    (0.21-0.31 against 0.29-0.38)."""
     best, best_key = None, None
+    zero_share = 0.0
     for short_first in (False, True):
         tl = greedy_placements(prep, short_first=short_first)
+        if not short_first:
+            active = [k for k in prep.entitlement if prep.demand.get(k, 0) > 0]
+            zero = sum(1 for k in active if tl.usage.get(k, 0) == 0)
+            zero_share = zero / max(1, len(active))
         # A better floor in the hint saves CP-SAT most of its first stage.
         now = time.perf_counter()
         improve_floor(prep, tl, deadline=now + max(0.0, deadline - now) / (2 - short_first))
         key = (fair_level(prep, tl.usage), sum(tl.usage.values()))
         if best_key is None or key > best_key:
             best, best_key = tl, key
+    if best_key[0] <= 0 and zero_share >= SCARCE_START_ZERO_SHARE:
+        # (fast: about 0.1 s on 2,000 requests; its own floor of time so that a slow prepare
+        # does not leave it none)
+        now = time.perf_counter()
+        tl = scarce_first_start(prep, deadline=max(deadline, now + SCARCE_MIN_SECONDS))
+        improve_floor(prep, tl, deadline=max(deadline, now + SCARCE_MIN_SECONDS))
+        key = (fair_level(prep, tl.usage), sum(tl.usage.values()))
+        if key > best_key:
+            best = tl
     return best
 
 
@@ -150,7 +182,7 @@ def plan_parts(
     n_eligible = sum(1 for q in prep.problem.requests if prep.eligible(q.id))
     # Writing the reasons of a large plan (compacting it first) takes a moment too.
     deadline = started + time_limit * 0.97 - 0.1 - 4.5 * n_eligible / 10_000
-    current = _start(prep, deadline=started + 0.05 * time_limit)
+    current = _start(prep, deadline=started + START_SHARE * time_limit)
     if n_eligible > NEIGHBOURHOODS_ONLY_ABOVE:
         bound_time = BOUND_SHARE * time_limit
         current = floor_lns(
@@ -191,6 +223,10 @@ def plan_parts(
         current, light = _light_floor(
             prep, current, None, time_limit=time_limit, workers=workers, seed=seed
         )
+        current, freed = free_held(
+            prep, current, time_limit=FREE_SHARE * time_limit, workers=workers, seed=seed
+        )
+        light += freed
         # A bound proven now that the floor meets saves the floor stage and the bound at the
         # end: the time goes to the next levels and to granted hours instead.
         early = relaxed_bound(
@@ -373,3 +409,40 @@ def _light_floor(
     )
     stages = [{**st, "stage": "floor_light"} for st in facts["stages"]]
     return new, stages
+
+
+def free_held(
+    prep: Prepared, current: Timeline, *, time_limit: float, workers: int, seed: int
+) -> tuple[Timeline, list[dict]]:
+    """When the floor is stuck on a busy line (a pair at the floor waits for a run there), one
+    floor model in which that line's runs are chosen by :func:`scheduler.starts.free_order`:
+    the waiting runs of the pairs at the floor and the runs of the pairs with the most to spare
+    are planned, the others held. The floor never drops; returns the plan and stage facts."""
+    held = exact_subset(prep, None, [])
+    if held is None:
+        return current, []  # no busy lines: the whole-round model holds nothing
+    reqs = prep.problem.request_by_id
+    floor = fair_level(prep, current.usage)
+    stuck = any(
+        q not in held
+        and q not in current.placed
+        and (k := (reqs[q].tenant, prep.klass[q])) in prep.entitlement
+        and current.usage.get(k, 0) < prep.demand[k]
+        and current.usage.get(k, 0) / prep.entitlement[k] <= floor + 1e-9
+        for q in (r.id for r in prep.problem.requests if prep.eligible(r.id))
+    )
+    if not stuck:
+        return current, []
+    new, facts = solve_prepared(
+        prep,
+        time_limit=time_limit,
+        workers=workers,
+        seed=seed,
+        current=current,
+        order=free_order(prep, current),
+        floor_only=True,
+        placed_first=False,
+    )
+    if fair_level(prep, new.usage) < floor:
+        new = current
+    return new, [{**st, "stage": "floor_free"} for st in facts["stages"]]
