@@ -136,3 +136,30 @@ def test_a_member_who_left_is_ended_with_the_rule_not_sent(park):
     job = ComputeJob.objects.get(pk=job_id)
     assert job.state == JobState.FAILED and job.reason_code == "no_cluster_identity"
     assert client.submitted == []
+
+
+def test_a_worker_dying_mid_batch_leaves_a_claim_that_lapses_and_nothing_doubled(park, settings):
+    settings.SLURM_SEND_THREADS = 1
+    client = CountingSlurm()
+    first, second = stored(park, 2, client)
+    original = client.submit
+
+    def die_on_the_second(spec, **kwargs):
+        if spec.name == f"park-{second}":
+            raise KeyboardInterrupt  # the worker is killed after Slurm took the first job
+        return original(spec, **kwargs)
+
+    client.submit = die_on_the_second
+    with pytest.raises(KeyboardInterrupt):
+        jobs_send_batch(client=client)
+    rows = ComputeJob.objects.filter(pk__in=[first, second])
+    assert {r.state for r in rows} == {JobState.QUEUED}  # nothing recorded
+    # While the dead worker's claim lasts nobody takes its jobs; after it, the next batch finds
+    # the first job in Slurm and submits only the second.
+    client.submit = original
+    assert jobs_send_batch(client=client) == []
+    later = timezone.now() + SEND_LEASE + dt.timedelta(seconds=1)
+    assert {j.pk for j in jobs_send_batch(client=client, now=later)} == {first, second}
+    names = [spec.name for spec, _user in client.submitted]
+    assert sorted(names) == sorted([f"park-{first}", f"park-{second}"])
+    assert {r.state for r in rows.all()} == {JobState.PENDING}
