@@ -149,6 +149,10 @@ def test_cancelled_bookings_and_other_partitions_do_not_block(park, alice_api, s
     assert alice_api.post("/jobs", job()).status_code == 201
     book(park, user=park.charlie, tenant=park.globex, hours_from_now=6)
     assert alice_api.post("/jobs", job(partition="cpu", gpus=0)).status_code == 201
+    # An inactive tenant's booking is no reservation in Slurm (slurm_state leaves it out).
+    book(park, user=park.charlie, tenant=park.globex)
+    park.globex.__class__.objects.filter(pk=park.globex.pk).update(active=False)
+    assert alice_api.post("/jobs", job()).status_code == 201
 
 
 def test_first_fit_skips_back_to_back_windows():
