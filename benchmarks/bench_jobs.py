@@ -157,7 +157,8 @@ def build(slurm_env: dict[str, str], client, *, accounting: bool):
     from resources.models import Park, ResourceKind
 
     cluster_user = (slurm_env.get("SLURM_DEV_EXTRA_USERS") or "parkdev1").split(",")[0]
-    account = "bench-" + datetime.now(UTC).strftime("%H%M%S")
+    # The park submits under the tenant's account (its slug, resources.slurm_park.account_name).
+    account = "bench"
     if accounting:
         client.ensure_account(account, users=[cluster_user])
     user = get_user_model().objects.create_user("bench", "bench@park.local", "bench-pw")
