@@ -12,8 +12,9 @@ quota, an API token) it measures:
    ``--workers`` concurrent connections): held jobs, cancelled afterwards (Slurm's submit path
    alone), and the same jobs as ours that run (slurmctld schedules and launches them meanwhile,
    on the same two cores) - the like-for-like ceiling.
-2. Submissions end to end: ``count`` POST /api/v1/jobs requests (Django's test client: auth,
-   validation, quota check, insert), each enqueuing ``job_submit_task`` on commit for a real huey
+2. Submissions end to end: ``count`` POST /api/v1/jobs requests from ``--clients`` concurrent
+   clients (default 4) to gunicorn (``--server-workers`` sync workers, DEBUG=0, as in
+   production; auth, validation, quota check, insert), each enqueuing ``job_submit_task`` on commit for a real huey
    consumer (``manage.py run_huey`` with ``--workers`` worker processes, Redis when REDIS_URL is
    set, else huey's SQLite storage) that submits it and records the Slurm id. The rate is
    count / (first request → last job recorded with its Slurm id), compared with the ceiling.
@@ -156,7 +157,8 @@ def build(slurm_env: dict[str, str], client, *, accounting: bool):
     from resources.models import Park, ResourceKind
 
     cluster_user = (slurm_env.get("SLURM_DEV_EXTRA_USERS") or "parkdev1").split(",")[0]
-    account = "bench-" + datetime.now(UTC).strftime("%H%M%S")
+    # The park submits under the tenant's account (its slug, resources.slurm_park.account_name).
+    account = "bench"
     if accounting:
         client.ensure_account(account, users=[cluster_user])
     user = get_user_model().objects.create_user("bench", "bench@park.local", "bench-pw")
@@ -206,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--follow-interval", type=float, default=2.0)
     parser.add_argument("--via", choices=["api", "service"], default="api")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent API clients")
+    parser.add_argument("--server-workers", type=int, default=4, help="gunicorn workers")
     args = parser.parse_args(argv)
     count = min(args.count, 2000)
 
@@ -226,9 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     django.setup()
     from django.conf import settings
     from django.db import connection
-    from django.test import Client
     from django.test.utils import setup_test_environment, teardown_test_environment
 
+    from benchmarks.bench_api import start_server, stop_server
     from booking.compute import following, services, slurm
     from booking.compute.models import ComputeJob, JobState
 
@@ -243,12 +247,18 @@ def main(argv: list[str] | None = None) -> int:
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
     client = slurm.slurm_client()
     consumer = None
+    server = None
     log_path = ROOT / "var" / "bench_jobs_huey.log"
     try:
         print(
             f"slurmrestd {client.config.base_url} (Slurm {client.ping().release}); "
             f"database {connection.vendor}; huey {settings.HUEY['huey_class']}; {count} jobs; "
             f"{args.workers} worker processes; via {args.via}"
+            + (
+                f" (gunicorn × {args.server_workers}, {args.clients} clients)"
+                if args.via == "api"
+                else ""
+            )
         )
         workdir = os.environ["SLURM_JOB_WORKDIR"]
         one, many = raw_ceiling(client, count=count, clients=args.workers, workdir=workdir)
@@ -304,6 +314,13 @@ def main(argv: list[str] | None = None) -> int:
 
         log_path.write_text("")
         consumer = start_consumer()
+        if args.via == "api":
+            # The API as in production: gunicorn, several sync workers, DEBUG=0.
+            server, server_url = start_server(
+                database_url=consumer_env(connection, args.workers)["DATABASE_URL"],
+                workers=args.server_workers,
+                log=ROOT / "var" / "bench_jobs_gunicorn.log",
+            )
 
         # The follower runs throughout, as the periodic task does in production: a job that
         # ends while others are still being submitted is noticed on the next pass.
@@ -325,19 +342,40 @@ def main(argv: list[str] | None = None) -> int:
         follow_thread = threading.Thread(target=follower, daemon=True)
         follow_thread.start()
 
-        http = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
-        request_times = []
+        request_times: list[float] = []
+        failures: list[str] = []
         started = datetime.now(UTC)
         t0 = time.perf_counter()
-        for _ in range(count):
-            r0 = time.perf_counter()
-            if args.via == "api":
-                response = http.post("/api/v1/jobs", PAYLOAD, content_type="application/json")
-                if response.status_code != 201:
-                    raise SystemExit(f"API said {response.status_code}: {response.content[:300]}")
-            else:
+        if args.via == "api":
+            # --clients concurrent clients, each on one kept-alive connection to gunicorn.
+            def post_jobs(n: int) -> None:
+                headers = {"Authorization": f"Bearer {secret}"}
+                with httpx.Client(base_url=server_url, headers=headers, timeout=60) as api:
+                    for _ in range(n):
+                        r0 = time.perf_counter()
+                        response = api.post("/api/v1/jobs", json=PAYLOAD)
+                        request_times.append(time.perf_counter() - r0)
+                        if response.status_code != 201:
+                            failures.append(f"{response.status_code}: {response.text[:300]}")
+                            return
+
+            posters = [
+                threading.Thread(
+                    target=post_jobs, args=(count // args.clients + (i < count % args.clients),)
+                )
+                for i in range(args.clients)
+            ]
+            for poster in posters:
+                poster.start()
+            for poster in posters:
+                poster.join()
+            if failures:
+                raise SystemExit(f"API said {failures[0]}")
+        else:
+            for _ in range(count):
+                r0 = time.perf_counter()
                 services.job_submit(user=user, tenant=tenant, **PAYLOAD)
-            request_times.append(time.perf_counter() - r0)
+                request_times.append(time.perf_counter() - r0)
         stored = time.perf_counter() - t0
         ids = list(ComputeJob.objects.filter(tenant=tenant).values_list("pk", flat=True))
         deadline = time.monotonic() + 300
@@ -352,7 +390,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"requests {count / stored:6.1f} jobs/s stored "
             f"(p50 {statistics.median(request_times) * 1000:.1f} ms, "
-            f"p99 {pct(request_times, 0.99) * 1000:.1f} ms per request)"
+            f"p99 {pct(request_times, 0.99) * 1000:.1f} ms per request"
+            + (f", {args.clients} clients)" if args.via == "api" else ")")
         )
         print(
             f"end to end {e2e:6.1f} jobs/s into Slurm = {100 * e2e / one:.0f}% of the 1-client "
@@ -412,7 +451,10 @@ def main(argv: list[str] | None = None) -> int:
         sent = sorted(
             ComputeJob.objects.filter(pk__in=backlog).values_list("submitted_at", flat=True)
         )
-        drain = (len(sent) - 1) / max((sent[-1] - sent[0]).total_seconds(), 1e-6)
+        # Jobs recorded after the first recording instant over the time to the last one (a
+        # batch records all its ids at once: the first batch's jobs are not counted).
+        later = sum(1 for at in sent if at > sent[0])
+        drain = later / max((sent[-1] - sent[0]).total_seconds(), 1e-6)
         print(
             f"backlog  {len(sent)} stored jobs drained into Slurm at {drain:6.1f} jobs/s = "
             f"{100 * drain / one:.0f}% of the 1-client ceiling, "
@@ -421,7 +463,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         for job in ComputeJob.objects.filter(pk__in=backlog, state__in=live_states):
             services.job_cancel(user=user, job=job)
+        print("load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     finally:
+        if server is not None:
+            stop_server(server)
         if consumer is not None:
             stop_consumer(consumer)
         client.close()

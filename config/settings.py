@@ -276,6 +276,12 @@ SLURM_PARENT_ACCOUNT = env_str("SLURM_PARENT_ACCOUNT", "park")
 # accounting; the dev cluster writes it to its env file.
 SLURM_MIN_JOB_AGE = env_int("SLURM_MIN_JOB_AGE", 300)
 SLURM_QUOTA_PERIOD = env_str("SLURM_QUOTA_PERIOD", "month")
+# An unbooked job must be able to start outside the booked (reserved) windows of its partition
+# within this many hours, or POST /jobs refuses it (no_unreserved_capacity).
+SLURM_UNRESERVED_HORIZON_HOURS = float(env_str("SLURM_UNRESERVED_HORIZON_HOURS", "72"))
+# Threads of one batch of job submissions (booking.compute.sending.jobs_send_batch), over one
+# kept-alive client.
+SLURM_SEND_THREADS = env_int("SLURM_SEND_THREADS", 4)
 SLURM_AGENT_URL = env_str("SLURM_AGENT_URL")
 SLURM_AGENT_KEY_FILE = env_str("SLURM_AGENT_KEY_FILE")
 SLURM_WANTED_STATE = "booking.compute.slurm_state.wanted_state"

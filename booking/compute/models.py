@@ -57,6 +57,9 @@ class ComputeJob(models.Model):
     slurm_job_id = models.PositiveBigIntegerField(_("Slurm job id"), null=True, blank=True)
     submit_attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Which batch claim holds the job while it is sent (``sending.jobs_send_batch``): the claim
+    # is this token plus the lease in ``next_attempt_at``; a dead worker's claim lapses with it.
+    claim_token = models.CharField(max_length=32, blank=True, default="")
     last_error = models.TextField(blank=True)
     reason = models.CharField(_("reason"), max_length=400, blank=True)
     # Why it ended, as a code with parameters (booking.compute.reasons renders them).

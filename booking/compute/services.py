@@ -33,6 +33,7 @@ from booking.compute.slurm import (
     pool_target,
 )
 from booking.compute.tasks import job_cancel_task, job_submit_task
+from booking.compute.unreserved import check_unreserved_capacity
 from booking.errors import Conflict, NotFound, ParkError
 from booking.tenancy.access import may_act_for
 from booking.tenancy.models import Quota, Tenant
@@ -73,7 +74,9 @@ def job_submit(
     Raises ``ParkError`` naming the field and rule: ``not_a_member``, ``no_cluster_identity``,
     ``partition_required``, ``unknown_partition``, ``time_limit_too_long``, ``too_many_gpus``,
     ``booking_*`` (not confirmed, not a GPU node, ended, too short, too few GPUs),
-    ``quota_exceeded``; for the cluster (``booking.compute.routing``): ``unknown_cluster``,
+    ``quota_exceeded``, ``no_unreserved_capacity`` (409: an unbooked job that cannot start
+    outside the partition's booked windows within the horizon, ``booking.compute.unreserved``);
+    for the cluster (``booking.compute.routing``): ``unknown_cluster``,
     ``cluster_mismatch``, ``cluster_not_allowed``, ``cluster_not_taking_jobs``,
     ``no_cluster_available``, ``unknown_data_class`` and ``data_residency``. Nothing is stored
     on refusal.
@@ -127,6 +130,17 @@ def job_submit(
         cpus=cpus,
         time_limit_minutes=time_limit_minutes,
     )
+    if booking is None:
+        # Bookings are Slurm reservations on whole nodes: an unbooked job must fit outside them.
+        check_unreserved_capacity(
+            tenant_id=tenant.pk,
+            cluster_name=target.name,
+            partition=partition,
+            gpus=gpus,
+            gpu_type=gpu_type,
+            time_limit_minutes=time_limit_minutes,
+            now=now,
+        )
     with transaction.atomic():
         # One submission per tenant at a time: the quota check and the insert see the same use.
         Tenant.objects.select_for_update().filter(pk=tenant.pk).first()

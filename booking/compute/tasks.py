@@ -12,9 +12,9 @@ from huey.contrib.djhuey import db_periodic_task, db_task
 from booking.compute.cancelling import job_cancel_send, jobs_cancel_due
 from booking.compute.following import jobs_follow
 from booking.compute.models import LIVE_JOB_STATES, ComputeJob, JobState
-from booking.compute.sending import job_send, jobs_send_due
+from booking.compute.sending import jobs_send_batch, jobs_send_due
 from booking.leases import lease_acquire, lease_release, lease_renew
-from resources.clusters import ClusterState, clusters
+from resources.clusters import Cluster, ClusterState, clusters
 from resources.slurm import SlurmError
 
 logger = logging.getLogger(__name__)
@@ -24,13 +24,15 @@ FOLLOW_LEASE = "jobs-follow"
 
 @db_task()
 def job_submit_task(job_id: int) -> None:
-    """Send one job to Slurm (started when its row is committed). After a transient failure it
-    schedules itself for the job's next attempt; the periodic sweep is the safety net."""
-    job = job_send(job_id=job_id)
-    if job is None:
-        return
-    if job.state == JobState.QUEUED and job.next_attempt_at is not None:
-        job_submit_task.schedule((job_id,), eta=job.next_attempt_at)
+    """Send a job to Slurm (started when its row is committed), with the other jobs of its
+    cluster that are due (``jobs_send_batch``: one claim, concurrent sends, one recording
+    UPDATE); a job another task's batch took already is left to it. After a transient failure
+    each job of the batch is scheduled for its next attempt; the periodic sweep is the safety
+    net."""
+    cluster = Cluster.objects.filter(jobs__pk=job_id).first()
+    for job in jobs_send_batch(cluster=cluster, first_id=job_id):
+        if job.state == JobState.QUEUED and job.next_attempt_at is not None:
+            job_submit_task.schedule((job.pk,), eta=job.next_attempt_at)
     # Returns nothing: huey stores no result nobody reads.
 
 

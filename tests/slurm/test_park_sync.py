@@ -364,6 +364,68 @@ def test_job_without_booking_is_kept_off_reserved_nodes(synced, slurm_env, slurm
         slurm.cancel(short)
 
 
+def test_the_api_refuses_an_unbooked_job_that_cannot_fit_and_sends_one_that_does(
+    synced, slurm_env, slurm, settings, wait_for_job
+):
+    """The same finding through the park: with acme's bookings on both H100 nodes from a few
+    minutes on, globex's 8 × H100 for 600 minutes cannot start outside them within the horizon
+    (here 3 minutes): refused, nothing stored. A 2-minute job fits before the window: stored,
+    sent, and Slurm runs it."""
+    from booking.compute.sending import jobs_send_batch
+    from booking.compute.services import job_submit
+    from booking.errors import ParkError
+
+    park = synced
+    settings.SLURM_UNRESERVED_HORIZON_HOURS = 0.05
+    settings.SLURM_JOB_WORKDIR = slurm_env.get("SLURM_WORKDIR") or "/tmp"
+    cluster = slurm_env["SLURM_CLUSTER"]
+    now = timezone.now().replace(microsecond=0)
+    for name in ("gpu03", "gpu04"):
+        node = gpu_node_create(
+            name=f"H100 node {name}",
+            slug=f"test-{name}",
+            location=park.gpu.location,
+            gpu_model="H100",
+            gpu_count=8,
+            gpu_memory_gb=80,
+            cpus=32,
+            memory_gb=125,
+            slurm_cluster=cluster,
+            slurm_partition="gpu",
+            slurm_node=name,
+        )
+        _booking(
+            park,
+            node=node,
+            start=now + dt.timedelta(minutes=5),
+            end=now + dt.timedelta(hours=3),
+            tenant=park.acme,
+        )
+    code, text = run_sync("--apply")
+    assert "error" not in text, text
+    request = dict(
+        user=park.charlie,
+        tenant=park.globex,
+        name="bypass",
+        script="#!/bin/bash\nsleep 5\n",
+        partition="gpu",
+        gpus=8,
+        memory_mb=256,
+        client=slurm,
+    )
+    with pytest.raises(ParkError) as refused:
+        job_submit(time_limit_minutes=600, **request)
+    assert refused.value.code == "no_unreserved_capacity" and refused.value.status == 409
+    assert refused.value.params["partition"] == "gpu"
+    assert not ComputeJob.objects.exists()
+    job = job_submit(time_limit_minutes=2, **{**request, "name": "short"})
+    (sent,) = jobs_send_batch(client=slurm)
+    assert sent.pk == job.pk and sent.slurm_job_id
+    info = wait_for_job(sent.slurm_job_id, until=lambda j: j.state != JobState.PENDING, timeout=30)
+    assert info.state in (JobState.RUNNING, JobState.COMPLETED), info
+    slurm.cancel(sent.slurm_job_id)
+
+
 def scontrol_job(slurm_env, job_id: int) -> dict[str, str]:
     out = subprocess.run(
         ["scontrol", "-o", "show", "job", str(job_id)],
