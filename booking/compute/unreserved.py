@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from booking.bookings.models import Booking, BookingStatus
 from booking.errors import Conflict
+from booking.formats import duration_text, when_text
 from resources.models import GpuNode, ResourceKind
 
 DEFAULT_HORIZON_HOURS = 72
@@ -90,19 +91,29 @@ def check_unreserved_capacity(
     limit = horizon()
     if earliest <= now + limit:
         return
+    end = earliest + length
+    # Filled here with the reader's formats (the params keep the raw values); ParkError fills
+    # placeholders again, so a "%" left in the text is escaped.
+    message = _(
+        "Partition %(partition)s has no node free of bookings for %(length)s starting "
+        "within the next %(horizon)s; the first such window is %(from)s – %(until)s. "
+        "Send the job in a booking, or shorten its time limit."
+    ) % {
+        "partition": partition,
+        "length": duration_text(time_limit_minutes),
+        "horizon": duration_text(round(limit.total_seconds() / 60)),
+        "from": when_text(earliest),
+        "until": when_text(end),
+    }
     raise Conflict(
         "no_unreserved_capacity",
-        _(
-            "Partition %(partition)s has no node free of bookings for %(minutes)s minutes "
-            "starting within the next %(hours)s hours; the first such window is %(start)s – "
-            "%(end)s. Submit the job in a booking, or shorten its time limit."
-        ),
+        message.replace("%", "%%"),
         params={
             "partition": partition,
             "minutes": time_limit_minutes,
             "hours": _hours(limit),
             "start": earliest.isoformat(timespec="minutes"),
-            "end": (earliest + length).isoformat(timespec="minutes"),
+            "end": end.isoformat(timespec="minutes"),
             "own_booking_in_the_way": bool(own),
         },
         field="time_limit_minutes",

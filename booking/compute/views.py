@@ -18,6 +18,7 @@ from booking.compute.reasons import job_reason_for
 from booking.compute.selectors import job_get, job_output_tail, jobs_for_tenant, jobs_for_user
 from booking.compute.services import job_cancel
 from booking.errors import NotFound, ParkError
+from booking.formats import duration_text
 from booking.tenancy.selectors import managed_tenants
 from booking.ui import ui_error
 
@@ -26,21 +27,12 @@ JOBS_PER_PAGE = 25
 POLL_SECONDS = 5
 
 
-def _duration(minutes: int) -> str:
-    hours, rest = divmod(minutes, 60)
-    if not hours:
-        return _("%(minutes)s min") % {"minutes": rest}
-    if not rest:
-        return _("%(hours)s h") % {"hours": hours}
-    return _("%(hours)s h %(minutes)s min") % {"hours": hours, "minutes": rest}
-
-
 def _annotate(job: ComputeJob) -> ComputeJob:
     """What the templates show beside the stored fields."""
     job.live = job.state in LIVE_JOB_STATES
     # Whoever may see a job (its owner, the tenant's managers, operators) may cancel it.
     job.cancellable = job.live and not job.cancelling
-    job.time_limit_label = _duration(job.time_limit_minutes)
+    job.time_limit_label = duration_text(job.time_limit_minutes)
     job.reason_label = job_reason_for(job)
     return job
 

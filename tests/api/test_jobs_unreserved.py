@@ -97,7 +97,7 @@ def test_a_job_overlapping_another_tenants_window_beyond_the_horizon_is_refused(
     assert body["params"]["partition"] == "gpu" and body["params"]["hours"] == 1
     # The first window it fits: from the booking's end, for its time limit.
     assert body["params"]["start"] == booking.end.isoformat(timespec="minutes")
-    assert "gpu" in body["message"] and "1 hours" in body["message"]
+    assert "gpu" in body["message"] and "within the next 1 h;" in body["message"]
     assert not ComputeJob.objects.exists()
     assert held(park) == before
 
