@@ -116,7 +116,7 @@ def build(*, tenants: int, per_tenant: int, jobs_per_tenant: int = 50, seed: int
         "tenant_id", "user_id", "pool_id", "name", "script", "partition", "gpus", "cpus",
         "memory_mb", "time_limit_minutes", "state", "submit_attempts", "last_error", "reason",
         "gpu_hours", "started_at", "ended_at", "created_at", "updated_at", "reason_code",
-        "reason_params", "cancel_attempts", "data_class",
+        "reason_params", "cancel_attempts", "data_class", "claim_token",
     ]  # fmt: skip
     records = 0
     for n in range(tenants):
@@ -177,7 +177,7 @@ def build(*, tenants: int, per_tenant: int, jobs_per_tenant: int = 50, seed: int
             jobs.append(
                 (tenant.pk, user.pk, pool.pk, "train", "#!/bin/sh", "gpu", gpus, 8, 1024,
                  length * 60, "completed", 1, "", "", Decimal(gpus * length), started,
-                 started + dt.timedelta(hours=length), now, now, "", {}, 0, "open")
+                 started + dt.timedelta(hours=length), now, now, "", {}, 0, "open", "")
             )  # fmt: skip
         insert_rows(ComputeJob, job_fields, jobs)
         records += len(usage)

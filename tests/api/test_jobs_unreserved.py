@@ -21,7 +21,10 @@ SCRIPT = "#!/bin/bash\nnvidia-smi\n"
 
 
 @pytest.fixture(autouse=True)
-def no_cluster(unreachable_cluster):
+def no_cluster(unreachable_cluster, settings):
+    # The test park's GPU nodes are on the cluster "park"; a developer's or CI's dev-cluster
+    # environment (SLURM_CLUSTER=parkdev) must not route these jobs elsewhere.
+    settings.SLURM_CLUSTER = "park"
     return unreachable_cluster
 
 
