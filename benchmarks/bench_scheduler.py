@@ -28,6 +28,7 @@ import json
 import math
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -95,14 +96,26 @@ def _fmt(x, pattern="{:.3f}"):
     return "-" if x is None else pattern.format(x)
 
 
-def _summary(rows: list[dict], planners: list[str]) -> None:
-    """Per size, generator and planner: seeds whose floor reaches 99% of the best bound known,
-    zero floors under a positive bound, the worst seed, utilisation against FCFS."""
+def _grouped(rows: list[dict], planners: list[str]):
+    """The rows of ``planners`` by (size, generator, planner), and a function giving a group's
+    utilisation minus FCFS's on the same instance (seeds FCFS ran on)."""
     fcfs = {(r["size"], r["generator"], r["seed"]): r for r in rows if r["planner"] == "fcfs"}
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         if r["planner"] in planners:
             groups.setdefault((r["size"], r["generator"], r["planner"]), []).append(r)
+
+    def lifts(rs: list[dict]) -> list[float]:
+        keys = ((r, (r["size"], r["generator"], r["seed"])) for r in rs)
+        return [r["utilisation"] - fcfs[k]["utilisation"] for r, k in keys if k in fcfs]
+
+    return groups, lifts
+
+
+def _summary(rows: list[dict], planners: list[str]) -> None:
+    """Per size, generator and planner: seeds whose floor reaches 99% of the best bound known,
+    zero floors under a positive bound, the worst seed, utilisation against FCFS."""
+    groups, lifts = _grouped(rows, planners)
     print(
         "\nsize generator planner seeds  >=99%  zero-under-positive  worst(seed floor/bound)"
         "  util-fcfs(min)  cpu-s(med)  valid"
@@ -118,11 +131,7 @@ def _summary(rows: list[dict], planners: list[str]) -> None:
         unknown = sum(r["best_bound"] is None for r in rs)
         zero = sum(r["floor"] == 0 and (r["best_bound"] or 0) >= 0.001 for r in rs)
         worst = min(rs, key=lambda r: (ratio(r), r["floor"]))
-        lift = [
-            r["utilisation"] - fcfs[k]["utilisation"]
-            for r in rs
-            if (k := (n, gen, r["seed"])) in fcfs
-        ]
+        lift = lifts(rs)
         cpu = sorted(r["cpu"] for r in rs)[len(rs) // 2]
         print(
             f"{n:>5} {gen:>9} {planner:>7} {len(rs):>5} {good:>6} {zero:>20}  "
@@ -133,21 +142,13 @@ def _summary(rows: list[dict], planners: list[str]) -> None:
 
 
 def _median(xs: list[float]) -> float | None:
-    xs = sorted(xs)
-    if not xs:
-        return None
-    m = len(xs) // 2
-    return xs[m] if len(xs) % 2 else (xs[m - 1] + xs[m]) / 2
+    return statistics.median(xs) if xs else None
 
 
 def _medians(rows: list[dict], planners: list[str]) -> None:
     """Per size, generator and planner: median and worst floor, the median best bound known
     (seeds with one), utilisation over FCFS (median and worst), wall time and validity."""
-    fcfs = {(r["size"], r["generator"], r["seed"]): r for r in rows if r["planner"] == "fcfs"}
-    groups: dict[tuple, list[dict]] = {}
-    for r in rows:
-        if r["planner"] in planners:
-            groups.setdefault((r["size"], r["generator"], r["planner"]), []).append(r)
+    groups, lifts = _grouped(rows, planners)
     print(
         "\nsize generator planner seeds  floor(med)  floor(worst: seed)  bound(med, n)"
         "  util(med)  util-fcfs(med)  util-fcfs(worst)  wall(max)  valid"
@@ -155,11 +156,7 @@ def _medians(rows: list[dict], planners: list[str]) -> None:
     for (n, gen, planner), rs in sorted(groups.items()):
         worst = min(rs, key=lambda r: (r["floor"], r["seed"]))
         bounds = [r["best_bound"] for r in rs if r["best_bound"] is not None]
-        lift = [
-            r["utilisation"] - fcfs[k]["utilisation"]
-            for r in rs
-            if (k := (n, gen, r["seed"])) in fcfs
-        ]
+        lift = lifts(rs)
         print(
             f"{n:>5} {gen:>9} {planner:>7} {len(rs):>5}  {_median([r['floor'] for r in rs]):>10.3f}"
             f"  {worst['floor']:>10.3f}: {worst['seed']:<5}"

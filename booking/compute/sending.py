@@ -395,9 +395,7 @@ def jobs_send_batch(
                 )
             )
     if sent:
-        done.extend(
-            _record_sent(by_pk, sent, cluster_id=jobs[0].cluster_id, client=client, now=now)
-        )
+        done.extend(_record_sent(by_pk, sent, cluster_id=jobs[0].cluster_id, client=client))
     return done
 
 
@@ -407,7 +405,6 @@ def _record_sent(
     *,
     cluster_id: int | None,
     client: SlurmClient,
-    now: dt.datetime,
 ) -> list[ComputeJob]:
     """Record Slurm's ids of a batch in one UPDATE; see ``_sent`` for the rules."""
     now = timezone.now()  # submitted_at: when Slurm's answer was recorded, not the claim

@@ -295,30 +295,24 @@ def test_reservation_ended_early_and_started(synced, slurm_env):
     assert reservation(slurm_env, name) is None
 
 
-def test_job_without_booking_is_kept_off_reserved_nodes(synced, slurm_env, slurm):
-    """The finding: 8 × H100 for 600 minutes, no booking, while another tenant booked both H100
-    nodes from a few minutes on. Slurm holds it (it cannot end before the reserved window)."""
-    park = synced
-    cluster = slurm_env["SLURM_CLUSTER"]
-    nodes = []
-    for name in ("gpu03", "gpu04"):
-        nodes.append(
-            gpu_node_create(
-                name=f"H100 node {name}",
-                slug=f"test-{name}",
-                location=park.gpu.location,
-                gpu_model="H100",
-                gpu_count=8,
-                gpu_memory_gb=80,
-                cpus=32,
-                memory_gb=125,
-                slurm_cluster=cluster,
-                slurm_partition="gpu",
-                slurm_node=name,
-            )
-        )
+def _h100_nodes_booked_by_acme(park, *, cluster: str) -> None:
+    """Two 8 × H100 nodes of the dev cluster's partition gpu, both booked by acme from five
+    minutes from now for three hours, their reservations made by the sync."""
     now = timezone.now().replace(microsecond=0)
-    for node in nodes:
+    for name in ("gpu03", "gpu04"):
+        node = gpu_node_create(
+            name=f"H100 node {name}",
+            slug=f"test-{name}",
+            location=park.gpu.location,
+            gpu_model="H100",
+            gpu_count=8,
+            gpu_memory_gb=80,
+            cpus=32,
+            memory_gb=125,
+            slurm_cluster=cluster,
+            slurm_partition="gpu",
+            slurm_node=name,
+        )
         _booking(
             park,
             node=node,
@@ -328,6 +322,13 @@ def test_job_without_booking_is_kept_off_reserved_nodes(synced, slurm_env, slurm
         )
     code, text = run_sync("--apply")
     assert "error" not in text, text
+
+
+def test_job_without_booking_is_kept_off_reserved_nodes(synced, slurm_env, slurm):
+    """The finding: 8 × H100 for 600 minutes, no booking, while another tenant booked both H100
+    nodes from a few minutes on. Slurm holds it (it cannot end before the reserved window)."""
+    park = synced
+    _h100_nodes_booked_by_acme(park, cluster=slurm_env["SLURM_CLUSTER"])
     spec = dict(
         script="#!/bin/bash\nsleep 30\n",
         working_directory=slurm_env.get("SLURM_WORKDIR") or "/tmp",
@@ -378,31 +379,7 @@ def test_the_api_refuses_an_unbooked_job_that_cannot_fit_and_sends_one_that_does
     park = synced
     settings.SLURM_UNRESERVED_HORIZON_HOURS = 0.05
     settings.SLURM_JOB_WORKDIR = slurm_env.get("SLURM_WORKDIR") or "/tmp"
-    cluster = slurm_env["SLURM_CLUSTER"]
-    now = timezone.now().replace(microsecond=0)
-    for name in ("gpu03", "gpu04"):
-        node = gpu_node_create(
-            name=f"H100 node {name}",
-            slug=f"test-{name}",
-            location=park.gpu.location,
-            gpu_model="H100",
-            gpu_count=8,
-            gpu_memory_gb=80,
-            cpus=32,
-            memory_gb=125,
-            slurm_cluster=cluster,
-            slurm_partition="gpu",
-            slurm_node=name,
-        )
-        _booking(
-            park,
-            node=node,
-            start=now + dt.timedelta(minutes=5),
-            end=now + dt.timedelta(hours=3),
-            tenant=park.acme,
-        )
-    code, text = run_sync("--apply")
-    assert "error" not in text, text
+    _h100_nodes_booked_by_acme(park, cluster=slurm_env["SLURM_CLUSTER"])
     request = dict(
         user=park.charlie,
         tenant=park.globex,
