@@ -19,6 +19,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from booking import sql
 from booking.bookings.models import HOLDING_STATUSES, Booking
 from booking.errors import NotFound
 from booking.ids import plain_pk
@@ -198,17 +199,29 @@ def booking_hours_held(
     """Hours the tenant's holding bookings of ``resource_class`` take in [start, end) (GPU
     bookings count GPU-hours; a booking counts for its part inside the window). The usage source
     of bookings for quota use (registered in ``BookingsConfig.ready``)."""
-    bookings = Booking.objects.filter(
-        tenant=tenant,
-        resource__kind=resource_class,
-        status__in=HOLDING_STATUSES,
-        start__lt=end,
-        end__gt=start,
+    # One aggregate in SQL (the hot path of every quota check; ``booking.sql``).
+    b = sql.table(Booking)
+    b_start, b_end = f"{b}.{sql.column(Booking, 'start')}", f"{b}.{sql.column(Booking, 'end')}"
+    overlap = f"{sql.seconds(sql.least(b_end, '%s'))} - {sql.seconds(sql.greatest(b_start, '%s'))}"
+    r = sql.table(Resource)
+    statement = (
+        f"SELECT SUM({b}.{sql.column(Booking, 'units')} * ({overlap})) FROM {b} "
+        f"JOIN {r} ON {r}.{sql.column(Resource, 'id')} = {b}.{sql.column(Booking, 'resource')} "
+        f"WHERE {b}.{sql.column(Booking, 'tenant')} = %s AND {r}.{sql.column(Resource, 'kind')} = %s "
+        f"AND {b}.{sql.column(Booking, 'status')} IN ({sql.placeholders(HOLDING_STATUSES)}) "
+        f"AND {b_start} < %s AND {b_end} > %s"
     )
+    params = [
+        sql.at(end),
+        sql.at(start),
+        sql.pk(tenant),
+        resource_class,
+        *HOLDING_STATUSES,
+        sql.at(end),
+        sql.at(start),
+    ]
     if exclude_booking_id is not None:
-        bookings = bookings.exclude(pk=exclude_booking_id)
-    total = Decimal(0)
-    for b_start, b_end, units in bookings.values_list("start", "end", "units"):
-        overlap = (min(b_end, end) - max(b_start, start)).total_seconds()
-        total += Decimal(units) * Decimal(overlap) / Decimal(3600)
-    return total
+        statement += f" AND {b}.{sql.column(Booking, 'id')} <> %s"
+        params.append(sql.pk(exclude_booking_id))
+    (total,) = sql.one_row(statement, params)
+    return sql.decimal(total) / Decimal(3600)

@@ -9,11 +9,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import (
-    F,
     Q,
-    Sum,
 )
 
+from booking import sql
 from booking.compute.models import LIVE_JOB_STATES, ComputeJob
 from booking.compute.slurm import job_output_path
 from booking.errors import NotFound
@@ -132,14 +131,22 @@ def job_hours_held(
     by that booking). The usage source of compute for quota use (``ComputeConfig.ready``)."""
     if resource_class != ResourceKind.GPU_NODE:
         return Decimal(0)
-    jobs = ComputeJob.objects.filter(
-        tenant=tenant, booking__isnull=True, created_at__gte=start, created_at__lt=end
+    # One aggregate for both, in SQL (the hot path of POST /jobs: a backlog of live jobs is not
+    # read row by row, and no queryset is compiled; ``booking.sql``).
+    j = sql.table(ComputeJob)
+    state = sql.column(ComputeJob, "state")
+    live = sql.placeholders(LIVE_JOB_STATES)
+    statement = (
+        f"SELECT SUM(CASE WHEN {state} IN ({live}) THEN "
+        f"{sql.column(ComputeJob, 'gpus')} * {sql.column(ComputeJob, 'time_limit_minutes')} END), "
+        f"SUM(CASE WHEN {state} NOT IN ({live}) THEN {sql.column(ComputeJob, 'gpu_hours')} END) "
+        f"FROM {j} WHERE {sql.column(ComputeJob, 'tenant')} = %s "
+        f"AND {sql.column(ComputeJob, 'booking')} IS NULL "
+        f"AND {sql.column(ComputeJob, 'created_at')} >= %s "
+        f"AND {sql.column(ComputeJob, 'created_at')} < %s"
     )
-    # One aggregate for both (the hot path of POST /jobs; a backlog of live jobs is not read
-    # row by row).
-    live = Q(state__in=LIVE_JOB_STATES)
-    sums = jobs.aggregate(
-        live_minutes=Sum(F("gpus") * F("time_limit_minutes"), filter=live),
-        ended=Sum("gpu_hours", filter=~live),
+    live_minutes, ended = sql.one_row(
+        statement,
+        [*LIVE_JOB_STATES, *LIVE_JOB_STATES, sql.pk(tenant), sql.at(start), sql.at(end)],
     )
-    return Decimal(sums["live_minutes"] or 0) / Decimal(60) + (sums["ended"] or Decimal(0))
+    return sql.decimal(live_minutes) / Decimal(60) + sql.decimal(ended)

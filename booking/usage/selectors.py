@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.db.models import Q
 from django.utils import timezone
 
+from booking import sql
 from booking.bookings.models import HOLDING_STATUSES, Booking, BookingStatus
 from booking.tenancy.models import Tenant
 from booking.usage.models import BookingUsage
@@ -46,26 +47,41 @@ def charged_hours_adjustment(
     capacity) — both for the part of the booking inside the window. The sum is then the hours
     used where known, and the booked hours until a booking ends.
     """
-    rows = BookingUsage.objects.filter(
-        booking__tenant=tenant,
-        booking__resource__kind=resource_class,
-        booking__status__in=(BookingStatus.COMPLETED, BookingStatus.NO_SHOW),
-        booking__start__lt=end,
-        booking__end__gt=start,
-        charged_hours__isnull=False,
+    # One aggregate in SQL (the hot path of every quota check; ``booking.sql``).
+    b, u, r = sql.table(Booking), sql.table(BookingUsage), sql.table(Resource)
+    b_start, b_end = f"{b}.{sql.column(Booking, 'start')}", f"{b}.{sql.column(Booking, 'end')}"
+    overlap = (
+        f"({sql.seconds(sql.least(b_end, '%s'))} - {sql.seconds(sql.greatest(b_start, '%s'))})"
     )
+    length = f"NULLIF({sql.seconds(b_end)} - {sql.seconds(b_start)}, 0)"
+    charged = f"{u}.{sql.column(BookingUsage, 'charged_hours')}"
+    status = f"{b}.{sql.column(Booking, 'status')}"
+    statement = (
+        f"SELECT SUM({charged} * {overlap} / {length}), "
+        f"SUM(CASE WHEN {status} IN ({sql.placeholders(HOLDING_STATUSES)}) "
+        f"THEN {b}.{sql.column(Booking, 'units')} * {overlap} END) "
+        f"FROM {u} JOIN {b} ON {b}.{sql.column(Booking, 'id')} = {u}.{sql.column(BookingUsage, 'booking')} "
+        f"JOIN {r} ON {r}.{sql.column(Resource, 'id')} = {b}.{sql.column(Booking, 'resource')} "
+        f"WHERE {b}.{sql.column(Booking, 'tenant')} = %s AND {r}.{sql.column(Resource, 'kind')} = %s "
+        f"AND {status} IN (%s, %s) AND {b_start} < %s AND {b_end} > %s AND {charged} IS NOT NULL"
+    )
+    window = [sql.at(end), sql.at(start)]
+    params = [
+        *window,
+        *HOLDING_STATUSES,
+        *window,
+        sql.pk(tenant),
+        resource_class,
+        BookingStatus.COMPLETED,
+        BookingStatus.NO_SHOW,
+        sql.at(end),
+        sql.at(start),
+    ]
     if exclude_booking_id is not None:
-        rows = rows.exclude(booking_id=exclude_booking_id)
-    total = Decimal(0)
-    for b_start, b_end, units, status, charged in rows.values_list(
-        "booking__start", "booking__end", "booking__units", "booking__status", "charged_hours"
-    ):
-        overlap = Decimal((min(b_end, end) - max(b_start, start)).total_seconds())
-        length = Decimal((b_end - b_start).total_seconds())
-        total += charged * overlap / length
-        if status in HOLDING_STATUSES:
-            total -= Decimal(units) * overlap / Decimal(3600)
-    return total
+        statement += f" AND {b}.{sql.column(Booking, 'id')} <> %s"
+        params.append(sql.pk(exclude_booking_id))
+    charged_total, held_seconds = sql.one_row(statement, params)
+    return sql.decimal(charged_total) - sql.decimal(held_seconds) / Decimal(3600)
 
 
 @dataclass
