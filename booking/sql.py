@@ -75,3 +75,30 @@ def decimal(value) -> Decimal:
 def pk(value) -> int:
     """A model instance's id, or the id itself."""
     return getattr(value, "pk", value)
+
+
+def columns_of(model, alias: str) -> tuple[str, list]:
+    """The SELECT list of every concrete column of ``model`` under ``alias``, and its fields
+    (for :func:`instance`)."""
+    fields = list(model._meta.concrete_fields)
+    quoted = connection.ops.quote_name
+    return ", ".join(f"{quoted(alias)}.{quoted(f.column)}" for f in fields), fields
+
+
+def instance(model, fields: list, values: Sequence, alias: str):
+    """A model instance from ``values`` read in :func:`columns_of` order, converted as the ORM
+    converts them (aware datetimes on SQLite, JSON, booleans); None when its id is NULL (an
+    outer join that found nothing)."""
+    converted = []
+    for field, value in zip(fields, values, strict=True):
+        if value is not None:
+            col = field.get_col(alias)
+            for converter in [
+                *connection.ops.get_db_converters(col),
+                *field.get_db_converters(connection),
+            ]:
+                value = converter(value, col, connection)
+        converted.append(value)
+    if converted[[f.primary_key for f in fields].index(True)] is None:
+        return None
+    return model.from_db(connection.alias, [f.attname for f in fields], converted)

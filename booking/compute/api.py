@@ -67,6 +67,7 @@ def _submit(caller: Caller, data: JobIn) -> ComputeJob:
         time_limit_minutes=data.time_limit_minutes,
         cluster=data.cluster or "",
         data_class=data.data_class or "",
+        membership=caller.membership,
     )
 
 

@@ -17,10 +17,11 @@ import datetime as dt
 import logging
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from booking import sql
 from booking.bookings.models import Booking, BookingStatus
 from booking.compute import slurm
 from booking.compute.models import LIVE_JOB_STATES, ComputeJob, JobState
@@ -36,7 +37,7 @@ from booking.compute.tasks import job_cancel_task, job_submit_task
 from booking.compute.unreserved import check_unreserved_capacity
 from booking.errors import Conflict, NotFound, ParkError
 from booking.tenancy.access import may_act_for
-from booking.tenancy.models import Quota, Tenant
+from booking.tenancy.models import Membership, Quota, Tenant
 from booking.tenancy.selectors import period_bounds, used_hours
 from resources.models import ResourceKind, ResourcePool
 from resources.slurm import (
@@ -63,13 +64,15 @@ def job_submit(
     data_class: str = "",
     client: SlurmClient | None = None,
     now: dt.datetime | None = None,
+    membership: Membership | None = None,
 ) -> ComputeJob:
     """Check a job request, store it as ``queued`` and hand it to Slurm once the transaction
     commits.
 
     In: the acting ``user`` and ``tenant``, the batch ``script`` and its resources. The partition
     comes from ``booking`` (its GPU node), else from ``pool`` (its members' partition), else from
-    ``partition``. Out: the stored ``ComputeJob``.
+    ``partition``. ``membership``: the user's membership of the tenant when the caller has read
+    it already (an API call's token carries it). Out: the stored ``ComputeJob``.
 
     Raises ``ParkError`` naming the field and rule: ``not_a_member``, ``no_cluster_identity``,
     ``partition_required``, ``unknown_partition``, ``time_limit_too_long``, ``too_many_gpus``,
@@ -91,7 +94,7 @@ def job_submit(
             _("A batch script starts with #! (e.g. #!/bin/bash)."),
             field="script",
         )
-    membership = cluster_membership(user=user, tenant=tenant)
+    membership = cluster_membership(user=user, tenant=tenant, membership=membership)
     gpu_type, nodelist = None, None
     if booking is not None:
         partition, gpu_type, nodelist = _check_booking(
@@ -143,7 +146,7 @@ def job_submit(
         )
     with transaction.atomic():
         # One submission per tenant at a time: the quota check and the insert see the same use.
-        Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
+        _lock_tenant(tenant)
         if booking is None:
             _check_quota(tenant=tenant, gpus=gpus, time_limit_minutes=time_limit_minutes, now=now)
         job = ComputeJob(
@@ -275,12 +278,34 @@ def _check_partition(
         )
 
 
+def _lock_tenant(tenant: Tenant) -> None:
+    """Row-lock the tenant until the transaction ends (PostgreSQL; SQLite has one writer)."""
+    if connection.features.has_select_for_update:
+        sql.one_row(
+            f"SELECT {sql.column(Tenant, 'id')} FROM {sql.table(Tenant)} "
+            f"WHERE {sql.column(Tenant, 'id')} = %s FOR UPDATE",
+            [tenant.pk],
+        )
+
+
 def _check_quota(*, tenant: Tenant, gpus: int, time_limit_minutes: int, now: dt.datetime) -> None:
     """GPUs × time limit must fit in what is left of every GPU quota period containing now."""
     if not gpus:
         return
     wanted = Decimal(gpus) * Decimal(time_limit_minutes) / Decimal(60)
-    for quota in Quota.objects.filter(tenant=tenant, resource_class=ResourceKind.GPU_NODE):
+    rows = sql.all_rows(
+        f"SELECT {sql.column(Quota, 'period')}, {sql.column(Quota, 'hours')} "
+        f"FROM {sql.table(Quota)} WHERE {sql.column(Quota, 'tenant')} = %s "
+        f"AND {sql.column(Quota, 'resource_class')} = %s",
+        [tenant.pk, ResourceKind.GPU_NODE],
+    )
+    for period, hours in rows:
+        quota = Quota(
+            tenant=tenant,
+            resource_class=ResourceKind.GPU_NODE,
+            period=period,
+            hours=sql.decimal(hours),
+        )
         start, end = period_bounds(period=quota.period, at=now)
         used = used_hours(tenant=tenant, resource_class=ResourceKind.GPU_NODE, start=start, end=end)
         if used + wanted > quota.hours:

@@ -115,8 +115,17 @@ def configured_cluster_client(cluster: Cluster | None) -> SlurmClient | None:
         return None
 
 
-def cluster_membership(*, user, tenant: Tenant) -> Membership:
-    membership = Membership.objects.filter(user=user, tenant=tenant, tenant__active=True).first()
+def cluster_membership(*, user, tenant: Tenant, membership: Membership | None = None) -> Membership:
+    """``user``'s membership of the active ``tenant``, with a cluster user name; ``membership``:
+    the one the caller already read (an API call's token carries it), else it is looked up."""
+    if (
+        membership is None
+        or (membership.user_id, membership.tenant_id) != (user.pk, tenant.pk)
+        or not tenant.active
+    ):
+        membership = Membership.objects.filter(
+            user=user, tenant=tenant, tenant__active=True
+        ).first()
     if membership is None:
         raise ParkError("not_a_member", _("You are not a member of this tenant."), field="tenant")
     if not membership.cluster_username:

@@ -35,6 +35,8 @@ class Caller:
     tenant: Tenant
     scopes: frozenset[str]
     token: ApiToken | None = None
+    # The user's membership of the tenant, read with the token or the session's tenant.
+    membership: Membership | None = None
 
     @property
     def rate_key(self) -> str:
@@ -84,7 +86,13 @@ class TokenAuth(HttpBearer):
             )
         scopes = frozenset(api_token.scopes)
         _require_scope(scopes, self.scope)
-        return Caller(user=api_token.user, tenant=api_token.tenant, scopes=scopes, token=api_token)
+        return Caller(
+            user=api_token.user,
+            tenant=api_token.tenant,
+            scopes=scopes,
+            token=api_token,
+            membership=api_token.membership,
+        )
 
 
 class SessionTenantAuth(APIKeyCookie):
@@ -127,7 +135,12 @@ class SessionTenantAuth(APIKeyCookie):
                 )
             membership = found[0]
         # A signed-in member may do in the API what the web UI lets them do.
-        return Caller(user=user, tenant=membership.tenant, scopes=frozenset(ApiScope.values))
+        return Caller(
+            user=user,
+            tenant=membership.tenant,
+            scopes=frozenset(ApiScope.values),
+            membership=membership,
+        )
 
     def authenticate(self, request, key):  # pragma: no cover - __call__ does the work
         return None
