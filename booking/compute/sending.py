@@ -229,30 +229,24 @@ def jobs_send_due(
 ) -> int:
     """Send queued jobs of ``cluster`` (default: the default cluster) whose turn has come
     (first attempts whose task was lost, retries after Slurm was unreachable, attempts whose
-    worker died). Returns how many were sent."""
+    worker died), at most ``limit``, in batches of ``jobs_send_batch`` (one claim, sends from
+    a few threads, one UPDATE recording the ids). Returns how many were sent."""
     now = now or timezone.now()
     cluster = cluster or default_cluster()
-    due = list(
-        jobs_of_cluster(cluster)
-        .filter(state=JobState.QUEUED)
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        .order_by("created_at", "pk")
-        .values_list("pk", "submit_attempts")[:limit]
-    )
     client = client or configured_cluster_client(cluster)
-    if not due or client is None:
+    if client is None:
         return 0
-    table = None
-    if any(attempts for _, attempts in due):
-        # Retries must first look for the job in Slurm: read the job table once for all of them.
-        table = client.list_jobs(name_prefix="park-") or []
-    sent = 0
-    for job_id, _attempts in due:
-        job = job_send(job_id=job_id, client=client, now=now, table=table)
-        if job is not None and job.state != JobState.QUEUED:
-            sent += 1
-        elif job is not None and job.last_error:
-            # The cluster did not take it (unreachable): the rest wait for the next pass
+    sent = tried = 0
+    while tried < limit:
+        batch = jobs_send_batch(
+            cluster=cluster, client=client, now=now, limit=min(SEND_BATCH, limit - tried)
+        )
+        if not batch:
+            break  # nothing due any more (a claimed row's lease runs past ``now``)
+        tried += len(batch)
+        sent += sum(job.state != JobState.QUEUED for job in batch)
+        if any(job.state == JobState.QUEUED and job.last_error for job in batch):
+            # The cluster did not take them (unreachable): the rest wait for the next pass
             # rather than each waiting out the client's retries.
             break
     return sent

@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from booking.compute.models import ComputeJob, JobState
-from booking.compute.sending import SEND_LEASE, jobs_send_batch
+from booking.compute.sending import SEND_BATCH, SEND_LEASE, jobs_send_batch, jobs_send_due
 from booking.compute.slurm import job_marker
 from resources.slurm import JobInfo, SlurmError
 from resources.slurm import JobState as SlurmState
@@ -163,3 +163,38 @@ def test_a_worker_dying_mid_batch_leaves_a_claim_that_lapses_and_nothing_doubled
     names = [spec.name for spec, _user in client.submitted]
     assert sorted(names) == sorted([f"park-{first}", f"park-{second}"])
     assert {r.state for r in rows.all()} == {JobState.PENDING}
+
+
+def test_the_sweep_sends_a_backlog_in_batches_each_job_once_and_stops_at_its_limit(park):
+    client = CountingSlurm()
+    # A backlog whose send tasks were lost (short jobs: the tenant's quota holds them all).
+    backlog = [
+        submit(park, client, name=f"b{i}", time_limit_minutes=1).pk
+        for i in range(2 * SEND_BATCH + 7)
+    ]
+    later = timezone.now() + dt.timedelta(minutes=1)
+    with CaptureQueriesContext(connection) as sweep:
+        assert jobs_send_due(client=client, now=later, limit=SEND_BATCH + 3) == SEND_BATCH + 3
+    # Two batch claims, not one pass per job.
+    claim = 'UPDATE "booking_computejob" SET "submit_attempts"'
+    assert sum(q["sql"].startswith(claim) for q in sweep.captured_queries) == 2
+    assert jobs_send_due(client=client, now=later) == SEND_BATCH + 4
+    rows = ComputeJob.objects.filter(pk__in=backlog)
+    assert all(r.state == JobState.PENDING for r in rows)
+    assert len(client.submitted) == len(backlog) == len({r.slurm_job_id for r in rows})
+    assert jobs_send_due(client=client, now=later) == 0
+
+
+def test_the_sweep_stops_at_the_first_batch_slurm_did_not_take(park):
+    client = CountingSlurm()
+    for i in range(SEND_BATCH + 5):
+        submit(park, client, name=f"b{i}", time_limit_minutes=1)
+    client.submit = lambda spec, **_: (_ for _ in ()).throw(
+        SlurmError("connection refused", transient=True)
+    )
+    later = timezone.now() + dt.timedelta(minutes=1)
+    assert jobs_send_due(client=client, now=later) == 0
+    # One batch tried and put back for later; the jobs beyond it were not claimed at all.
+    assert ComputeJob.objects.filter(submit_attempts=1).count() == SEND_BATCH
+    assert ComputeJob.objects.filter(submit_attempts=0).count() == 5
+    assert not ComputeJob.objects.exclude(state=JobState.QUEUED).exists()
