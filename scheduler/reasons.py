@@ -9,7 +9,7 @@ import numpy as np
 
 from scheduler.earliness import compact
 from scheduler.facts import Prepared
-from scheduler.fairness import figures, reason_text
+from scheduler.fairness import figures, reason_text, shares as shares_of
 from scheduler.plan import Assignment, Plan
 from scheduler.timeline import Timeline
 
@@ -24,7 +24,7 @@ def explain(
     problem = prep.problem
     reqs = problem.request_by_id
     out: dict[str, tuple[str, dict]] = {}
-    shares = {k: tl.usage.get(k, 0) / e for k, e in prep.entitlement.items()}
+    shares = shares_of(prep, tl)
     # Per resource and slot: the smallest share of entitlement among the tenants using it.
     low = np.full((len(tl.rows), problem.horizon + 1), np.inf)
     for qid, (rids, start) in tl.placed.items():
