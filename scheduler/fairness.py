@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from scheduler.facts import Prepared
@@ -55,6 +56,12 @@ How an allocation round shares contended resources (weighted max-min fair share 
     limit and fair share as a backstop. Where a job runs follows its data class and the tenant's
     data policy, never fairness. A cluster's rate factor changes what a GPU-hour costs, not what
     it counts against the quota.
+11. Dominant share. For a class of GPU nodes the operator may choose dominant share instead of
+    hours (the round's page says which measure each class uses). A tenant's share there is its
+    dominant share, the largest of its GPU-hours, CPU-hours and memory-hours each divided by the
+    class's capacity in that resource, divided by its weight over the total weight (Dominant
+    Resource Fairness); the floor z is then the smallest such share among the tenants below
+    their demand. Demand, quotas and granted hours stay in GPU-hours.
 """
 
 REASON_TEXTS: dict[str, str] = {
@@ -82,19 +89,24 @@ REASON_TEXTS: dict[str, str] = {
     ),
     "capacity_to_fairer_share": (
         "Not granted: the capacity in its window went to tenants with a smaller share of their "
-        "entitlement. This tenant received {share:.0%} of its entitlement in {resource_class}; "
-        "the fairness floor of the round is {floor:.0%}."
+        "entitlement. This tenant received {share:.0%} of its entitlement in {resource_class} "
+        "(measured {measure_words}); the fairness floor of the round is {floor:.0%}."
     ),
     "capacity_full": (
         "Not granted: every candidate resource was fully booked in its window, by requests of "
         "tenants with at least the same share of their entitlement or by this tenant's own "
-        "requests. This tenant received {share:.0%} of its entitlement in {resource_class}."
+        "requests. This tenant received {share:.0%} of its entitlement in {resource_class} "
+        "(measured {measure_words})."
     ),
     "left_out_by_solver": (
         "Not granted: there was room for it, but the planner reached its time limit before "
         "placing it. It stays on the waitlist."
     ),
 }
+
+
+# How each measure is named in the reasons (the contract, 4 and 11).
+MEASURE_WORDS = {"hours": "in capacity-hours", "dominant_share": "by dominant share"}
 
 
 def reason_text(code: str, **params) -> str:
@@ -186,7 +198,10 @@ def floor_cap(prep: Prepared) -> float:
 
 def fair_level(prep: Prepared, granted) -> float:
     """Largest z such that every tenant and class still below its demand has a share of at
-    least z (:func:`share_of`); ``granted`` has ``usage`` and ``dims`` (a timeline)."""
+    least z (:func:`share_of`); ``granted`` has ``usage`` and ``dims`` (a timeline), or is a
+    mapping of capacity-slots."""
+    if isinstance(granted, Mapping):
+        granted = Granted(dict(granted))  # capacity-slots alone (no CPUs or memory asked)
     z = floor_cap(prep)
     for key in prep.entitlement:
         if granted.usage.get(key, 0) < prep.demand[key]:
