@@ -302,6 +302,14 @@ if PARK_INVITE_TTL_HOURS < 1:
 
 # Planner defaults for allocation rounds.
 PLANNER_TIME_LIMIT = float(env_str("PLANNER_TIME_LIMIT", "10"))
+# How the GPU class measures a tenant's share in rounds: "hours" (GPU-hours, the default) or
+# "dominant_share" (the largest of its GPU-, CPU- and memory-hours over the class's capacity in
+# each: Dominant Resource Fairness). Lines and instruments are always measured in hours.
+PARK_GPU_FAIRNESS = env_str("PARK_GPU_FAIRNESS", "hours")
+if PARK_GPU_FAIRNESS not in {"hours", "dominant_share"}:
+    raise ConfigError(
+        f"PARK_GPU_FAIRNESS must be hours or dominant_share, got {PARK_GPU_FAIRNESS!r}"
+    )
 # How far after a closure a displaced booking is moved to, or offered, the same length of time.
 PARK_CLOSURE_MOVE_DAYS = env_int("PARK_CLOSURE_MOVE_DAYS", 14)
 

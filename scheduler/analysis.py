@@ -14,7 +14,15 @@ from collections.abc import Collection, Mapping
 from scheduler.demand import DEMAND_BUDGET, asked_demand, attainable_demand
 from scheduler.facts import EXACT_CHANGEOVER_LIMIT, Prepared, Ranges
 from scheduler.intervals import intersect
-from scheduler.problem import GPU_NODE, PILOT_LINE, Problem, Resource, check_problem
+from scheduler.problem import (
+    DIMENSIONS,
+    DOMINANT_SHARE,
+    GPU_NODE,
+    PILOT_LINE,
+    Problem,
+    Resource,
+    check_problem,
+)
 from scheduler.timeline import Timeline
 
 __all__ = ["EXACT_CHANGEOVER_LIMIT", "Prepared", "Ranges", "prepare"]
@@ -134,6 +142,12 @@ def prepare(
         prep.capacity[r.resource_class] = (
             prep.capacity.get(r.resource_class, 0) + slots * r.capacity
         )
+        if problem.measure(r.resource_class) == DOMINANT_SHARE:
+            caps = prep.dominant.setdefault(r.resource_class, {"gpus": 0})
+            caps["gpus"] += slots * r.capacity
+            for dim in DIMENSIONS:
+                if getattr(r, dim):
+                    caps[dim] = caps.get(dim, 0) + slots * getattr(r, dim)
         if r.kind == PILOT_LINE:
             for recipe in r.recipes:
                 prep.worst_changeover_in[(r.id, recipe)] = max(
@@ -235,7 +249,8 @@ def prepare(
             weight_sum[c] = weight_sum.get(c, 0.0) + tenants[t].weight
     for (t, c), d in prep.demand.items():
         if d > 0:
-            prep.entitlement[(t, c)] = tenants[t].weight / weight_sum[c] * prep.capacity[c]
+            prep.weight_share[(t, c)] = tenants[t].weight / weight_sum[c]
+            prep.entitlement[(t, c)] = prep.weight_share[(t, c)] * prep.capacity[c]
 
     return prep
 

@@ -8,7 +8,7 @@ import time
 from ortools.sat.python import cp_model
 
 from scheduler.analysis import Prepared
-from scheduler.fairness import fair_level
+from scheduler.fairness import fair_level, share_of
 from scheduler.model import (
     Z_SCALE,
     _solver,
@@ -18,7 +18,7 @@ from scheduler.model import (
     model_level,
 )
 from scheduler.problem import Request
-from scheduler.timeline import Timeline
+from scheduler.timeline import Timeline, add_dims
 
 
 def meets(prep: Prepared, tl: Timeline, bound: float | None) -> bool:
@@ -26,7 +26,7 @@ def meets(prep: Prepared, tl: Timeline, bound: float | None) -> bool:
 
     if bound is None:
         return False
-    return math.floor(fair_level(prep, tl.usage) * Z_SCALE + 1e-6) >= round(bound * Z_SCALE) - 1
+    return math.floor(fair_level(prep, tl) * Z_SCALE + 1e-6) >= round(bound * Z_SCALE) - 1
 
 
 def holds_floor(prep: Prepared, tl: Timeline, ids: set[str] | None) -> bool:
@@ -34,11 +34,11 @@ def holds_floor(prep: Prepared, tl: Timeline, ids: set[str] | None) -> bool:
     reqs = prep.problem.request_by_id
     pool = (q.id for q in prep.problem.requests) if ids is None else ids
     keys = {(reqs[q].tenant, prep.klass[q]) for q in pool if prep.eligible(q)}
-    floor = fair_level(prep, tl.usage)
+    floor = fair_level(prep, tl)
     return any(
         k in prep.entitlement
         and tl.usage.get(k, 0) < prep.demand[k]
-        and tl.usage.get(k, 0) / prep.entitlement[k] <= floor + 1e-9
+        and share_of(prep, k, tl) <= floor + 1e-9
         for k in keys
     )
 
@@ -62,7 +62,7 @@ def relaxed_bound(
     model, v = build(prep, {}, ids, None, relax_changeovers=True)
     if not v.g:
         return None
-    model.Add(v.z >= model_level(prep, current.usage, v.fair_terms))
+    model.Add(v.z >= model_level(prep, current, v.fair_terms))
     model.Maximize(v.z)
     hint_from_timeline(model, prep, v, current)
     ok = (cp_model.OPTIMAL, cp_model.FEASIBLE)
@@ -104,11 +104,13 @@ def neighbourhood_bound(
 
     reqs = prep.problem.request_by_id
     total: dict[tuple[str, str], int] = {}
+    total_dims: dict[tuple[str, str], tuple[int, ...]] = {}
     by_pair: dict[tuple[str, str], list[Request]] = {}
     for q in prep.problem.requests:
         if prep.eligible(q.id):
             key = (q.tenant, prep.klass[q.id])
             total[key] = total.get(key, 0) + q.usage
+            total_dims[key] = add_dims(total_dims.get(key), q, 1)
             by_pair.setdefault(key, []).append(q)
     chain_of = prep.chain_of()
     on: dict[str, list[Request]] = {}
@@ -118,7 +120,7 @@ def neighbourhood_bound(
                 on.setdefault(rid, []).append(q)
     worst = sorted(
         (k for k in prep.entitlement if current.usage.get(k, 0) < prep.demand[k]),
-        key=lambda k: (current.usage.get(k, 0) / prep.entitlement[k], k),
+        key=lambda k: (share_of(prep, k, current), k),
     )[:pairs]
     best: float | None = None
     for n, key in enumerate(worst):
@@ -139,15 +141,25 @@ def neighbourhood_bound(
                 break
             hood.update(m.id for m in chain_of.get(oid, [reqs[oid]]))
         inside: dict[tuple[str, str], int] = {}
+        dims = dict(total_dims)
         for qid in hood:
             k = (reqs[qid].tenant, prep.klass[qid])
             inside[k] = inside.get(k, 0) + reqs[qid].usage
+            dims[k] = add_dims(dims[k], reqs[qid], -1)
         optimistic = {k: total[k] - inside.get(k, 0) for k in total}
-        model, v = build(prep, optimistic, hood, None, quota_outside={}, relax_changeovers=True)
+        model, v = build(
+            prep,
+            optimistic,
+            hood,
+            None,
+            quota_outside={},
+            relax_changeovers=True,
+            outside_dims=dims,
+        )
         # The current plan's placements in the neighbourhood are a solution of the relaxation
         # at least as fair as the plan: telling the solver so lets it fix the pairs that must
         # be served in full, which is what makes the bound come quickly.
-        model.Add(v.z >= model_level(prep, current.usage, v.fair_terms))
+        model.Add(v.z >= model_level(prep, current, v.fair_terms))
         hint_from_timeline(model, prep, v, current, optimistic)
         model.Maximize(v.z)
         solver = _solver(left / (len(worst) - n), workers, seed, len(v.g))

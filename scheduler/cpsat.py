@@ -21,7 +21,7 @@ from collections.abc import Collection
 from ortools.sat.python import cp_model
 
 from scheduler.analysis import EXACT_CHANGEOVER_LIMIT, Prepared
-from scheduler.fairness import fair_level
+from scheduler.fairness import fair_level, share_of
 from scheduler.greedy import greedy_placements
 from scheduler.model import (
     STATUS,
@@ -31,7 +31,9 @@ from scheduler.model import (
     build,
     hint_from_solution,
     hint_from_timeline,
+    hold_level,
     model_level,
+    pair_level,
     preference_expr,
     usage_expr,
 )
@@ -140,7 +142,7 @@ def solve_prepared(
             have = current.usage.get(key, 0)
             if key not in prep.entitlement or have >= prep.demand.get(key, 0):
                 return math.inf
-            return have / prep.entitlement[key]
+            return share_of(prep, key, current)
 
         # A tenant's requests rank with its worst-served pair: a chain links its classes, and
         # a quota may need one of its requests out for another in (possibly of another class).
@@ -159,6 +161,7 @@ def solve_prepared(
     only = planned
     if only is None:
         base, outside, fixed = Timeline(prep), {}, None
+        outside_dims: dict = {}
     else:
         base = current.clone()
         reqs = prep.problem.request_by_id
@@ -166,10 +169,11 @@ def solve_prepared(
             if qid in base.placed:
                 base.remove(reqs[qid])
         outside, fixed = dict(base.usage), base
-    model, v = build(prep, outside, only, fixed)
+        outside_dims = dict(base.dims)
+    model, v = build(prep, outside, only, fixed, outside_dims=outside_dims)
     if hold_usage:
-        for key, granted in v.granted.items():
-            model.Add(granted >= current.usage.get(key, 0))
+        for key in v.granted:
+            hold_level(model, prep, v, key, current, "_held")
     hint_from_timeline(model, prep, v, current, outside)
     facts: dict = {"stages": [], "objectives": {}, "bounds": {}, "status": "greedy_fallback"}
     if not v.g:
@@ -199,7 +203,7 @@ def solve_prepared(
         return solver, code
 
     def level_of(tl: Timeline, terms: dict) -> int:
-        return model_level(prep, tl.usage, terms)
+        return model_level(prep, tl, terms)
 
     ok = (cp_model.OPTIMAL, cp_model.FEASIBLE)
     best = current  # the best complete plan so far (a hint is always complete and feasible)
@@ -217,10 +221,7 @@ def solve_prepared(
         # the time to granting more hours.
         stage3, max_levels = False, min(max_levels, 2)
     f1, fl = (STAGE1_SHARE, STAGE1_LEVELS_SHARE) if len(v.g) <= 1000 else (0.25, LARGE_LEVELS_SHARE)
-    if (
-        len(v.g) > 1000
-        and level_of(best, v.fair_terms) <= fair_level(prep, best.usage) * Z_SCALE + 1
-    ):
+    if len(v.g) > 1000 and level_of(best, v.fair_terms) <= fair_level(prep, best) * Z_SCALE + 1:
         # This model holds the round's worst-served pair: its floor stage is the round's floor
         # and usually ends, proven optimal, a little before its usual share; a slow run gets
         # more time (the later stages get less only then).
@@ -228,7 +229,7 @@ def solve_prepared(
     if floor_only:
         f1 = 0.97
     stage1_end = time.perf_counter() + (deadline - time.perf_counter()) * fl
-    if floor_proven and level_of(best, v.fair_terms) <= fair_level(prep, best.usage) * Z_SCALE + 1:
+    if floor_proven and level_of(best, v.fair_terms) <= fair_level(prep, best) * Z_SCALE + 1:
         # The plan's floor already meets a proven bound and this model holds it: nothing to do.
         facts["stages"].append({"stage": "floor", "status": "optimal", "seconds": 0.0})
         proven.append(True)
@@ -254,10 +255,10 @@ def solve_prepared(
     while len(levels) < max_levels and stage1_end - time.perf_counter() > 0.05 * time_limit:
         z_now = levels[-1]
         open_keys = []
-        for key, (_y, top, num, den) in v.levels[-1][1].items():
-            have = best.usage.get(key, 0)
-            if have * Z_SCALE * den < top and have * Z_SCALE * den // num <= z_now:
-                model.Add(v.granted[key] >= have)  # frozen at its level
+        for key, term in v.levels[-1][1].items():
+            level = pair_level(prep, key, term, best)
+            if level is not None and level <= z_now:
+                hold_level(model, prep, v, key, best, f"_frozen{len(levels)}")  # at its level
             else:
                 open_keys.append(key)
         if not open_keys:

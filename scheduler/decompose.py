@@ -22,7 +22,7 @@ import time
 from scheduler.analysis import Prepared
 from scheduler.bounds import holds_floor, meets, neighbourhood_bound, relaxed_bound
 from scheduler.cpsat import exact_subset, solve_prepared
-from scheduler.fairness import fair_level
+from scheduler.fairness import fair_level, share_of
 from scheduler.greedy import greedy_placements, improve_floor, units_of
 from scheduler.neighbourhoods import _around, floor_lns, hours_lns
 from scheduler.problem import Request
@@ -152,7 +152,7 @@ def _start(prep: Prepared, *, deadline: float) -> Timeline:
         # A better floor in the hint saves CP-SAT most of its first stage.
         now = time.perf_counter()
         improve_floor(prep, tl, deadline=now + max(0.0, deadline - now) / (2 - short_first))
-        key = (fair_level(prep, tl.usage), sum(tl.usage.values()))
+        key = (fair_level(prep, tl), sum(tl.usage.values()))
         if best_key is None or key > best_key:
             best, best_key = tl, key
     if best_key[0] <= 0 and zero_share >= SCARCE_START_ZERO_SHARE:
@@ -161,7 +161,7 @@ def _start(prep: Prepared, *, deadline: float) -> Timeline:
         now = time.perf_counter()
         tl = scarce_first_start(prep, deadline=max(deadline, now + SCARCE_MIN_SECONDS))
         improve_floor(prep, tl, deadline=max(deadline, now + SCARCE_MIN_SECONDS))
-        key = (fair_level(prep, tl.usage), sum(tl.usage.values()))
+        key = (fair_level(prep, tl), sum(tl.usage.values()))
         if key > best_key:
             best = tl
     return best
@@ -206,7 +206,7 @@ def plan_parts(
         )
         if qfacts["status"] == "optimal":
             return quick, qfacts
-        if fair_level(prep, quick.usage) >= fair_level(prep, current.usage):
+        if fair_level(prep, quick) >= fair_level(prep, current):
             current = quick
     current = floor_lns(
         prep,
@@ -285,11 +285,7 @@ def plan_parts(
     def worst_share(ids: set[str]) -> float:
         keys = {(reqs[q].tenant, prep.klass[q]) for q in ids}
         return (
-            min(
-                current.usage.get(k, 0) / prep.entitlement[k] for k in keys if k in prep.entitlement
-            )
-            if keys
-            else 0.0
+            min(share_of(prep, k, current) for k in keys if k in prep.entitlement) if keys else 0.0
         )
 
     jobs.sort(key=lambda j: (worst_share(j[1]), -len(j[1])))
@@ -422,13 +418,13 @@ def free_held(
     if held is None:
         return current, []  # no busy lines: the whole-round model holds nothing
     reqs = prep.problem.request_by_id
-    floor = fair_level(prep, current.usage)
+    floor = fair_level(prep, current)
     stuck = any(
         q not in held
         and q not in current.placed
         and (k := (reqs[q].tenant, prep.klass[q])) in prep.entitlement
         and current.usage.get(k, 0) < prep.demand[k]
-        and current.usage.get(k, 0) / prep.entitlement[k] <= floor + 1e-9
+        and share_of(prep, k, current) <= floor + 1e-9
         for q in (r.id for r in prep.problem.requests if prep.eligible(r.id))
     )
     if not stuck:
@@ -443,6 +439,6 @@ def free_held(
         floor_only=True,
         placed_first=False,
     )
-    if fair_level(prep, new.usage) < floor:
+    if fair_level(prep, new) < floor:
         new = current
     return new, [{**st, "stage": "floor_free"} for st in facts["stages"]]

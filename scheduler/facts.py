@@ -32,6 +32,11 @@ class Prepared:
     capacity: dict[str, int] = field(default_factory=dict)
     demand: dict[tuple[str, str], int] = field(default_factory=dict)
     entitlement: dict[tuple[str, str], float] = field(default_factory=dict)
+    # w / (sum of weights of the tenants asking in the class), per tenant and class.
+    weight_share: dict[tuple[str, str], float] = field(default_factory=dict)
+    # Classes measured by dominant share: class -> capacity-slots per dimension counted there
+    # ("gpus" always, "cpus" / "memory" where a resource of the class counts them).
+    dominant: dict[str, dict[str, int]] = field(default_factory=dict)
     chains: dict[str, list[Request]] = field(default_factory=dict)
     changeover_mode: dict[str, str] = field(default_factory=dict)
     worst_changeover_in: dict[tuple[str, str], int] = field(default_factory=dict)

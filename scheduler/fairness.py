@@ -5,9 +5,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from scheduler.facts import Prepared
+from scheduler.problem import DIMENSIONS
+from scheduler.timeline import add_dims
 
 FAIRNESS_CONTRACT = """\
 How an allocation round shares contended resources (weighted max-min fair share with demand caps)
@@ -53,6 +56,12 @@ How an allocation round shares contended resources (weighted max-min fair share 
     limit and fair share as a backstop. Where a job runs follows its data class and the tenant's
     data policy, never fairness. A cluster's rate factor changes what a GPU-hour costs, not what
     it counts against the quota.
+11. Dominant share. For a class of GPU nodes the operator may choose dominant share instead of
+    hours (the round's page says which measure each class uses). A tenant's share there is its
+    dominant share, the largest of its GPU-hours, CPU-hours and memory-hours each divided by the
+    class's capacity in that resource, divided by its weight over the total weight (Dominant
+    Resource Fairness); the floor z is then the smallest such share among the tenants below
+    their demand. Demand, quotas and granted hours stay in GPU-hours.
 """
 
 REASON_TEXTS: dict[str, str] = {
@@ -80,19 +89,24 @@ REASON_TEXTS: dict[str, str] = {
     ),
     "capacity_to_fairer_share": (
         "Not granted: the capacity in its window went to tenants with a smaller share of their "
-        "entitlement. This tenant received {share:.0%} of its entitlement in {resource_class}; "
-        "the fairness floor of the round is {floor:.0%}."
+        "entitlement. This tenant received {share:.0%} of its entitlement in {resource_class} "
+        "(measured {measure_words}); the fairness floor of the round is {floor:.0%}."
     ),
     "capacity_full": (
         "Not granted: every candidate resource was fully booked in its window, by requests of "
         "tenants with at least the same share of their entitlement or by this tenant's own "
-        "requests. This tenant received {share:.0%} of its entitlement in {resource_class}."
+        "requests. This tenant received {share:.0%} of its entitlement in {resource_class} "
+        "(measured {measure_words})."
     ),
     "left_out_by_solver": (
         "Not granted: there was room for it, but the planner reached its time limit before "
         "placing it. It stays on the waitlist."
     ),
 }
+
+
+# How each measure is named in the reasons (the contract, 4 and 11).
+MEASURE_WORDS = {"hours": "in capacity-hours", "dominant_share": "by dominant share"}
 
 
 def reason_text(code: str, **params) -> str:
@@ -102,6 +116,40 @@ def reason_text(code: str, **params) -> str:
         return template.format(**params)
     except (KeyError, ValueError, IndexError):
         return template.split(":")[0] + "."
+
+
+@dataclass
+class Granted:
+    """What a plan grants per tenant and class: ``usage`` in capacity-slots and ``dims`` in
+    CPU-slots and memory-slots (a :class:`scheduler.timeline.Timeline` has both too)."""
+
+    usage: dict[tuple[str, str], int] = field(default_factory=dict)
+    dims: dict[tuple[str, str], tuple[int, ...]] = field(default_factory=dict)
+
+
+def dominant_share(prep: Prepared, key: tuple[str, str], usage: int, dims) -> float:
+    """The largest of the pair's GPU-slots, CPU-slots and memory-slots, each over the class's
+    capacity in that dimension (dimensions the class does not count are left out)."""
+    caps = prep.dominant[key[1]]
+    best = usage / caps["gpus"] if caps["gpus"] else 0.0
+    for dim, used in zip(DIMENSIONS, dims or (), strict=False):
+        if caps.get(dim):
+            best = max(best, used / caps[dim])
+    return best
+
+
+def share_of(prep: Prepared, key: tuple[str, str], granted) -> float:
+    """The pair's share of its entitlement: granted capacity-slots over the entitlement, or in
+    a dominant-share class its dominant share over its weight share w / (sum of weights).
+    ``granted``: anything with ``usage`` and ``dims`` (a timeline, :class:`Granted`)."""
+    if key[1] in prep.dominant:
+        usage = granted.usage.get(key, 0)
+        return dominant_share(prep, key, usage, granted.dims.get(key)) / prep.weight_share[key]
+    return granted.usage.get(key, 0) / prep.entitlement[key]
+
+
+def shares(prep: Prepared, granted) -> dict[tuple[str, str], float]:
+    return {k: share_of(prep, k, granted) for k in prep.entitlement}
 
 
 @dataclass
@@ -117,9 +165,11 @@ class Figures:
     utilisation: float = 0.0
     granted_usage: int = 0
     granted_requests: int = 0
+    measures: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {
+            "measures": dict(sorted(self.measures.items())),
             "floor": round(self.floor, 6),
             "floor_cap": round(self.floor_cap, 6),
             "jain": round(self.jain, 6),
@@ -132,17 +182,30 @@ class Figures:
 
 
 def floor_cap(prep: Prepared) -> float:
-    """The largest meaningful fair level: above it every tenant's demand is met."""
-    return max((prep.demand[k] / e for k, e in prep.entitlement.items()), default=0.0)
+    """The largest meaningful fair level: above it every tenant's demand is met (in a
+    dominant-share class: no tenant below its demand reaches it even with all it asks)."""
+    cap = max((prep.demand[k] / e for k, e in prep.entitlement.items()), default=0.0)
+    if prep.dominant:
+        asked = Granted()
+        for q in prep.problem.requests:
+            key = (q.tenant, prep.klass[q.id])
+            if prep.eligible(q.id) and key in prep.entitlement and key[1] in prep.dominant:
+                asked.usage[key] = asked.usage.get(key, 0) + q.usage
+                asked.dims[key] = add_dims(asked.dims.get(key), q, 1)
+        cap = max([cap, *(share_of(prep, k, asked) for k in asked.usage)])
+    return cap
 
 
-def fair_level(prep: Prepared, granted: dict[tuple[str, str], int]) -> float:
-    """Largest z with granted >= min(demand, z * entitlement) for every tenant and class."""
+def fair_level(prep: Prepared, granted) -> float:
+    """Largest z such that every tenant and class still below its demand has a share of at
+    least z (:func:`share_of`); ``granted`` has ``usage`` and ``dims`` (a timeline), or is a
+    mapping of capacity-slots."""
+    if isinstance(granted, Mapping):
+        granted = Granted(dict(granted))  # capacity-slots alone (no CPUs or memory asked)
     z = floor_cap(prep)
-    for key, e in prep.entitlement.items():
-        g = granted.get(key, 0)
-        if g < prep.demand[key]:
-            z = min(z, g / e)
+    for key in prep.entitlement:
+        if granted.usage.get(key, 0) < prep.demand[key]:
+            z = min(z, share_of(prep, key, granted))
     return z
 
 
@@ -150,27 +213,37 @@ def figures(prep: Prepared, granted_ids) -> Figures:
     """Figures for the set of granted request ids (placement is checked by the validator)."""
     problem = prep.problem
     by_id = problem.request_by_id
-    granted: dict[tuple[str, str], int] = {}
+    got = Granted()
+    granted = got.usage
     usage = count = 0
     for rid in granted_ids:
         q = by_id[rid]
         key = (q.tenant, prep.klass[rid])
         granted[key] = granted.get(key, 0) + q.usage
+        if q.cpus or q.memory:
+            got.dims[key] = add_dims(got.dims.get(key), q, 1)
         usage += q.usage
         count += 1
-    share = {k: granted.get(k, 0) / e for k, e in prep.entitlement.items()}
+    share = shares(prep, got)
     # Jain's index over each tenant's fraction of its fair share received (fair share is the
     # entitlement, or the demand when that is smaller), capped at 1.
     # (a pair asking nothing it could get, as a re-plan may find, counts as served)
+    # (a dominant-share pair: its share over the smaller of 1 and its demand's hours share)
     xs = [
-        min(1.0, granted.get(k, 0) / fair) if (fair := min(prep.demand[k], e)) > 0 else 1.0
+        (
+            min(1.0, share[k] / min(1.0, prep.demand[k] / e))
+            if k[1] in prep.dominant
+            else min(1.0, granted.get(k, 0) / fair)
+        )
+        if (fair := min(prep.demand[k], e)) > 0
+        else 1.0
         for k, e in prep.entitlement.items()
     ]
     sq = sum(x * x for x in xs)
     jain = (sum(xs) ** 2 / (len(xs) * sq)) if sq > 0 else (1.0 if not xs else 0.0)
     total = sum(prep.capacity.values())
     return Figures(
-        floor=fair_level(prep, granted),
+        floor=fair_level(prep, got),
         floor_cap=floor_cap(prep),
         granted=granted,
         share=share,
@@ -179,4 +252,5 @@ def figures(prep: Prepared, granted_ids) -> Figures:
         utilisation=usage / total if total else 0.0,
         granted_usage=usage,
         granted_requests=count,
+        measures={c: problem.measure(c) for _t, c in prep.entitlement},
     )

@@ -13,6 +13,7 @@ import heapq
 import time
 
 from scheduler.analysis import Prepared, prepare
+from scheduler.fairness import share_of
 from scheduler.plan import Plan
 from scheduler.problem import Problem, Request
 from scheduler.reasons import make_plan
@@ -87,7 +88,7 @@ def greedy_placements(
     tenant_rank = {t.id: i for i, t in enumerate(prep.problem.tenants)}
 
     def ratio(key: tuple[str, str]) -> float:
-        return tl.usage.get(key, 0) / prep.entitlement[key]
+        return share_of(prep, key, tl)
 
     tried: set[str] = set()
     heap = [(ratio(k), tenant_rank[k[0]], k[1], k) for k in queues]
@@ -157,7 +158,7 @@ def improve_floor(
     chain_of = prep.chain_of()
 
     def share(key) -> float:
-        return tl.usage.get(key, 0) / ent[key]
+        return share_of(prep, key, tl)
 
     def place(q: Request, rids, s) -> None:
         tl.place(q, rids, s)

@@ -35,6 +35,7 @@ def problem_to_dict(problem: Problem) -> dict[str, Any]:
         "horizon": problem.horizon,
         "slot_minutes": problem.slot_minutes,
         "round_start": problem.round_start.isoformat() if problem.round_start else None,
+        "fairness": dict(problem.fairness),
         "resources": [
             {
                 "id": r.id,
@@ -180,6 +181,13 @@ def problem_from_json(data: str | bytes | dict) -> Problem:
         )
         for i, q in enumerate(d.get("requests", []))
     ]
+    fairness = d.get("fairness") or {}
+    if not isinstance(fairness, dict) or not all(
+        isinstance(c, str) and isinstance(m, str) for c, m in fairness.items()
+    ):
+        raise ProblemError(
+            "bad_json", "fairness", "must be an object of resource class -> measure name"
+        )
     return Problem(
         horizon=int(d["horizon"]),
         resources=tuple(resources),
@@ -189,6 +197,7 @@ def problem_from_json(data: str | bytes | dict) -> Problem:
         slot_minutes=int(d.get("slot_minutes", 60)),
         round_start=round_start,
         name=str(d.get("name", "")),
+        fairness=fairness,
     )
 
 

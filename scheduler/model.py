@@ -17,12 +17,16 @@ from ortools.sat.python import cp_model
 from ortools.util.python.sorted_interval_list import Domain
 
 from scheduler.facts import EXACT_CHANGEOVER_LIMIT, Prepared, Ranges
+from scheduler.fairness import Granted as _Granted
 from scheduler.fairness import floor_cap
 from scheduler.intervals import intersect, union_of
 from scheduler.problem import DIMENSIONS, GPU_NODE, PILOT_LINE
-from scheduler.timeline import Timeline
+from scheduler.timeline import Timeline, add_dims
 
 Z_SCALE = 10_000  # the fair level z is an integer number of 1/10,000ths
+# In a dominant-share class a pair at level z (scaled) has, in at least one dimension d,
+#   Z_SCALE * den * used_d >= num * capacity_d * z   (num / den: its weight share w / sum w),
+# i.e. used_d / capacity_d >= (z / Z_SCALE) * w / sum w, all in integers (capacity-slots).
 
 
 @dataclass
@@ -40,6 +44,9 @@ class Vars:
     all: list[cp_model.IntVar] = field(default_factory=list)
     lo: dict[str, int] = field(default_factory=dict)
     granted: dict[tuple[str, str], object] = field(default_factory=dict)
+    # Dominant-share pairs: per dimension counted in the class, (granted expression, capacity).
+    # (the dimension's index in DIMENSIONS, -1 for GPUs)
+    dims: dict[tuple[str, str], list[tuple[object, int, int]]] = field(default_factory=dict)
     # Placements that stay as they are while a block of requests is re-planned:
     # resource -> [(start, end, units, recipe)], and what each asks in the other dimensions.
     fixed: dict[str, list[tuple[int, int, int, str | None]]] = field(default_factory=dict)
@@ -47,6 +54,7 @@ class Vars:
     levels: list[tuple[cp_model.IntVar, dict]] = field(default_factory=list)
     relax_changeovers: bool = False  # for bounds: lines keep only "one run at a time"
     hi: dict[str, int] = field(default_factory=dict)
+    outside_dims: dict[tuple[str, str], tuple[int, ...]] = field(default_factory=dict)
 
 
 def _domain(ranges: Ranges) -> Domain:
@@ -265,32 +273,81 @@ def add_quotas(
 
 
 def add_fairness(
-    model: cp_model.CpModel, prep: Prepared, v: Vars, outside: dict | None = None
+    model: cp_model.CpModel,
+    prep: Prepared,
+    v: Vars,
+    outside: dict | None = None,
+    outside_dims: dict | None = None,
 ) -> cp_model.IntVar:
     """The fair level z (scaled by ``Z_SCALE``): every tenant and class gets at least
-    min(demand, z * entitlement). Entitlements are rational approximations num/den."""
+    min(demand, z * entitlement), or in a dominant-share class is at its demand or has a
+    dominant share of at least z times its weight share. Entitlements and weight shares are
+    rational approximations num/den."""
     outside = outside or {}
+    outside_dims = v.outside_dims = outside_dims or {}
+    reqs = prep.problem.request_by_id
     for key, terms in _pair_terms(prep, v).items():
         if key in prep.entitlement and prep.entitlement[key] > 0:
             v.granted[key] = sum(u * v.g[qid] for u, qid in terms) + outside.get(key, 0)
+            caps = prep.dominant.get(key[1])
+            if caps is None:
+                continue
+            v.dims[key] = [(v.granted[key], caps["gpus"], -1)]
+            have = outside_dims.get(key) or (0,) * len(DIMENSIONS)
+            for i, dim in enumerate(DIMENSIONS):
+                if caps.get(dim):
+                    expr = sum(
+                        reqs[qid].duration * reqs[qid].nodes * getattr(reqs[qid], dim) * v.g[qid]
+                        for _u, qid in terms
+                    )
+                    v.dims[key].append((expr + have[i], caps[dim], i))
     return add_fair_level(model, prep, v, list(v.granted))
+
+
+def _ratio(prep: Prepared, key: tuple[str, str]) -> tuple[int, int]:
+    """num, den: the entitlement (hours) or the weight share (dominant share), rational."""
+    value = prep.weight_share[key] if key[1] in prep.dominant else prep.entitlement[key]
+    frac = Fraction(value).limit_denominator(1000)
+    return frac.numerator, frac.denominator
+
+
+def add_share_at_least(
+    model: cp_model.CpModel, prep: Prepared, v: Vars, key: tuple[str, str], z, name: str
+) -> tuple[cp_model.IntVar, list[cp_model.IntVar]]:
+    """A dominant-share pair at its demand or at level ``z`` (scaled) in some dimension;
+    returns the literals (at demand, and one per dimension)."""
+    num, den = _ratio(prep, key)
+    met = model.NewBoolVar(f"met{name}[{key[0]},{key[1]}]")
+    model.Add(v.granted[key] >= prep.demand[key]).OnlyEnforceIf(met)
+    lits = []
+    for i, (expr, cap, _dim) in enumerate(v.dims[key]):
+        b = model.NewBoolVar(f"dom{name}[{key[0]},{key[1]},{i}]")
+        model.Add(expr * (Z_SCALE * den) >= z * (num * cap)).OnlyEnforceIf(b)
+        lits.append(b)
+    model.AddBoolOr([met, *lits])
+    v.all += [met, *lits]
+    return met, lits
 
 
 def add_fair_level(
     model: cp_model.CpModel, prep: Prepared, v: Vars, keys: list[tuple[str, str]]
 ) -> cp_model.IntVar:
-    """One level of the (approximate) leximin: a new z over the given tenant/class pairs."""
+    """One level of the (approximate) leximin: a new z over the given tenant/class pairs.
+    Terms: per pair ``(y, top, num, den)``; for a dominant-share pair ``y`` is the pair of
+    literals of :func:`add_share_at_least`."""
     zcap = math.ceil(floor_cap(prep) * Z_SCALE) + 1
     level = len(v.levels)
     z = model.NewIntVar(0, zcap, f"z{level}")
     v.all.append(z)
-    terms: dict[tuple[str, str], tuple[cp_model.IntVar, int, int, int]] = {}
+    terms: dict[tuple[str, str], tuple] = {}
     for key in keys:
-        frac = Fraction(prep.entitlement[key]).limit_denominator(1000)
-        num, den = frac.numerator, frac.denominator
+        num, den = _ratio(prep, key)
         if num == 0:
             continue
         top = prep.demand[key] * Z_SCALE * den
+        if key in v.dims:
+            terms[key] = (add_share_at_least(model, prep, v, key, z, str(level)), top, num, den)
+            continue
         y = model.NewIntVar(0, top, f"y{level}[{key[0]},{key[1]}]")
         v.all.append(y)
         model.AddMinEquality(y, [top, z * num])
@@ -300,6 +357,33 @@ def add_fair_level(
     if level == 0:
         v.z, v.fair_terms = z, terms
     return z
+
+
+def pair_level(prep: Prepared, key: tuple[str, str], term: tuple, granted) -> int | None:
+    """The level (scaled) a pair reaches in the model with what ``granted`` (a timeline) gives
+    it, or ``None`` when it is at its demand (not held to any level)."""
+    _y, top, num, den = term
+    used = granted.usage.get(key, 0)
+    if key[1] not in prep.dominant:
+        have = used * Z_SCALE * den
+        return None if have >= top else have // num
+    if used >= prep.demand[key]:
+        return None
+    caps = prep.dominant[key[1]]
+    vals = [(used, caps["gpus"])]
+    dims = granted.dims.get(key) or (0,) * len(DIMENSIONS)
+    vals += [(dims[i], caps[d]) for i, d in enumerate(DIMENSIONS) if caps.get(d)]
+    return max(Z_SCALE * den * x // (num * cap) for x, cap in vals if cap)
+
+
+def hold_level(model: cp_model.CpModel, prep: Prepared, v: Vars, key, granted, name: str):
+    """Keep the pair at least where ``granted`` has it: its hours, and in a dominant-share
+    class its dominant share too (or its demand)."""
+    model.Add(v.granted[key] >= granted.usage.get(key, 0))
+    if key in v.dims:
+        level = pair_level(prep, key, (None, 0, *_ratio(prep, key)), granted)
+        if level is not None and level > 0:
+            add_share_at_least(model, prep, v, key, level, name)
 
 
 def usage_expr(prep: Prepared, v: Vars):
@@ -324,10 +408,12 @@ def build(
     fixed: Timeline | None = None,
     quota_outside: dict | None = None,
     relax_changeovers: bool = False,
+    outside_dims: dict | None = None,
 ) -> tuple[cp_model.CpModel, Vars]:
     """The whole model (without an objective). With ``only``, just those requests are planned;
     the placements in ``fixed`` (other requests) occupy their resources unchanged and
-    ``outside`` is their usage per (tenant, class)."""
+    ``outside`` is their usage per (tenant, class) (``outside_dims``: their CPU-slots and
+    memory-slots, for dominant shares)."""
     model = cp_model.CpModel()
     v = add_requests(model, prep, only)
     v.relax_changeovers = relax_changeovers
@@ -354,7 +440,7 @@ def build(
     add_changeovers(model, prep, v)
     add_chains(model, prep, v)
     add_quotas(model, prep, v, outside if quota_outside is None else quota_outside)
-    add_fairness(model, prep, v, outside)
+    add_fairness(model, prep, v, outside, outside_dims)
     return model, v
 
 
@@ -386,31 +472,37 @@ def hint_from_timeline(
             chosen.update(zip(seq, seq[1:], strict=False))
         for key, lit in arcs.items():
             model.AddHint(lit, key in chosen)
-    granted: dict[tuple[str, str], int] = dict(outside)
+    from_plan = _Granted(dict(outside), dict(v.outside_dims))
     for qid in tl.placed:
         if qid in v.g:
             q = reqs[qid]
             key = (q.tenant, prep.klass[qid])
-            granted[key] = granted.get(key, 0) + q.usage
-    zcap = math.ceil(floor_cap(prep) * Z_SCALE) + 1
+            from_plan.usage[key] = from_plan.usage.get(key, 0) + q.usage
+            if q.cpus or q.memory:
+                from_plan.dims[key] = add_dims(from_plan.dims.get(key), q, 1)
     for z_var, terms in v.levels:
-        z = zcap
-        for key, (_y, top, num, den) in terms.items():
-            have = granted.get(key, 0) * Z_SCALE * den
-            if have < top:
-                z = min(z, have // num)
+        z = model_level(prep, from_plan, terms)
         model.AddHint(z_var, z)
-        for y, top, num, _den in terms.values():
-            model.AddHint(y, min(top, z * num))
+        for key, (y, top, num, den) in terms.items():
+            if key not in v.dims:
+                model.AddHint(y, min(top, z * num))
+                continue
+            met, lits = y
+            model.AddHint(met, from_plan.usage.get(key, 0) >= prep.demand[key])
+            dims = from_plan.dims.get(key) or (0,) * len(DIMENSIONS)
+            for (_expr, cap, i), b in zip(v.dims[key], lits, strict=True):
+                used = from_plan.usage.get(key, 0) if i < 0 else dims[i]
+                model.AddHint(b, used * Z_SCALE * den >= z * num * cap)
 
 
-def model_level(prep: Prepared, usage: dict, terms: dict) -> int:
-    """The fair level (scaled) that ``usage`` reaches in the model over the pairs of ``terms``."""
+def model_level(prep: Prepared, granted, terms: dict) -> int:
+    """The fair level (scaled) that ``granted`` (a timeline) reaches in the model over the
+    pairs of ``terms``."""
     z = math.ceil(floor_cap(prep) * Z_SCALE) + 1
-    for key, (_y, top, num, den) in terms.items():
-        have = usage.get(key, 0) * Z_SCALE * den
-        if have < top:
-            z = min(z, have // num)
+    for key, term in terms.items():
+        level = pair_level(prep, key, term, granted)
+        if level is not None:
+            z = min(z, level)
     return z
 
 

@@ -12,7 +12,7 @@ import time
 
 from scheduler.analysis import Prepared
 from scheduler.cpsat import solve_prepared
-from scheduler.fairness import fair_level
+from scheduler.fairness import fair_level, share_of
 from scheduler.greedy import units_of
 from scheduler.problem import Request
 from scheduler.timeline import Timeline
@@ -51,9 +51,10 @@ def floor_lns(
     width: dict[tuple[str, str], int] = {}
     while deadline - time.perf_counter() > 0.3:
         usage = dict(current.usage)
+        was = current
 
-        def share(k, usage=usage):
-            return usage.get(k, 0) / prep.entitlement[k]
+        def share(k, tl=was):
+            return share_of(prep, k, tl)
 
         open_pairs = [
             k
@@ -97,12 +98,12 @@ def floor_lns(
             max_levels=1,
             order=hood.order,
         )
-        if share(key, new.usage) > before + 1e-12 or (
-            fair_level(prep, new.usage) >= fair_level(prep, current.usage)
+        if share(key, new) > before + 1e-12 or (
+            fair_level(prep, new) >= fair_level(prep, current)
             and sum(new.usage.values()) >= sum(current.usage.values())
         ):
             current = new  # (a solve cut short that only lost hours is not kept)
-        if share(key, current.usage) <= before + 1e-12:
+        if share(key, current) <= before + 1e-12:
             # Proven stuck in this neighbourhood, or already given a longer second try: widen
             # it (the requests that could make way for the ones around it), up to WIDEST.
             if facts["status"] == "optimal" or tries[key] >= 2:
@@ -162,9 +163,9 @@ def hours_lns(
             order=hood.order,
             hold_usage=True,
         )
-        if fair_level(prep, new.usage) >= fair_level(prep, current.usage) and sum(
-            new.usage.values()
-        ) > sum(current.usage.values()):
+        if fair_level(prep, new) >= fair_level(prep, current) and sum(new.usage.values()) > sum(
+            current.usage.values()
+        ):
             current = new
         elif sub["status"] == "optimal":
             # Proven: nothing more fits around this request; it is not drawn again.

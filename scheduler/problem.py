@@ -23,6 +23,11 @@ LAB_INSTRUMENT = "lab_instrument"
 KINDS = (GPU_NODE, PILOT_LINE, LAB_INSTRUMENT)
 # Capacity dimensions of a GPU node besides its GPUs (0 on a node: not counted there).
 DIMENSIONS = ("cpus", "memory")
+# How a resource class measures a tenant's share (see scheduler.fairness.FAIRNESS_CONTRACT):
+# capacity-hours (the default), or the dominant share over a GPU class's GPUs, CPUs and memory.
+HOURS = "hours"
+DOMINANT_SHARE = "dominant_share"
+MEASURES = (HOURS, DOMINANT_SHARE)
 
 Period = tuple[int, int]
 
@@ -173,7 +178,12 @@ class Training:
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """One allocation round. ``horizon``: number of slots in the round."""
+    """One allocation round. ``horizon``: number of slots in the round.
+
+    ``fairness``: resource class -> how shares are measured there (``HOURS``, the default for a
+    class not listed, or ``DOMINANT_SHARE`` for a class of GPU nodes). Pass a ``dict``; it is
+    stored as sorted pairs to stay immutable.
+    """
 
     horizon: int
     resources: tuple[Resource, ...]
@@ -183,11 +193,22 @@ class Problem:
     slot_minutes: int = 60
     round_start: datetime | None = None
     name: str = ""
+    fairness: tuple[tuple[str, str], ...] = ()
     _index: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         for name in ("resources", "tenants", "requests", "trainings"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
+        f = self.fairness
+        items = f.items() if isinstance(f, Mapping) else f
+        object.__setattr__(self, "fairness", tuple(sorted((str(c), str(m)) for c, m in items)))
+
+    def measure(self, resource_class: str) -> str:
+        """How shares are measured in ``resource_class`` (``HOURS`` unless stated)."""
+        for c, m in self.fairness:
+            if c == resource_class:
+                return m
+        return HOURS
 
     @property
     def resource_by_id(self) -> dict[str, Resource]:
@@ -230,6 +251,7 @@ class Problem:
                 "slot_minutes",
                 "round_start",
                 "name",
+                "fairness",
             )
         }
         values.update(changes)
@@ -303,6 +325,18 @@ def check_problem(problem: Problem) -> None:
                 raise ProblemError(
                     "bad_changeover", f"{where}.changeovers", f"{a}->{b} is negative"
                 )
+
+    for c, m in problem.fairness:
+        where = f"fairness[{c}]"
+        kinds = {r.kind for r in problem.resources if r.resource_class == c}
+        if not kinds:
+            raise ProblemError("unknown_class", where, f"no resource is in class {c!r}")
+        if m not in MEASURES:
+            raise ProblemError("bad_fairness", where, f"{m!r} is not one of {MEASURES}")
+        if m == DOMINANT_SHARE and kinds != {GPU_NODE}:
+            raise ProblemError(
+                "bad_fairness", where, "dominant share is for a class of GPU nodes only"
+            )
 
     seen = set()
     for t in problem.tenants:

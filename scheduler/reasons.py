@@ -9,7 +9,8 @@ import numpy as np
 
 from scheduler.earliness import compact
 from scheduler.facts import Prepared
-from scheduler.fairness import figures, reason_text
+from scheduler.fairness import MEASURE_WORDS, figures, reason_text
+from scheduler.fairness import shares as shares_of
 from scheduler.plan import Assignment, Plan
 from scheduler.timeline import Timeline
 
@@ -24,7 +25,7 @@ def explain(
     problem = prep.problem
     reqs = problem.request_by_id
     out: dict[str, tuple[str, dict]] = {}
-    shares = {k: tl.usage.get(k, 0) / e for k, e in prep.entitlement.items()}
+    shares = shares_of(prep, tl)
     # Per resource and slot: the smallest share of entitlement among the tenants using it.
     low = np.full((len(tl.rows), problem.horizon + 1), np.inf)
     for qid, (rids, start) in tl.placed.items():
@@ -64,7 +65,17 @@ def explain(
         idx = [tl.rows[rid] for rid in prep.starts[q.id]]
         fairer = bool(low[idx, q.earliest : q.deadline].min() < share - FLOOR_TOLERANCE)
         code = "capacity_to_fairer_share" if fairer else "capacity_full"
-        out[q.id] = (code, {"resource_class": c, "share": share, "floor": floor})
+        measure = problem.measure(c)  # the share is of this measure (the contract, 4 and 11)
+        out[q.id] = (
+            code,
+            {
+                "resource_class": c,
+                "share": share,
+                "floor": floor,
+                "measure": measure,
+                "measure_words": MEASURE_WORDS.get(measure, measure),
+            },
+        )
     return out
 
 

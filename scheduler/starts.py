@@ -18,6 +18,7 @@ import time
 import numpy as np
 
 from scheduler.analysis import Prepared
+from scheduler.fairness import share_of
 from scheduler.greedy import greedy_placements, units_of
 from scheduler.timeline import Timeline
 
@@ -187,7 +188,7 @@ def free_order(prep: Prepared, current: Timeline) -> list[str]:
     def share(key) -> float:
         if key not in prep.entitlement:
             return float("inf")
-        return current.usage.get(key, 0) / prep.entitlement[key]
+        return share_of(prep, key, current)
 
     def rank(qid: str) -> tuple:
         q = reqs[qid]

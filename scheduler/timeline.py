@@ -14,6 +14,14 @@ from scheduler.facts import Prepared
 from scheduler.problem import DIMENSIONS, PILOT_LINE, Request
 
 
+def add_dims(have: tuple[int, ...] | None, q: Request, sign: int) -> tuple[int, ...]:
+    """``have`` (slots of each of ``DIMENSIONS``) plus (``sign`` 1) or minus (-1) what ``q``
+    uses: per node asked, times its duration and nodes."""
+    have = have or (0,) * len(DIMENSIONS)
+    n = sign * q.duration * q.nodes
+    return tuple(h + n * getattr(q, dim) for h, dim in zip(have, DIMENSIONS, strict=True))
+
+
 class Timeline:
     def __init__(self, prep: Prepared) -> None:
         self.prep = prep
@@ -38,6 +46,8 @@ class Timeline:
         self.run_info: dict[str, list[tuple[int, str | None]]] = {}
         self.placed: dict[str, tuple[tuple[str, ...], int]] = {}
         self.usage: dict[tuple[str, str], int] = {}
+        # Per tenant and class, CPU-slots and memory-slots granted (for dominant shares).
+        self.dims: dict[tuple[str, str], tuple[int, ...]] = {}
 
     def clone(self) -> Timeline:
         other = Timeline.__new__(Timeline)
@@ -49,6 +59,7 @@ class Timeline:
         other.run_info = {rid: list(v) for rid, v in self.run_info.items()}
         other.placed = dict(self.placed)
         other.usage = dict(self.usage)
+        other.dims = dict(self.dims)
         return other
 
     # -- queries -------------------------------------------------------------------------------
@@ -161,6 +172,8 @@ class Timeline:
         self.placed[q.id] = (resources, start)
         key = (q.tenant, self.prep.klass[q.id])
         self.usage[key] = self.usage.get(key, 0) + q.usage
+        if q.cpus or q.memory:
+            self.dims[key] = add_dims(self.dims.get(key), q, 1)
 
     def remove(self, q: Request) -> None:
         resources, start = self.placed.pop(q.id)
@@ -178,6 +191,8 @@ class Timeline:
                 del self.run_info[rid][i]
         key = (q.tenant, self.prep.klass[q.id])
         self.usage[key] -= q.usage
+        if q.cpus or q.memory:
+            self.dims[key] = add_dims(self.dims.get(key), q, -1)
 
     def place_unit(self, members: list[Request], *, quotas: bool = True, tries: int = 24) -> bool:
         """Place a single request or a whole chain (all or nothing); respects quotas.

@@ -4,6 +4,11 @@ It recomputes everything from the problem's own fields (not from the planners' d
 structures): capacity per slot, windows, opening hours and shifts, maintenance, minimum run,
 changeovers between consecutive runs, training valid for the whole booking, chains, gangs and
 quotas. Use it to audit any plan, including one edited by hand or loaded from JSON.
+
+The fairness level a plan states (``figures.floor``, ``figures.share``) is recomputed here too,
+from the granted bookings and the problem's own fields (capacity per class and dimension, weights,
+the measure of each class), with the plan's stated demand; a stated level that the bookings do
+not give is reported.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from scheduler.analysis import _clip, prepare
 from scheduler.earliness import needless_delays
 from scheduler.fairness import Figures, figures
 from scheduler.plan import Plan
-from scheduler.problem import DIMENSIONS, PILOT_LINE, Problem
+from scheduler.problem import DIMENSIONS, DOMINANT_SHARE, PILOT_LINE, Problem
 from scheduler.timeline import Timeline
 
 
@@ -194,6 +199,8 @@ def validate(
             bad.append(f"tenant {t}: {used} granted in {c}, quota {quota}")
 
     fig = figures(prep, granted.keys()) if with_figures else None
+    if with_figures and plan.figures:
+        bad += stated_level_errors(problem, plan, prep.demand, prep.klass)
     delays: list[str] = []
     if check_delays and not bad:
         tl = Timeline(prep)
@@ -201,3 +208,94 @@ def validate(
             tl.place(reqs[rid], tuple(a.resources), a.start)
         delays = needless_delays(prep, tl)
     return Report(ok=not bad, violations=bad, figures=fig, delays=delays)
+
+
+def _open_slots(problem: Problem, resource) -> int:
+    """Slots of the round in which the resource is open and not in maintenance."""
+    opened = [(0, problem.horizon)] if resource.open_periods is None else resource.open_periods
+    return sum(
+        1
+        for slot in range(problem.horizon)
+        if any(a <= slot < b for a, b in opened)
+        and not any(a <= slot < b for a, b in resource.maintenance)
+    )
+
+
+def recomputed_shares(
+    problem: Problem, plan: Plan, demand: Mapping[tuple[str, str], int], klass: Mapping[str, str]
+) -> tuple[dict[tuple[str, str], float], set[tuple[str, str]]]:
+    """Each tenant/class pair's share of its entitlement from the granted bookings, and the
+    pairs still below ``demand``. Hours: granted capacity-slots over w / (sum of weights of the
+    tenants asking in the class) x the class's capacity-slots. Dominant share: the largest of
+    granted GPU-, CPU- and memory-slots over the class's capacity in each, over that weight
+    share."""
+    caps: dict[str, dict[str, int]] = {}
+    for r in problem.resources:
+        slots = _open_slots(problem, r)
+        c = caps.setdefault(r.resource_class, {"gpus": 0})
+        c["gpus"] += slots * r.capacity
+        for dim in DIMENSIONS:
+            c[dim] = c.get(dim, 0) + slots * getattr(r, dim)
+    used: dict[tuple[str, str], dict[str, int]] = {}
+    reqs = problem.request_by_id
+    for rid, a in plan.assignments.items():
+        if not a.granted or rid not in reqs or a.start is None or a.end is None:
+            continue
+        q = reqs[rid]
+        n = (a.end - a.start) * len(a.resources)
+        u = used.setdefault((q.tenant, klass[rid]), {"gpus": 0, "cpus": 0, "memory": 0})
+        u["gpus"] += n * q.units
+        for dim in DIMENSIONS:
+            u[dim] += n * getattr(q, dim)
+    weights = {t.id: t.weight for t in problem.tenants}
+    total: dict[str, float] = {}
+    for (t, c), d in demand.items():
+        if d > 0:
+            total[c] = total.get(c, 0.0) + weights[t]
+    shares: dict[tuple[str, str], float] = {}
+    below: set[tuple[str, str]] = set()
+    for (t, c), d in demand.items():
+        if d <= 0 or not caps.get(c, {}).get("gpus"):
+            continue
+        u = used.get((t, c), {"gpus": 0, "cpus": 0, "memory": 0})
+        weight_share = weights[t] / total[c]
+        if problem.measure(c) == DOMINANT_SHARE:
+            dominant = max(u[dim] / caps[c][dim] for dim in caps[c] if caps[c][dim])
+            shares[(t, c)] = dominant / weight_share
+        else:
+            shares[(t, c)] = u["gpus"] / (weight_share * caps[c]["gpus"])
+        if u["gpus"] < d:
+            below.add((t, c))
+    return shares, below
+
+
+def stated_level_errors(
+    problem: Problem, plan: Plan, demand: Mapping[tuple[str, str], int], klass: Mapping[str, str]
+) -> list[str]:
+    """Where the plan's stated measures, shares and floor differ from what its bookings give
+    (with the demand the plan states, else ``demand``). The floor is checked when a tenant is
+    below its demand (otherwise it is only the level's cap). A re-plan's shares and floor are
+    not checked: it keeps the published entitlements for the tenants it does not re-plan
+    (FORMAT.md, Re-plans), so only its measures are."""
+    fig = plan.figures
+    out: list[str] = []
+    for c, m in (fig.get("measures") or {}).items():
+        if m != problem.measure(c):
+            out.append(f"fairness: the plan measures {c} by {m}, the round by {problem.measure(c)}")
+    if plan.planner == "replan":
+        return out
+    stated_demand = fig.get("demand")
+    if stated_demand:
+        demand = {tuple(k.split("/", 1)): int(v) for k, v in stated_demand.items()}
+    shares, below = recomputed_shares(problem, plan, demand, klass)
+    for name, value in sorted((fig.get("share") or {}).items()):
+        key = tuple(name.split("/", 1))
+        if key in shares and abs(shares[key] - value) > 1e-5 * max(1.0, abs(value)):
+            out.append(
+                f"fairness: {name} stated share {value:.6f}, the bookings give {shares[key]:.6f}"
+            )
+    if "floor" in fig and below:
+        level = min(shares[k] for k in below)
+        if abs(level - fig["floor"]) > 1e-5 * max(1.0, level):
+            out.append(f"fairness: stated floor {fig['floor']:.6f}, the bookings give {level:.6f}")
+    return out

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import reduce
 
+from django.conf import settings
 from django.db.models import Prefetch
 from django.utils import timezone
 
@@ -420,6 +421,11 @@ def round_problem_build(
                 )
             )
 
+    # The GPU class's fairness measure (PARK_GPU_FAIRNESS); the others are measured in hours.
+    gpu_class = str(ResourceKind.GPU_NODE)
+    fairness = {}
+    if any(r.resource_class == gpu_class for r in sched_resources.values()):
+        fairness[gpu_class] = settings.PARK_GPU_FAIRNESS
     problem = scheduler.Problem(
         horizon=max(horizon, 1),
         resources=tuple(sched_resources.values()),
@@ -429,6 +435,7 @@ def round_problem_build(
         slot_minutes=slot,
         round_start=allocation_round.period_start,
         name=allocation_round.name,
+        fairness=fairness,
     )
     return RoundProblem(
         round=allocation_round,

@@ -57,4 +57,7 @@ PARAGRAPHS = [
     gettext_noop(
         "10. Several clusters. Quotas and fair share are park-wide: a tenant's GPU-hour quota counts its GPU-hours on every cluster together (the park's own in Hong Kong and the GBA hub on the Mainland), and its weight is the same on each; each cluster's Slurm carries the tenant's whole limit and fair share as a backstop. Where a job runs follows its data class and the tenant's data policy, never fairness. A cluster's rate factor changes what a GPU-hour costs, not what it counts against the quota."
     ),
+    gettext_noop(
+        "11. Dominant share. For a class of GPU nodes the operator may choose dominant share instead of hours (the round's page says which measure each class uses). A tenant's share there is its dominant share, the largest of its GPU-hours, CPU-hours and memory-hours each divided by the class's capacity in that resource, divided by its weight over the total weight (Dominant Resource Fairness); the floor z is then the smallest such share among the tenants below their demand. Demand, quotas and granted hours stay in GPU-hours."
+    ),
 ]

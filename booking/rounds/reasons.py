@@ -185,3 +185,31 @@ def contract_paragraphs() -> list[str]:
 def fairness_contract() -> dict:
     paragraphs = contract_paragraphs()
     return {"title": paragraphs[0] if paragraphs else "", "items": paragraphs[1:]}
+
+
+MEASURE_LABELS = {
+    "hours": _("in hours: granted hours over the entitlement (paragraph 2)"),
+    "dominant_share": _(
+        "by dominant share: the largest of GPU-hours, CPU-hours and memory-hours over the "
+        "class's capacity in each, over the weight share (paragraph 11)"
+    ),
+}
+
+
+def fairness_measures(figures: dict | None = None) -> list[dict]:
+    """How each resource class measures shares: as the round's plan was made (its figures'
+    ``measures``), else as the next solve will (``PARK_GPU_FAIRNESS`` for GPU nodes, hours
+    elsewhere). One row per class: ``label`` and ``measure`` in the active language."""
+    stated = (figures or {}).get("measures") or {}
+    rows = []
+    for kind in ResourceKind:
+        default = settings.PARK_GPU_FAIRNESS if kind == ResourceKind.GPU_NODE else "hours"
+        measure = stated.get(str(kind), default)
+        rows.append(
+            {
+                "label": kind.label,
+                "code": measure,
+                "measure": MEASURE_LABELS.get(measure, measure),
+            }
+        )
+    return rows

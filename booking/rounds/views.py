@@ -21,7 +21,7 @@ from booking.rounds.lifecycle import solve_stale_after
 from booking.rounds.models import AllocationRound, WhatIfPreview
 from booking.rounds.outcomes import Outcome, stored_outcomes, stored_problem
 from booking.rounds.preview import preview_is_dead, what_if_preview_refresh
-from booking.rounds.reasons import fairness_contract, reason_text
+from booking.rounds.reasons import fairness_contract, fairness_measures, reason_text
 from booking.rounds.services import (
     round_create,
     round_run_planner,
@@ -139,6 +139,7 @@ def _detail_context(rnd: AllocationRound) -> dict:
         "round": rnd,
         "request_count": rnd.requests.count(),
         "contract": fairness_contract(),
+        "measures": fairness_measures(rnd.figures if reviewed else None),
         "what_if_form": _what_if_form(rnd) if reviewed else None,
         **_progress(rnd),
     }
