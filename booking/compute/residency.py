@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from booking import sql
 from booking.errors import ParkError
 from booking.tenancy.models import Tenant
 from resources.clusters import Cluster, Jurisdiction
@@ -109,7 +110,15 @@ class CrossBoundaryApproval(models.Model):
 
 
 def policy_of(tenant: Tenant) -> TenantDataPolicy | None:
-    return TenantDataPolicy.objects.filter(tenant=tenant).first()
+    """The tenant's data policy, or None (read on every job submission: one plain statement,
+    ``booking.sql``)."""
+    cols, fields = sql.columns_of(TenantDataPolicy, "p")
+    row = sql.one_row(
+        f"SELECT {cols} FROM {sql.table(TenantDataPolicy)} p "
+        f"WHERE p.{sql.column(TenantDataPolicy, 'tenant')} = %s",
+        [sql.pk(tenant)],
+    )
+    return None if row is None else sql.instance(TenantDataPolicy, fields, row, "p")
 
 
 # "Not read yet": a caller that read the tenant's policy once passes it on (fewer queries per job).
