@@ -164,23 +164,20 @@ def _server_env(database_url: str) -> dict:
 
 
 def start_server(*, database_url: str, workers: int, log: Path) -> tuple[subprocess.Popen, str]:
+    """gunicorn as in production (deploy/gunicorn.conf.py: sync workers, the app preloaded in
+    the master) on a free loopback port; returns once every worker has answered."""
     port = _free_port()
     gunicorn = shutil.which("gunicorn") or str(Path(sys.executable).parent / "gunicorn")
+    env = _server_env(database_url)
+    env.update(
+        GUNICORN_BIND=f"127.0.0.1:{port}",
+        GUNICORN_WORKERS=str(workers),
+        GUNICORN_WORKER_CLASS="sync",
+    )
     process = subprocess.Popen(
-        [
-            gunicorn,
-            "config.wsgi",
-            "--workers",
-            str(workers),
-            "--worker-class",
-            "sync",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-        ],
+        [gunicorn, "-c", str(ROOT / "deploy" / "gunicorn.conf.py"), "config.wsgi"],
         cwd=ROOT,
-        env=_server_env(database_url),
+        env=env,
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -188,17 +185,37 @@ def start_server(*, database_url: str, workers: int, log: Path) -> tuple[subproc
     url = f"http://127.0.0.1:{port}"
     import httpx
 
-    for _ in range(200):
+    for _ in range(300):
         if process.poll() is not None:
             raise RuntimeError(f"gunicorn exited; see {log}")
         try:
             if httpx.get(f"{url}/bench/ceiling", timeout=1).status_code == 200:
+                _warm(url, workers)
                 return process, url
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
     stop_server(process)
     raise RuntimeError(f"gunicorn did not answer; see {log}")
+
+
+def _warm(url: str, workers: int) -> None:
+    """Requests from as many concurrent connections as there are workers, so that every worker
+    has answered (and opened its database connection) before anything is measured."""
+    import threading
+
+    import httpx
+
+    def run() -> None:
+        with httpx.Client(base_url=url, timeout=30) as http:
+            for _ in range(20):
+                http.get("/bench/ceiling")
+
+    threads = [threading.Thread(target=run) for _ in range(workers * 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 def stop_server(process: subprocess.Popen) -> None:

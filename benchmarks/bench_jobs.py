@@ -13,10 +13,11 @@ quota, an API token) it measures:
    alone), and the same jobs as ours that run (slurmctld schedules and launches them meanwhile,
    on the same two cores) - the like-for-like ceiling.
 2. Submissions end to end: ``count`` POST /api/v1/jobs requests from ``--clients`` concurrent
-   clients (default 4) to gunicorn (``--server-workers`` sync workers, DEBUG=0, as in
-   production; auth, validation, quota check, insert), each enqueuing ``job_submit_task`` on commit for a real huey
-   consumer (``manage.py run_huey`` with ``--workers`` worker processes, Redis when REDIS_URL is
-   set, else huey's SQLite storage) that submits it and records the Slurm id. The rate is
+   client processes (default 4) to gunicorn (deploy/gunicorn.conf.py with ``--server-workers``
+   sync workers, DEBUG=0, as in production, every worker warm; auth, validation, quota check,
+   insert), each enqueuing ``job_submit_task`` on commit for a real huey consumer
+   (``manage.py run_huey`` with ``--workers`` worker processes, Redis when REDIS_URL is set,
+   else huey's SQLite storage) that submits it and records the Slurm id. The rate is
    count / (first request → last job recorded with its Slurm id), compared with the ceiling.
 3. Follow-up: the jobs (1 GPU, ``true``) run; from the first request on, a follower thread
    calls ``jobs_follow`` every ``--follow-interval`` seconds as the periodic task does. The delay
@@ -32,6 +33,7 @@ Loopback only. Jobs left running at the end are cancelled.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import signal
 import statistics
@@ -78,6 +80,33 @@ def load_slurm_env() -> dict[str, str]:
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def set_partition(name: str, state: str) -> None:
+    """``scontrol update PartitionName=name State=state`` on the dev cluster (SLURM_CONF)."""
+    subprocess.run(
+        ["scontrol", "update", f"PartitionName={name}", f"State={state}"],
+        check=True,
+        env={**os.environ},
+    )
+
+
+def post_jobs(url: str, secret: str, n: int, *, results) -> None:
+    """One API client: ``n`` POST /api/v1/jobs on one kept-alive connection; puts (the request
+    times, the first failure or None) on ``results``."""
+    times: list[float] = []
+    failure = None
+    with httpx.Client(
+        base_url=url, headers={"Authorization": f"Bearer {secret}"}, timeout=60
+    ) as api:
+        for _ in range(n):
+            r0 = time.perf_counter()
+            response = api.post("/api/v1/jobs", json=PAYLOAD)
+            times.append(time.perf_counter() - r0)
+            if response.status_code != 201:
+                failure = f"{response.status_code}: {response.text[:300]}"
+                break
+    results.put((times, failure))
 
 
 def raw_ceiling(
@@ -210,6 +239,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--via", choices=["api", "service"], default="api")
     parser.add_argument("--clients", type=int, default=4, help="concurrent API clients")
     parser.add_argument("--server-workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument(
+        "--partition-down",
+        action="store_true",
+        help="keep the partition down while the API jobs are submitted (they queue, as the held "
+        "ceiling's do), then up: the submission path without the jobs' launches on the same cores",
+    )
     args = parser.parse_args(argv)
     count = min(args.count, 2000)
 
@@ -344,29 +379,30 @@ def main(argv: list[str] | None = None) -> int:
 
         request_times: list[float] = []
         failures: list[str] = []
+        if args.partition_down:
+            set_partition(PAYLOAD["partition"], "DOWN")
         started = datetime.now(UTC)
         t0 = time.perf_counter()
         if args.via == "api":
-            # --clients concurrent clients, each on one kept-alive connection to gunicorn.
-            def post_jobs(n: int) -> None:
-                headers = {"Authorization": f"Bearer {secret}"}
-                with httpx.Client(base_url=server_url, headers=headers, timeout=60) as api:
-                    for _ in range(n):
-                        r0 = time.perf_counter()
-                        response = api.post("/api/v1/jobs", json=PAYLOAD)
-                        request_times.append(time.perf_counter() - r0)
-                        if response.status_code != 201:
-                            failures.append(f"{response.status_code}: {response.text[:300]}")
-                            return
-
+            # --clients concurrent clients, each a process of its own (no shared GIL with the
+            # follower thread) on one kept-alive connection to gunicorn.
+            context = multiprocessing.get_context("spawn")
+            results = context.Queue()
             posters = [
-                threading.Thread(
-                    target=post_jobs, args=(count // args.clients + (i < count % args.clients),)
+                context.Process(
+                    target=post_jobs,
+                    args=(server_url, secret, count // args.clients + (i < count % args.clients)),
+                    kwargs={"results": results},
                 )
                 for i in range(args.clients)
             ]
             for poster in posters:
                 poster.start()
+            for _ in posters:
+                times, failure = results.get()
+                request_times.extend(times)
+                if failure:
+                    failures.append(failure)
             for poster in posters:
                 poster.join()
             if failures:
@@ -387,6 +423,8 @@ def main(argv: list[str] | None = None) -> int:
             ComputeJob.objects.filter(pk__in=ids).values_list("submitted_at", flat=True)
         )
         e2e = count / (last_sent - started).total_seconds()
+        if args.partition_down:
+            set_partition(PAYLOAD["partition"], "UP")
         print(
             f"requests {count / stored:6.1f} jobs/s stored "
             f"(p50 {statistics.median(request_times) * 1000:.1f} ms, "
@@ -465,6 +503,8 @@ def main(argv: list[str] | None = None) -> int:
             services.job_cancel(user=user, job=job)
         print("load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     finally:
+        if args.partition_down:
+            set_partition(PAYLOAD["partition"], "UP")
         if server is not None:
             stop_server(server)
         if consumer is not None:

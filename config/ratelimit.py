@@ -19,7 +19,8 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 
 SLICES = 10
 
@@ -89,13 +90,17 @@ def _hit(name: str, key: str, *, limit: int, period: float, now: float | None) -
     keys, current, width = _slice_keys(name, key, period, now)
     mine = keys[-1]
     timeout = math.ceil(period + 2 * width) + 1
-    if not cache.add(mine, 1, timeout=timeout):
-        try:
-            cache.incr(mine)
-        except ValueError:  # expired between add and incr
-            cache.set(mine, 1, timeout=timeout)
-    found = cache.get_many(keys)
-    counts = [int(found.get(k, 0)) for k in keys]
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        counts = _count_in_redis(backend, keys, timeout)
+    else:
+        if not cache.add(mine, 1, timeout=timeout):
+            try:
+                cache.incr(mine)
+            except ValueError:  # expired between add and incr
+                cache.set(mine, 1, timeout=timeout)
+        found = cache.get_many(keys)
+        counts = [int(found.get(k, 0)) for k in keys]
     total = sum(counts)
     if total <= limit:
         return Verdict(True, total, 0)
@@ -106,6 +111,20 @@ def _hit(name: str, key: str, *, limit: int, period: float, now: float | None) -
         pass
     counts[-1] -= 1
     return Verdict(False, total - 1, _retry_after(counts, limit, current, width, now))
+
+
+def _count_in_redis(backend: RedisCache, keys: list[str], timeout: int) -> list[int]:
+    """Count a hit in the last slice and read every slice, in one round trip to Redis (INCR
+    creates a missing counter at 1; the cache stores integers as plain Redis integers, so
+    Django's own ``incr``/``get_many`` read the same values)."""
+    full = [backend.make_and_validate_key(k) for k in keys]
+    client = backend._cache.get_client(full[-1], write=True)  # noqa: SLF001 - Django's Redis client
+    pipe = client.pipeline(transaction=False)
+    pipe.mget(full[:-1])
+    pipe.incr(full[-1])
+    pipe.expire(full[-1], timeout)
+    older, mine, _ = pipe.execute()
+    return [int(v) if v is not None else 0 for v in older] + [int(mine)]
 
 
 def reset(name: str, key: str, *, period: float, now: float | None = None) -> None:

@@ -25,6 +25,7 @@ from booking.errors import NotFound
 from booking.ids import plain_pk
 from booking.tenancy.access import require_manager, visible_q
 from booking.tenancy.models import Tenant
+from booking.tenancy.usage import UsageQuery
 from resources.availability import hours_purpose, open_intervals
 from resources.models import GpuNode, MaintenanceWindow, Resource, TrainingRecord, WeeklyHours
 
@@ -195,11 +196,11 @@ def booking_hours_held(
     start: dt.datetime,
     end: dt.datetime,
     exclude_booking_id=None,
-) -> Decimal:
+) -> UsageQuery:
     """Hours the tenant's holding bookings of ``resource_class`` take in [start, end) (GPU
     bookings count GPU-hours; a booking counts for its part inside the window). The usage source
-    of bookings for quota use (registered in ``BookingsConfig.ready``)."""
-    # One aggregate in SQL (the hot path of every quota check; ``booking.sql``).
+    of bookings for quota use (registered in ``BookingsConfig.ready``): one aggregate in SQL,
+    run with the other sources' in one statement (``tenancy.selectors.used_hours``)."""
     b = sql.table(Booking)
     b_start, b_end = f"{b}.{sql.column(Booking, 'start')}", f"{b}.{sql.column(Booking, 'end')}"
     overlap = f"{sql.seconds(sql.least(b_end, '%s'))} - {sql.seconds(sql.greatest(b_start, '%s'))}"
@@ -223,5 +224,4 @@ def booking_hours_held(
     if exclude_booking_id is not None:
         statement += f" AND {b}.{sql.column(Booking, 'id')} <> %s"
         params.append(sql.pk(exclude_booking_id))
-    (total,) = sql.one_row(statement, params)
-    return sql.decimal(total) / Decimal(3600)
+    return UsageQuery(statement, params, 1, lambda row: sql.decimal(row[0]) / Decimal(3600))

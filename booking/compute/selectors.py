@@ -19,6 +19,7 @@ from booking.errors import NotFound
 from booking.ids import plain_pk
 from booking.tenancy.access import require_manager, visible_q
 from booking.tenancy.models import Tenant
+from booking.tenancy.usage import UsageQuery
 from resources.models import ResourceKind
 
 _JOB_RELATED = ("tenant", "user", "pool", "booking")
@@ -125,12 +126,13 @@ def job_hours_held(
     start: dt.datetime,
     end: dt.datetime,
     exclude_booking_id=None,
-) -> Decimal:
+) -> UsageQuery | None:
     """GPU-hours the tenant's jobs created in [start, end) hold outside bookings: live jobs hold
     GPUs × time limit, ended ones count their real GPU-hours (a job inside a booking is covered
-    by that booking). The usage source of compute for quota use (``ComputeConfig.ready``)."""
+    by that booking). The usage source of compute for quota use (``ComputeConfig.ready``); None
+    for other classes."""
     if resource_class != ResourceKind.GPU_NODE:
-        return Decimal(0)
+        return None
     # One aggregate for both, in SQL (the hot path of POST /jobs: a backlog of live jobs is not
     # read row by row, and no queryset is compiled; ``booking.sql``).
     j = sql.table(ComputeJob)
@@ -145,8 +147,9 @@ def job_hours_held(
         f"AND {sql.column(ComputeJob, 'created_at')} >= %s "
         f"AND {sql.column(ComputeJob, 'created_at')} < %s"
     )
-    live_minutes, ended = sql.one_row(
+    return UsageQuery(
         statement,
         [*LIVE_JOB_STATES, *LIVE_JOB_STATES, sql.pk(tenant), sql.at(start), sql.at(end)],
+        2,
+        lambda row: sql.decimal(row[0]) / Decimal(60) + sql.decimal(row[1]),
     )
-    return sql.decimal(live_minutes) / Decimal(60) + sql.decimal(ended)

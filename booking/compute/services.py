@@ -33,7 +33,7 @@ from booking.compute.slurm import (
     cluster_membership,
     pool_target,
 )
-from booking.compute.tasks import job_cancel_task, job_submit_task
+from booking.compute.tasks import job_cancel_task, job_send_soon
 from booking.compute.unreserved import check_unreserved_capacity
 from booking.errors import Conflict, NotFound, ParkError
 from booking.tenancy.access import may_act_for
@@ -146,9 +146,15 @@ def job_submit(
         )
     with transaction.atomic():
         # One submission per tenant at a time: the quota check and the insert see the same use.
-        _lock_tenant(tenant)
+        quotas = _lock_tenant_reading_quotas(tenant)
         if booking is None:
-            _check_quota(tenant=tenant, gpus=gpus, time_limit_minutes=time_limit_minutes, now=now)
+            _check_quota(
+                tenant=tenant,
+                quotas=quotas,
+                gpus=gpus,
+                time_limit_minutes=time_limit_minutes,
+                now=now,
+            )
         job = ComputeJob(
             tenant=tenant,
             user=user,
@@ -175,14 +181,15 @@ def job_submit(
         )
         job.save()
         job_id = job.pk
-        transaction.on_commit(lambda: _start_send_task(job_id))
+        cluster_id = target.pk
+        transaction.on_commit(lambda: _start_send_task(job_id, cluster_id=cluster_id))
     logger.info("job %s stored for %s (%s)", job.pk, tenant.slug, membership.cluster_username)
     return job
 
 
-def _start_send_task(job_id: int) -> None:
+def _start_send_task(job_id: int, *, cluster_id: int | None) -> None:
     try:
-        job_submit_task(job_id)
+        job_send_soon(job_id, cluster_id=cluster_id)
     except Exception as error:
         # The job is stored; the queue is unreachable. The follower's sweep sends it later
         # (jobs_send_due takes every queued job whose turn has come).
@@ -278,28 +285,36 @@ def _check_partition(
         )
 
 
-def _lock_tenant(tenant: Tenant) -> None:
-    """Row-lock the tenant until the transaction ends (PostgreSQL; SQLite has one writer)."""
+def _lock_tenant_reading_quotas(tenant: Tenant) -> list[tuple[str, object]]:
+    """Row-lock the tenant until the transaction ends (PostgreSQL; SQLite has one writer) and
+    read its GPU quotas (period, hours), in one statement."""
+    t, q = sql.table(Tenant), sql.table(Quota)
+    statement = (
+        f"SELECT {q}.{sql.column(Quota, 'period')}, {q}.{sql.column(Quota, 'hours')} "
+        f"FROM {t} LEFT JOIN {q} ON {q}.{sql.column(Quota, 'tenant')} = {t}.{sql.column(Tenant, 'id')} "
+        f"AND {q}.{sql.column(Quota, 'resource_class')} = %s "
+        f"WHERE {t}.{sql.column(Tenant, 'id')} = %s"
+    )
     if connection.features.has_select_for_update:
-        sql.one_row(
-            f"SELECT {sql.column(Tenant, 'id')} FROM {sql.table(Tenant)} "
-            f"WHERE {sql.column(Tenant, 'id')} = %s FOR UPDATE",
-            [tenant.pk],
-        )
+        statement += f" FOR UPDATE OF {t}"
+    rows = sql.all_rows(statement, [ResourceKind.GPU_NODE, tenant.pk])
+    return [(period, hours) for period, hours in rows if period is not None]
 
 
-def _check_quota(*, tenant: Tenant, gpus: int, time_limit_minutes: int, now: dt.datetime) -> None:
-    """GPUs × time limit must fit in what is left of every GPU quota period containing now."""
+def _check_quota(
+    *,
+    tenant: Tenant,
+    quotas: list[tuple[str, object]],
+    gpus: int,
+    time_limit_minutes: int,
+    now: dt.datetime,
+) -> None:
+    """GPUs × time limit must fit in what is left of every GPU quota period containing now
+    (``quotas``: the tenant's GPU quotas as (period, hours))."""
     if not gpus:
         return
     wanted = Decimal(gpus) * Decimal(time_limit_minutes) / Decimal(60)
-    rows = sql.all_rows(
-        f"SELECT {sql.column(Quota, 'period')}, {sql.column(Quota, 'hours')} "
-        f"FROM {sql.table(Quota)} WHERE {sql.column(Quota, 'tenant')} = %s "
-        f"AND {sql.column(Quota, 'resource_class')} = %s",
-        [tenant.pk, ResourceKind.GPU_NODE],
-    )
-    for period, hours in rows:
+    for period, hours in quotas:
         quota = Quota(
             tenant=tenant,
             resource_class=ResourceKind.GPU_NODE,

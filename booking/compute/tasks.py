@@ -7,12 +7,13 @@ import time
 
 from django.conf import settings
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task
+from huey.constants import EmptyData
+from huey.contrib.djhuey import HUEY, db_periodic_task, db_task
 
 from booking.compute.cancelling import job_cancel_send, jobs_cancel_due
 from booking.compute.following import jobs_follow
 from booking.compute.models import LIVE_JOB_STATES, ComputeJob, JobState
-from booking.compute.sending import jobs_send_batch, jobs_send_due
+from booking.compute.sending import SEND_BATCH, jobs_send_batch, jobs_send_due
 from booking.leases import lease_acquire, lease_release, lease_renew
 from resources.clusters import Cluster, ClusterState, clusters
 from resources.slurm import SlurmError
@@ -22,17 +23,63 @@ logger = logging.getLogger(__name__)
 FOLLOW_LEASE = "jobs-follow"
 
 
+# A send task queued for a cluster and not started yet takes every job of that cluster that is
+# due when it starts: a job stored meanwhile needs no task of its own. The mark lives in huey's
+# storage (Redis, or huey's SQLite file: shared by the web and worker processes) and holds the
+# time it was set; a mark older than this is stale (its setter died before queuing the task, or
+# the task's worker died before starting it) and is set again.
+SEND_PENDING_STALE_SECONDS = 30.0
+
+
+def _send_pending_key(cluster_id: int | None) -> str:
+    return f"park:jobs-send-pending:{cluster_id}"
+
+
+def job_send_soon(job_id: int, *, cluster_id: int | None) -> bool:
+    """Have a stored job sent: queue ``job_submit_task`` unless a send task of its cluster is
+    queued and not started yet (that task's batch takes this job too). Returns whether a task
+    was queued. The queue unreachable: raises, as queuing the task would (the sweep sends it).
+
+    Under a burst of submissions this turns one task per job into one per batch: the worker
+    claims, sends and records many jobs at once instead of one task's overhead each."""
+    storage = HUEY.storage
+    key = _send_pending_key(cluster_id)
+    now = time.time()
+    if not storage.put_if_empty(key, repr(now).encode()):
+        since = storage.peek_data(key)
+        try:
+            fresh = since is not EmptyData and now - float(since) < SEND_PENDING_STALE_SECONDS
+        except (TypeError, ValueError):
+            fresh = False
+        if fresh:
+            return False
+        storage.put_data(key, repr(now).encode())
+    job_submit_task(job_id)
+    return True
+
+
 @db_task()
 def job_submit_task(job_id: int) -> None:
     """Send a job to Slurm (started when its row is committed), with the other jobs of its
     cluster that are due (``jobs_send_batch``: one claim, concurrent sends, one recording
-    UPDATE); a job another task's batch took already is left to it. After a transient failure
-    each job of the batch is scheduled for its next attempt; the periodic sweep is the safety
-    net."""
+    UPDATE), batch after batch while batches come back full; a job another task's batch took
+    already is left to it. After a transient failure each job of the batch is scheduled for
+    its next attempt; the periodic sweep is the safety net."""
     cluster = Cluster.objects.filter(jobs__pk=job_id).first()
-    for job in jobs_send_batch(cluster=cluster, first_id=job_id):
-        if job.state == JobState.QUEUED and job.next_attempt_at is not None:
-            job_submit_task.schedule((job.pk,), eta=job.next_attempt_at)
+    # From here on, a job stored needs a task of its own again (this one may have claimed
+    # before it was committed).
+    HUEY.storage.delete_data(_send_pending_key(cluster.pk if cluster else None))
+    first_id: int | None = job_id
+    while True:
+        batch = jobs_send_batch(cluster=cluster, first_id=first_id)
+        for job in batch:
+            if job.state == JobState.QUEUED and job.next_attempt_at is not None:
+                job_submit_task.schedule((job.pk,), eta=job.next_attempt_at)
+        if len(batch) < SEND_BATCH or any(
+            job.state == JobState.QUEUED and job.last_error for job in batch
+        ):
+            break  # nothing more due, or the cluster did not take them: the retries wait
+        first_id = None
     # Returns nothing: huey stores no result nobody reads.
 
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.utils import timezone
 
+from booking import sql
 from booking.tenancy.models import Invitation, Membership, Period, Quota, Tenant, UserLanguage
 from booking.tenancy.usage import usage_sources
 
@@ -90,15 +91,31 @@ def used_hours(
 
     ``exclude_booking_id``: a booking being moved or replaced, left out of the sum.
     """
-    total = Decimal(0)
-    for source in usage_sources():
-        total += source(
-            tenant=tenant,
-            resource_class=resource_class,
-            start=start,
-            end=end,
-            exclude_booking_id=exclude_booking_id,
+    queries = [
+        query
+        for source in usage_sources()
+        if (
+            query := source(
+                tenant=tenant,
+                resource_class=resource_class,
+                start=start,
+                end=end,
+                exclude_booking_id=exclude_booking_id,
+            )
         )
+        is not None
+    ]
+    if not queries:
+        return Decimal("0.00")
+    # Each query is an aggregate (one row): their cross join is one row with all their columns.
+    statement = "SELECT * FROM " + " CROSS JOIN ".join(
+        f"({query.sql}) AS s{i}" for i, query in enumerate(queries)
+    )
+    row = sql.one_row(statement, [param for query in queries for param in query.params])
+    total, at = Decimal(0), 0
+    for query in queries:
+        total += query.hours(row[at : at + query.width])
+        at += query.width
     return total.quantize(Decimal("0.01"))
 
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 from booking import sql
 from booking.bookings.models import HOLDING_STATUSES, Booking, BookingStatus
 from booking.tenancy.models import Tenant
+from booking.tenancy.usage import UsageQuery
 from booking.usage.models import BookingUsage
 from booking.usage.services import check_in_times, default_window, usage_policy, window_for
 from resources.models import Resource, ResourceKind
@@ -37,7 +38,7 @@ def charged_hours_adjustment(
     start: dt.datetime,
     end: dt.datetime,
     exclude_booking_id=None,
-) -> Decimal:
+) -> UsageQuery:
     """The usage source of closed bookings for quota use (registered in ``UsageConfig.ready``).
 
     Bookings' own source counts every holding booking at its booked hours. Once a booking is
@@ -80,8 +81,12 @@ def charged_hours_adjustment(
     if exclude_booking_id is not None:
         statement += f" AND {b}.{sql.column(Booking, 'id')} <> %s"
         params.append(sql.pk(exclude_booking_id))
-    charged_total, held_seconds = sql.one_row(statement, params)
-    return sql.decimal(charged_total) - sql.decimal(held_seconds) / Decimal(3600)
+    return UsageQuery(
+        statement,
+        params,
+        2,
+        lambda row: sql.decimal(row[0]) - sql.decimal(row[1]) / Decimal(3600),
+    )
 
 
 @dataclass

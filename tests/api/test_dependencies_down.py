@@ -29,7 +29,7 @@ def test_a_stored_job_answers_201_when_the_queue_is_unreachable(
     def queue_down(*args, **kwargs):
         raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
-    monkeypatch.setattr(booking.compute.services, "job_submit_task", queue_down)
+    monkeypatch.setattr(booking.compute.services, "job_send_soon", queue_down)
     with caplog.at_level(logging.WARNING), django_capture_on_commit_callbacks(execute=True):
         response = alice_api.post("/jobs", job())
     assert response.status_code == 201, response.content

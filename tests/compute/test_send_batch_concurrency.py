@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 def test_two_workers_send_each_job_once(park, settings, monkeypatch):
     settings.SLURM_SEND_THREADS = 2
     # A backlog: the jobs' own send tasks are not run (as while the queue was down).
-    monkeypatch.setattr("booking.compute.services._start_send_task", lambda job_id: None)
+    monkeypatch.setattr("booking.compute.services._start_send_task", lambda job_id, **kw: None)
     client = CountingSlurm()
     ids = stored(park, 60, client)
     barrier = threading.Barrier(2)
