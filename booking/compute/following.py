@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Case, F, Value, When
+from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -66,6 +69,22 @@ class FollowReport:
 # Per cluster: when its job table was last read.
 _last_table_read: dict[str, dt.datetime] = {}
 
+# At most this many rows in one recording UPDATE.
+_WRITE_BATCH = 250
+
+# A field a change does not set (None is a value: an exit code Slurm does not know).
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class _Change:
+    """What Slurm's record changes in one live job, written only if its state is still ``state``."""
+
+    pk: int
+    state: str
+    values: dict
+    ended: bool
+
 
 def jobs_follow(
     *,
@@ -76,8 +95,10 @@ def jobs_follow(
     """One pass over the live jobs: record what Slurm says, charge the ones that ended.
 
     A few live jobs are read one by one; many are read from one job-table read, skipped
-    entirely when Slurm says nothing changed since the last read. The jobs are those of
-    ``cluster`` (default: the default cluster), read through its client.
+    entirely when Slurm says nothing changed since the last read, and only our jobs of it are
+    decoded. The jobs are those of ``cluster`` (default: the default cluster), read through its
+    client. An unchanged job costs no database work; the changed ones are written together
+    (``_changes_record``: a few UPDATEs, each row only if its state did not move meanwhile).
     """
     cluster = cluster or default_cluster()
     client = client or configured_cluster_client(cluster)
@@ -87,6 +108,7 @@ def jobs_follow(
     live = list(
         jobs_of_cluster(cluster)
         .filter(state__in=[JobState.PENDING, JobState.RUNNING], slurm_job_id__isnull=False)
+        .defer("script")
         .order_by("pk")
     )
     report = FollowReport(followed=len(live))
@@ -97,23 +119,33 @@ def jobs_follow(
         infos = {job.slurm_job_id: client.get_job(job.slurm_job_id) for job in live}
     else:
         started = timezone.now()
-        table = client.list_jobs(if_changed_since=_last_table_read.get(cluster.name))
+        infos = {job.slurm_job_id: None for job in live}
+        table = client.list_jobs(
+            if_changed_since=_last_table_read.get(cluster.name), job_ids=infos.keys()
+        )
         if table is None:
             return report
         _last_table_read[cluster.name] = started - dt.timedelta(seconds=1)
-        infos = {job.slurm_job_id: None for job in live}
         infos.update({info.job_id: info for info in table if info.job_id in infos})
+    changes = []
     for job in live:
         try:
-            with transaction.atomic():
-                _follow_one(job, infos.get(job.slurm_job_id), client=client, now=now, report=report)
+            change = _follow_one(
+                job, infos.get(job.slurm_job_id), client=client, now=now, report=report
+            )
         except SlurmError as error:
             if error.transient:
+                # What was read before Slurm went away is kept; the rest waits for the next pass.
+                _changes_record(changes, report=report)
                 raise
             logger.warning("job %s not followed this pass: %s", job.pk, error)
         except Exception:
             # One bad row never stops the pass for the others.
             logger.exception("job %s not followed this pass", job.pk)
+        else:
+            if change is not None:
+                changes.append(change)
+    _changes_record(changes, report=report)
     return report
 
 
@@ -129,27 +161,92 @@ def _follow_one(
     client: SlurmClient,
     now: dt.datetime,
     report: FollowReport,
-) -> None:
+) -> _Change | None:
+    """What Slurm's record ``info`` changes in ``job``, to be written with the others' changes;
+    None when nothing. The rare cases are written here at once, one statement each: the id
+    names another job now, or neither Slurm nor accounting knows the job any more."""
     if info is not None and not _is_ours(job, info):
         # The id names another job now (Slurm lost ours in a controller crash and reissued its
         # id). Accounting may still hold our own record under that id; else let the id go.
         info = _from_accounting(client, job)
         if info is None or not _is_ours(job, info):
-            release_reissued_id(job, now=now)
+            with transaction.atomic():
+                release_reissued_id(job, now=now)
             report.changed += 1
-            return
+            return None
     if info is None:
         info = _from_accounting(client, job)
     if info is None:
-        if _end_vanished(job, now=now):
+        with transaction.atomic():
+            vanished = _end_vanished(job, now=now)
+        if vanished:
             report.vanished += 1
             report.ended += 1
-        return
+        return None
     if info.state is SlurmState.PENDING and _launch_failed_held(info):
         _release_held(job, info)
-    changed, ended = job_apply_slurm_info(job=job, info=info)
-    report.changed += changed
-    report.ended += ended
+    values = job_slurm_values(job=job, info=info)
+    if not values:
+        return None
+    ended = values.get("state", job.state) not in LIVE_JOB_STATES
+    return _Change(pk=job.pk, state=job.state, values=values, ended=ended)
+
+
+def _changes_record(changes: list[_Change], *, report: FollowReport) -> None:
+    """Write the changes, one UPDATE per batch of jobs with the same state as read and the
+    same outcome (ended or not), so that the rows it updated are the report's counts. A batch
+    that fails is written again one row at a time: one bad row never stops the others."""
+    groups: dict[tuple[str, bool], list[_Change]] = defaultdict(list)
+    for change in changes:
+        groups[(change.state, change.ended)].append(change)
+    for (state, ended), group in groups.items():
+        for start in range(0, len(group), _WRITE_BATCH):
+            batch = group[start : start + _WRITE_BATCH]
+            try:
+                with transaction.atomic():
+                    updated = _batch_write(state, batch)
+            except Exception:
+                logger.warning("%s job changes written one by one", len(batch), exc_info=True)
+                updated = 0
+                for change in batch:
+                    try:
+                        with transaction.atomic():
+                            updated += _batch_write(state, [change])
+                    except Exception:
+                        logger.exception("job %s not followed this pass", change.pk)
+            report.changed += updated
+            if ended:
+                report.ended += updated
+
+
+def _batch_write(state: str, batch: list[_Change]) -> int:
+    """One UPDATE of the batch's rows that are still in ``state`` (race-safe: a row that moved
+    meanwhile is left alone). A value all rows share is set as is; the others by a CASE on
+    the row, which keeps a row's own value where it changes nothing. Returns the rows updated."""
+    assignments: dict = {}
+    names = {name for change in batch for name in change.values}
+    for name in sorted(names):
+        field = ComputeJob._meta.get_field(name)
+        first = batch[0].values.get(name, _MISSING)
+        if all(change.values.get(name, _MISSING) == first for change in batch):
+            assignments[name] = Value(first, output_field=field)
+            continue
+        case = Case(
+            *(
+                When(pk=change.pk, then=Value(change.values[name], output_field=field))
+                for change in batch
+                if name in change.values
+            ),
+            default=F(name),
+            output_field=field,
+        )
+        if connection.features.requires_casted_case_in_updates:
+            case = Cast(case, output_field=field)
+        assignments[name] = case
+    assignments["updated_at"] = timezone.now()
+    return ComputeJob.objects.filter(pk__in=[change.pk for change in batch], state=state).update(
+        **assignments
+    )
 
 
 def release_reissued_id(job: ComputeJob, *, now: dt.datetime, lost: bool = False) -> None:
@@ -220,27 +317,35 @@ def job_apply_slurm_info(*, job: ComputeJob, info: JobInfo) -> tuple[bool, bool]
 
     Returns (changed, ended). An ended job gets its real end, exit code and GPU-hours, which
     is what its tenant's quota is charged."""
+    values = job_slurm_values(job=job, info=info)
+    if not values:
+        return False, False
+    ended = values.get("state", job.state) not in LIVE_JOB_STATES
+    values["updated_at"] = timezone.now()
+    updated = ComputeJob.objects.filter(pk=job.pk, state=job.state).update(**values)
+    return bool(updated), bool(updated) and ended
+
+
+def job_slurm_values(*, job: ComputeJob, info: JobInfo) -> dict:
+    """The fields of ``job`` that Slurm's record ``info`` changes (empty: nothing to write).
+
+    An ended job gets its real end, exit code, GPU-hours and reason."""
     state = _TO_OURS.get(info.state)
     if state is None:
-        return False, False
+        return {}
     values: dict = {}
     if state != job.state:
         values["state"] = state
     if info.start_time and job.started_at != info.start_time:
         values["started_at"] = info.start_time
-    ended = state not in LIVE_JOB_STATES
-    if ended:
+    if state not in LIVE_JOB_STATES:
         values.update(
             ended_at=info.end_time or timezone.now(),
             exit_code=info.exit_code,
             gpu_hours=Decimal(str(info.gpu_hours)).quantize(_HOURS),
             **_end_reason(info),
         )
-    if not values:
-        return False, False
-    values["updated_at"] = timezone.now()
-    updated = ComputeJob.objects.filter(pk=job.pk, state=job.state).update(**values)
-    return bool(updated), bool(updated) and ended
+    return values
 
 
 def _end_reason(info: JobInfo) -> dict:

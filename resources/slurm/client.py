@@ -170,7 +170,7 @@ class SlurmClient:
         name_prefix: str | None = None,
         user: str | None = None,
     ) -> list[JobInfo] | None:
-        """Jobs slurmctld knows, filtered here by ``job_ids`` / ``name_prefix``.
+        """Jobs slurmctld knows, filtered here by ``job_ids`` (before decoding) / ``name_prefix``.
 
         slurmctld sends its whole job table (megabytes on a busy cluster) - there is no server-side
         filter in v0.0.38 except ``if_changed_since``: when no job at all changed since then the
@@ -182,10 +182,8 @@ class SlurmClient:
         body = self._call("GET", self.mapping.path("jobs"), params=params, user=user)
         if not body:
             return None
-        jobs = self.mapping.decode_jobs(body)
-        if job_ids is not None:
-            wanted = {int(i) for i in job_ids}
-            jobs = [j for j in jobs if j.job_id in wanted]
+        wanted = None if job_ids is None else {int(i) for i in job_ids}
+        jobs = self.mapping.decode_jobs(body, job_ids=wanted)
         if name_prefix is not None:
             jobs = [j for j in jobs if j.name.startswith(name_prefix)]
         return jobs

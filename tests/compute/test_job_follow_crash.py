@@ -120,14 +120,14 @@ def test_one_bad_row_does_not_stop_the_pass(park, monkeypatch):
                 exit_code=0,
             )
         )
-    real = following_module.job_apply_slurm_info
+    real = following_module.job_slurm_values
 
     def broken(*, job, info):
         if job.pk == first.pk:
             raise ValueError("a bad row")
         return real(job=job, info=info)
 
-    monkeypatch.setattr(following_module, "job_apply_slurm_info", broken)
+    monkeypatch.setattr(following_module, "job_slurm_values", broken)
     jobs_follow(client=slurm)
     first.refresh_from_db()
     second.refresh_from_db()

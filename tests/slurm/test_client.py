@@ -227,6 +227,20 @@ def test_list_jobs_filters_by_id_and_name(tmp_path):
     assert [j.job_id for j in client.list_jobs(job_ids=[2, 3])] == [2, 3]
 
 
+def test_list_jobs_decodes_only_the_wanted_jobs(tmp_path):
+    jobs = [
+        {"job_id": 1, "name": "park-1", "job_state": "RUNNING"},
+        # Another user's job, in a shape the decoder cannot read: with ids it is never decoded.
+        {"job_id": 2, "name": "other", "job_state": "RUNNING", "tres_alloc_str": 5},
+        {"job_id": 3, "name": "park-3", "job_state": "PENDING"},
+    ]
+    client = make_client(Fake(ok(jobs=jobs)), tmp_path)
+    assert [j.job_id for j in client.list_jobs(job_ids=[3, 1])] == [1, 3]
+    assert client.list_jobs(job_ids=[]) == []
+    with pytest.raises(TypeError):  # decoded, that record breaks the read
+        client.list_jobs()
+
+
 def test_an_empty_accounting_query_is_an_empty_list(tmp_path):
     client = make_client(Fake(slurm_error(9003, "Nothing found")), tmp_path)
     assert client.associations(account="nobody") == []
