@@ -170,7 +170,7 @@ class SlurmClient:
         name_prefix: str | None = None,
         user: str | None = None,
     ) -> list[JobInfo] | None:
-        """Jobs slurmctld knows, filtered here by ``job_ids`` (before decoding) / ``name_prefix``.
+        """Jobs slurmctld knows, filtered here by ``job_ids`` / ``name_prefix`` (before decoding).
 
         slurmctld sends its whole job table (megabytes on a busy cluster) - there is no server-side
         filter in v0.0.38 except ``if_changed_since``: when no job at all changed since then the
@@ -183,10 +183,7 @@ class SlurmClient:
         if not body:
             return None
         wanted = None if job_ids is None else {int(i) for i in job_ids}
-        jobs = self.mapping.decode_jobs(body, job_ids=wanted)
-        if name_prefix is not None:
-            jobs = [j for j in jobs if j.name.startswith(name_prefix)]
-        return jobs
+        return self.mapping.decode_jobs(body, job_ids=wanted, name_prefix=name_prefix)
 
     def cancel(self, job_id: int, *, user: str | None = None) -> bool:
         """Cancel (SIGKILL) the job. False when Slurm no longer knows it; a finished job is a no-op."""

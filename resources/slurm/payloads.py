@@ -34,7 +34,9 @@ class PayloadMapping(Protocol):
     def path(self, endpoint: str, **params: object) -> str: ...
     def encode_job(self, spec: JobSpec, *, now: datetime) -> Body: ...
     def decode_submit(self, body: Body) -> int: ...
-    def decode_jobs(self, body: Body, *, job_ids: Set[int] | None = None) -> list[JobInfo]: ...
+    def decode_jobs(
+        self, body: Body, *, job_ids: Set[int] | None = None, name_prefix: str | None = None
+    ) -> list[JobInfo]: ...
     def decode_nodes(self, body: Body) -> list[NodeInfo]: ...
     def decode_partitions(self, body: Body) -> list[PartitionInfo]: ...
     def decode_ping(self, body: Body) -> PingInfo: ...
@@ -138,12 +140,16 @@ class V0038:
     def decode_submit(self, body: Body) -> int:
         return int(body["job_id"])
 
-    def decode_jobs(self, body: Body, *, job_ids: Set[int] | None = None) -> list[JobInfo]:
-        """The jobs of a job-table answer; with ``job_ids``, only those: the others (most of a
-        busy cluster's table) are skipped before decoding."""
+    def decode_jobs(
+        self, body: Body, *, job_ids: Set[int] | None = None, name_prefix: str | None = None
+    ) -> list[JobInfo]:
+        """The jobs of a job-table answer; with ``job_ids`` / ``name_prefix``, only those: the
+        others (most of a busy cluster's table) are skipped before decoding."""
         jobs = body.get("jobs") or []
         if job_ids is not None:
             jobs = [j for j in jobs if int(j["job_id"]) in job_ids]
+        if name_prefix is not None:
+            jobs = [j for j in jobs if str(j.get("name") or "").startswith(name_prefix)]
         return [self._decode_job(j) for j in jobs]
 
     def _decode_job(self, j: Body) -> JobInfo:

@@ -237,6 +237,8 @@ def test_list_jobs_decodes_only_the_wanted_jobs(tmp_path):
     client = make_client(Fake(ok(jobs=jobs)), tmp_path)
     assert [j.job_id for j in client.list_jobs(job_ids=[3, 1])] == [1, 3]
     assert client.list_jobs(job_ids=[]) == []
+    # By name too (the sender's look-up of its earlier attempts).
+    assert [j.job_id for j in client.list_jobs(name_prefix="park-")] == [1, 3]
     with pytest.raises(TypeError):  # decoded, that record breaks the read
         client.list_jobs()
 
