@@ -29,6 +29,7 @@ FIELD_LABELS = {
     "id": gettext_lazy("ID"),
     "latest_end": gettext_lazy("Latest end"),
     "max_gap_minutes": gettext_lazy("Maximum gap"),
+    "memory_gb": gettext_lazy("Memory (GB)"),
     "month": pgettext_lazy("field", "Month"),
     "name": gettext_lazy("Name"),
     "partition": gettext_lazy("Partition"),

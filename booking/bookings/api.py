@@ -107,6 +107,8 @@ ROUND_FIELDS = (
     "priority",
     "follows",
     "max_gap_minutes",
+    "cpus",
+    "memory_gb",
 )
 
 
@@ -191,6 +193,8 @@ def _create(caller: Caller, data: BookingIn) -> Booking:
         allocation_round=allocation_round,
         title=data.title,
         units=data.units,
+        cpus=data.cpus,
+        memory_gb=data.memory_gb,
         recipe=data.recipe,
         earliest_start=data.earliest_start,
         latest_end=data.latest_end,

@@ -186,6 +186,11 @@ class RoundRequestForm(forms.Form):
         label=_("Duration (hours)"), min_value=Decimal("0.25"), max_digits=6, decimal_places=2
     )
     units = forms.IntegerField(label=_("GPUs"), min_value=1, initial=1)
+    # Blank or 0: not stated (the planner then counts the request's GPUs only).
+    cpus = forms.IntegerField(label=_("CPUs per node"), min_value=0, initial=0, required=False)
+    memory_gb = forms.IntegerField(
+        label=_("Memory per node (GB)"), min_value=0, initial=0, required=False
+    )
     recipe = forms.ModelChoiceField(
         queryset=Recipe.objects.none(), label=_("Recipe"), required=False, empty_label=CHOOSE_RECIPE
     )
@@ -195,6 +200,14 @@ class RoundRequestForm(forms.Form):
         self.resource = resource
         _tenant_field(self, tenants)
         _project_field(self, tenants)
+        node = getattr(resource, "gpu", None) if resource.kind == ResourceKind.GPU_NODE else None
+        for name in ("cpus", "memory_gb"):
+            if node is not None:
+                self.fields[name].widget.attrs["max"] = getattr(node, name)
+            else:
+                # Not offered, but still parsed: a value sent anyway is refused by the rules
+                # (``cpus_not_allowed``), not silently dropped.
+                self.fields[name].widget = forms.HiddenInput()
         for name in ("earliest_start", "latest_end"):
             self.fields[name].widget = LocalDateTimeInput(step_minutes=resource.slot_minutes)
         self.fields["duration_hours"].widget.attrs["step"] = "0.25"
@@ -215,6 +228,10 @@ class RoundRequestForm(forms.Form):
     @property
     def duration_minutes(self) -> int:
         return int(self.cleaned_data["duration_hours"] * 60)
+
+    def vector(self) -> dict[str, int]:
+        """CPUs and memory (GB) per node as asked, 0 where not stated (after ``is_valid``)."""
+        return {name: self.cleaned_data.get(name) or 0 for name in ("cpus", "memory_gb")}
 
 
 class CatalogueFilterForm(forms.Form):

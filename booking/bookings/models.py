@@ -141,6 +141,16 @@ class Booking(models.Model):
     units = models.PositiveSmallIntegerField(
         _("units"), default=1, help_text=_("GPUs on a GPU node; 1 otherwise.")
     )
+    # A round request for a GPU node may ask CPUs and memory on the node besides its GPUs (the
+    # planner holds capacity in every dimension); 0 means not stated, so not counted there.
+    cpus = models.PositiveIntegerField(
+        _("CPUs"), default=0, help_text=_("A round request for a GPU node: CPUs per node.")
+    )
+    memory_gb = models.PositiveIntegerField(
+        _("memory (GB)"),
+        default=0,
+        help_text=_("A round request for a GPU node: memory per node in GB."),
+    )
     recipe = models.ForeignKey(
         Recipe, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -195,6 +205,11 @@ class Booking(models.Model):
                 name="booking_window_ends_after_start",
             ),
             models.CheckConstraint(condition=Q(units__gte=1), name="booking_units_positive"),
+            # CPUs and memory are wishes the planner reads; an instant booking states none.
+            models.CheckConstraint(
+                condition=Q(round__isnull=False) | Q(cpus=0, memory_gb=0),
+                name="booking_cpus_memory_only_on_round_requests",
+            ),
             models.CheckConstraint(
                 condition=Q(duration_minutes__isnull=True) | Q(duration_minutes__gte=1),
                 name="booking_duration_positive",

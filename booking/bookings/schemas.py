@@ -179,6 +179,20 @@ class BookingIn(StrictIn):
     pool: Slug | None = Field(None, description="Pool slug: a round request for any member.")
     title: Annotated[Text, StringConstraints(min_length=1, max_length=200)]
     units: int = Field(1, ge=1, le=1000, description="GPUs on a GPU node; 1 otherwise.")
+    cpus: int = Field(
+        0,
+        ge=0,
+        le=100_000,
+        description="Round request for a GPU node: CPUs per node besides the GPUs "
+        "(0: not stated; at most the node's CPUs).",
+    )
+    memory_gb: int = Field(
+        0,
+        ge=0,
+        le=100_000_000,
+        description="Round request for a GPU node: memory per node in GB "
+        "(0: not stated; at most the node's memory).",
+    )
     recipe: Slug | None = Field(None, description="Recipe code, for a pilot line run.")
     start: When | None = Field(None, description="Instant booking: start.")
     end: When | None = Field(None, description="Instant booking: end.")
@@ -210,6 +224,10 @@ class BookingOut(Schema):
     round: int | None
     title: str
     units: int
+    cpus: int = Field(description="Round request for a GPU node: CPUs per node (0: not stated).")
+    memory_gb: int = Field(
+        description="Round request for a GPU node: memory per node in GB (0: not stated)."
+    )
     recipe: str | None
     start: dt.datetime | None
     end: dt.datetime | None

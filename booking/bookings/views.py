@@ -183,6 +183,7 @@ def _check_round_request(request, resource, form) -> list[dict]:
             latest_end=data["latest_end"],
             duration_minutes=form.duration_minutes,
             units=data.get("units") or 1,
+            **form.vector(),
             recipe=data.get("recipe"),
             title=data["title"],
             check_only=True,
@@ -238,6 +239,7 @@ def _submit(request, resource, form):
                 latest_end=data["latest_end"],
                 duration_minutes=form.duration_minutes,
                 units=data.get("units") or 1,
+                **form.vector(),
                 recipe=data.get("recipe"),
                 title=data["title"],
             )

@@ -66,7 +66,7 @@ def round_resources() -> list[Resource]:
     """Active round-booked resources with everything the planner needs, in a few queries."""
     return list(
         Resource.objects.filter(booking_mode=BookingMode.ROUND, active=True)
-        .select_related("required_training", "line")
+        .select_related("required_training", "line", "gpu")
         .prefetch_related(
             "weekly_hours",
             "recipes",
@@ -151,6 +151,8 @@ def _scheduler_resource(resource: Resource, clock: _Clock, end, blocked) -> sche
         local = timezone.localtime(clock.start)
         grid = resource.slot_minutes
         offset = -(local.hour * 60 + local.minute) % grid
+    # A GPU node's CPUs and memory: the planner holds every booking at a time within each.
+    node = getattr(resource, "gpu", None) if resource.kind == ResourceKind.GPU_NODE else None
     return scheduler.Resource(
         id=resource.slug,
         slot_minutes=grid,
@@ -164,6 +166,19 @@ def _scheduler_resource(resource: Resource, clock: _Clock, end, blocked) -> sche
         changeovers=changeovers,
         min_run=min_run,
         required_training=resource.required_training.code if resource.required_training else None,
+        cpus=node.cpus if node else 0,
+        memory=node.memory_gb if node else 0,
+    )
+
+
+def _fits(resource: scheduler.Resource, booking: Booking) -> bool:
+    """The node holds what the request asks on it: its GPUs, and its CPUs and memory where
+    both state them (a dimension at 0 is not counted, as in the planner)."""
+    if resource.capacity < booking.units:
+        return False
+    return all(
+        not have or need <= have
+        for need, have in ((booking.cpus, resource.cpus), (booking.memory_gb, resource.memory))
     )
 
 
@@ -299,7 +314,7 @@ def round_problem_build(
                 for s in pool_members.get(b.pool_id, [])
                 if resources_by_slug[s].kind == b.pool.kind
             ]
-        candidates = [s for s in candidates if sched_resources[s].capacity >= b.units]
+        candidates = [s for s in candidates if _fits(sched_resources[s], b)]
         recipe = b.recipe.code if b.recipe_id else None
         candidates = [
             s
@@ -352,6 +367,7 @@ def round_problem_build(
                     )
                     drafts.pop(pk)
 
+    gpu_class = str(ResourceKind.GPU_NODE)
     requests = []
     for pk, d in drafts.items():
         b = d["booking"]
@@ -370,6 +386,9 @@ def round_problem_build(
                 deadline=d["deadline"],
                 priority=b.priority,
                 units=b.units,
+                # CPUs and memory per node (0: not stated, so not counted in that dimension).
+                cpus=b.cpus if d["class"] == gpu_class else 0,
+                memory=b.memory_gb if d["class"] == gpu_class else 0,
                 recipe=d["recipe"],
                 chain=cid,
                 chain_step=step,
@@ -422,7 +441,6 @@ def round_problem_build(
             )
 
     # The GPU class's fairness measure (PARK_GPU_FAIRNESS); the others are measured in hours.
-    gpu_class = str(ResourceKind.GPU_NODE)
     fairness = {}
     if any(r.resource_class == gpu_class for r in sched_resources.values()):
         fairness[gpu_class] = settings.PARK_GPU_FAIRNESS

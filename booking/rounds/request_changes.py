@@ -2,8 +2,8 @@
 
 The same rules as sending it (``round_request_check`` and the rules that need the locked round),
 checked for its owner; after the cut-off the plan is made for everyone and nothing changes. A
-request's place in a chain, its resource or pool, units and recipe stay as sent: for those,
-cancel it and send a new one.
+request's place in a chain, its resource or pool, units, CPUs, memory and recipe stay as sent: for
+those, cancel it and send a new one. They are checked again all the same (a node may have shrunk).
 """
 
 from __future__ import annotations
@@ -86,6 +86,8 @@ def round_request_change(
             latest_end=new_end,
             duration_minutes=new_duration,
             units=locked.units,
+            cpus=locked.cpus,
+            memory_gb=locked.memory_gb,
             recipe=locked.recipe,
             priority=locked.priority,
             title=locked.title,

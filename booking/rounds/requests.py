@@ -7,6 +7,7 @@ import datetime as dt
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from booking.bookings.models import Booking, BookingEvent, BookingStatus
 from booking.bookings.notifications import notify_booking
@@ -40,7 +41,9 @@ def _targets(resource: Resource | None, pool: ResourcePool | None) -> tuple[list
             [resource] if resource.active and resource.booking_mode == BookingMode.ROUND else []
         )
         return targets, resource.name, resource.kind
-    members = pool.members.filter(active=True, booking_mode=BookingMode.ROUND, kind=pool.kind)
+    members = pool.members.filter(
+        active=True, booking_mode=BookingMode.ROUND, kind=pool.kind
+    ).select_related("gpu")
     return list(members), pool.name, pool.kind
 
 
@@ -80,6 +83,40 @@ def _recipe_check(*, kind, targets, recipe, target_name, errors) -> Recipe | Non
     return found
 
 
+# What a round request may ask on each GPU node besides its GPUs, named as the node's own
+# attribute (``GpuNode.cpus``, ``GpuNode.memory_gb``), with the codes of its three rules:
+# not a whole number ≥ 0, not a GPU node, more than the node has.
+VECTOR_RULES = {
+    "cpus": (
+        "cpus_invalid",
+        ("cpus_not_allowed", gettext_lazy("Only a request for a GPU node asks for CPUs.")),
+        ("too_many_cpus", gettext_lazy("%(name)s has at most %(max)s CPUs per node.")),
+    ),
+    "memory_gb": (
+        "memory_invalid",
+        ("memory_not_allowed", gettext_lazy("Only a request for a GPU node asks for memory.")),
+        ("too_much_memory", gettext_lazy("%(name)s has at most %(max)s GB of memory per node.")),
+    ),
+}
+
+
+def _vector_check(*, kind, targets, target_name, asked: dict, errors) -> None:
+    """CPUs and memory (GB) per node in ``asked``: whole numbers ≥ 0, where 0 means not stated;
+    only a GPU node request states them, and at most what its largest candidate node has."""
+    nodes = [node for r in targets if (node := getattr(r, "gpu", None)) is not None]
+    for field, (invalid, not_allowed, too_many) in VECTOR_RULES.items():
+        value = asked[field]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            errors.append(_err(invalid, field, _("A whole number ≥ 0 (0: not stated).")))
+        elif value and kind != ResourceKind.GPU_NODE:
+            errors.append(_err(not_allowed[0], field, not_allowed[1]))
+        elif value:
+            most = max((getattr(n, field) for n in nodes), default=0)
+            if value > most:
+                code, message = too_many
+                errors.append(_err(code, field, message, params={"name": target_name, "max": most}))
+
+
 def _trained(*, user, targets, earliest_start, latest_end) -> bool:
     """A training valid somewhere in the window for some candidate (the planner also checks it
     covers the whole booking)."""
@@ -111,6 +148,8 @@ def round_request_check(
     recipe,
     priority,
     title: str,
+    cpus=0,
+    memory_gb=0,
 ) -> tuple[list[ParkError], dict]:
     """Every rule of a round request that does not need the round: the problems (all of them,
     in a stable order) and what the checks found (``targets``, ``recipe``, ``duration``)."""
@@ -202,6 +241,14 @@ def round_request_check(
                     params={"capacity": capacity},
                 )
             )
+    if targets:
+        _vector_check(
+            kind=kind,
+            targets=targets,
+            target_name=target_name,
+            asked={"cpus": cpus, "memory_gb": memory_gb},
+            errors=errors,
+        )
     if not isinstance(priority, int) or not -100 <= priority <= 100:
         errors.append(_err("bad_priority", "priority", _("A whole number from -100 to 100.")))
     if targets:
@@ -308,6 +355,8 @@ def round_request_create(
     latest_end: dt.datetime,
     duration_minutes: int,
     units: int = 1,
+    cpus: int = 0,
+    memory_gb: int = 0,
     recipe: Recipe | str | None = None,
     priority: int = 0,
     follows: Booking | None = None,
@@ -325,15 +374,17 @@ def round_request_create(
     In: the acting ``user`` and the ``tenant`` they ask for; ``resource`` or ``pool`` (one of
     them); the open ``allocation_round`` (default: the open round whose period holds the window); the
     window [``earliest_start``, ``latest_end``) and ``duration_minutes`` the planner places the
-    booking in; ``units`` (GPUs; 1 elsewhere); the line ``recipe`` (a ``Recipe`` or its code);
+    booking in; ``units`` (GPUs; 1 elsewhere) and, on a GPU node, ``cpus`` and ``memory_gb``
+    per node (0: not stated, not counted); the line ``recipe`` (a ``Recipe`` or its code);
     ``priority`` among the tenant's own requests; ``follows`` another request of the same round
     (a chain: this one starts after it ends, within ``max_gap_minutes``); a ``title``.
     Out: the REQUESTED ``Booking`` with its event. Raises ``BookingRefused`` listing every
     broken rule (nothing written), the first setting code, field and status: ``not_member``, ``resource_or_pool``, ``not_round_booked``,
     ``no_open_round``, ``round_not_open``, ``round_cutoff_passed``, ``window_ends_before_start``,
     ``window_outside_round``, ``window_shorter_than_duration``, ``duration_out_of_range``,
-    ``units_invalid``, ``recipe_required``, ``recipe_unknown``, ``recipe_not_allowed``,
-    ``no_valid_training``, ``bad_follows``, ``bad_gap``, ``bad_priority``, ``title_required``.
+    ``units_invalid``, ``cpus_invalid``, ``cpus_not_allowed``, ``too_many_cpus``,
+    ``memory_invalid``, ``memory_not_allowed``, ``too_much_memory``, ``recipe_required``,
+    ``recipe_unknown``, ``recipe_not_allowed``, ``no_valid_training``, ``bad_follows``, ``bad_gap``, ``bad_priority``, ``title_required``.
     """
     now = now or timezone.now()
     errors, found = round_request_check(
@@ -348,6 +399,8 @@ def round_request_create(
         recipe=recipe,
         priority=priority,
         title=title,
+        cpus=cpus,
+        memory_gb=memory_gb,
     )
     window = earliest_start is not None and latest_end is not None
 
@@ -407,6 +460,8 @@ def round_request_create(
             round=rnd,
             title=title.strip(),
             units=units,
+            cpus=cpus,
+            memory_gb=memory_gb,
             recipe=found["recipe"],
             earliest_start=earliest_start,
             latest_end=latest_end,

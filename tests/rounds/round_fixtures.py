@@ -27,6 +27,33 @@ def week_round(park):
     )
 
 
+@pytest.fixture
+def drf_node(park):
+    """A round-booked node of 8 GPUs, 9 CPUs and 18 GB; Acme and Globex weigh the same."""
+    from resources.services import gpu_node_create
+
+    park.globex.weight = 1
+    park.globex.save()
+    return gpu_node_create(
+        name="DRF node",
+        slug="drf",
+        location=park.gpu.location,
+        gpu_model="A100",
+        gpu_count=8,
+        gpu_memory_gb=80,
+        cpus=9,
+        memory_gb=18,
+        slurm_cluster="park",
+        slurm_partition="gpu",
+        slurm_node="drf01",
+        booking_mode="round",
+        min_length_minutes=60,
+        max_length_minutes=24 * 60,
+        slot_minutes=60,
+        horizon_days=28,
+    )
+
+
 def at(rnd, day: int, hour: int, minute: int = 0) -> dt.datetime:
     """A moment in the round: ``day`` days after its start, at hour:minute local time."""
     base = timezone.localtime(rnd.period_start)
