@@ -24,3 +24,12 @@ errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 preload_app = True  # settings errors stop the start, once, with their message
+
+
+def post_worker_init(worker):
+    """Before a worker takes its first request: its own connections (database, cache, the Slurm
+    client and its partition snapshot), which it would otherwise open on that request - about
+    half a second under load, once per worker (and again after each max_requests recycle)."""
+    from config.warm import warm_worker
+
+    warm_worker()

@@ -91,6 +91,14 @@ def _cluster_snapshot(client: SlurmClient) -> _Snapshot | None:
     return snapshot
 
 
+def warm_default_client() -> None:
+    """Build this process's client of the default cluster and its partition snapshot now (a
+    server worker before its first request), not on the first submission."""
+    client = configured_client()
+    if client is not None:
+        _cluster_snapshot(client)
+
+
 def configured_client() -> SlurmClient | None:
     """The client, or None when no cluster is configured (SLURM_REST_URL unset): background
     work then leaves jobs where they are instead of failing."""
