@@ -106,7 +106,8 @@ def build(*, tenants: int, per_tenant: int, jobs_per_tenant: int = 50, seed: int
     month_hours = 31 * 24 - 8
     booking_fields = [
         "tenant_id", "user_id", "resource_id", "title", "units", "start", "end", "status",
-        "priority", "reason_code", "reason_text", "exclusive", "created_at", "updated_at",
+        "priority", "reason_code", "reason_text", "exclusive", "created_at", "updated_at", "cpus",
+        "memory_gb",
     ]  # fmt: skip
     usage_fields = [
         "booking_id", "source", "no_show", "closed_at_end", "used_hours", "charged_hours",
@@ -140,7 +141,7 @@ def build(*, tenants: int, per_tenant: int, jobs_per_tenant: int = 50, seed: int
             end = start + dt.timedelta(hours=hours)
             rows.append(
                 (tenant.pk, user.pk, r.pk, "bench", units, start, end,
-                 "no_show" if no_show else "completed", 0, "", "", False, now, now)
+                 "no_show" if no_show else "completed", 0, "", "", False, now, now, 0, 0)
             )  # fmt: skip
             meta.append((r, start, end, units, hours, no_show))
         insert_rows(Booking, booking_fields, rows)
