@@ -33,7 +33,12 @@ from resources.slurm.agent_client import AgentClient
 log = logging.getLogger(__name__)
 
 RESERVATION_PREFIX = "park_booking_"
-SECTIONS = ("nodes", "partitions", "accounts", "associations", "limits", "reservations")
+SECTIONS = (
+    "nodes", "partitions", "accounts", "associations", "limits", "reservations", "runaway jobs",
+)  # fmt: skip
+# The name of every job the park sends (``ComputeJob.slurm_name``): how runaway jobs are known
+# as the park's, with their account.
+JOB_NAME_PREFIX = "park-"
 # Reservation times closer than this agree (Slurm keeps whole seconds).
 TIME_SLACK = timedelta(seconds=2)
 
@@ -225,7 +230,51 @@ def plan(
             )
 
     steps.extend(_reservation_steps(wanted, client=client, agent=agent, now=now))
+    steps.extend(_runaway_steps(wanted, agent=agent))
     return steps
+
+
+def _runaway_steps(wanted: WantedState, *, agent: AgentClient | None) -> list[Step]:
+    """Jobs that slurmdbd still counts as pending or running although slurmctld forgot them (a
+    controller crash loses just-submitted jobs so): they hold their association (which then
+    cannot be removed) and count against nothing real. Closed through the agent when all of them
+    are the park's (sacctmgr closes a cluster's runaway jobs all at once); reported otherwise."""
+    if agent is None:
+        return []  # read through the agent too; without one, nothing to say
+    accounts = sorted({wanted.parent, *(a.name for a in wanted.accounts)})
+    try:
+        found = agent.runaway_jobs(name_prefix=JOB_NAME_PREFIX, accounts=accounts)["runaway"]
+    except SlurmError as error:
+        return [Step(section="runaway jobs", text=f"not read through the park agent: {error}")]
+    if not found:
+        return []
+    ours = [j for j in found if j.get("ours")]
+    foreign = [j for j in found if not j.get("ours")]
+    ids = ",".join(str(j["id"]) for j in ours)
+    steps = []
+    if ours:
+        text = f"{ids}: {len(ours)} park job(s) live in accounting, unknown to the controller"
+        fix = None if foreign else (lambda: _fix_runaway(agent, accounts, {j["id"] for j in ours}))
+        steps.append(Step(section="runaway jobs", text=text, fix=fix))
+    if foreign:
+        others = ",".join(str(j["id"]) for j in foreign)
+        text = (
+            f"{others}: runaway, not the park's (left to the cluster's operator: sacctmgr closes "
+            "all runaway jobs at once, so the park's wait too)"
+        )
+        steps.append(Step(section="runaway jobs", text=text, fix=None))
+    return steps
+
+
+def _fix_runaway(agent: AgentClient, accounts: list[str], wanted: set[int]) -> None:
+    done = agent.runaway_jobs(name_prefix=JOB_NAME_PREFIX, accounts=accounts, fix=True)
+    if wanted <= set(done["fixed"]):
+        return
+    # (another sync may have closed some meanwhile: what counts is what is still runaway)
+    now = agent.runaway_jobs(name_prefix=JOB_NAME_PREFIX, accounts=accounts)["runaway"]
+    still = wanted & {j["id"] for j in now}
+    if still:
+        raise SlurmError(f"runaway jobs not closed: {sorted(still)}")
 
 
 def _reservation_steps(

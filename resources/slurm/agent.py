@@ -11,6 +11,10 @@ with ``sacctmgr`` and ``scontrol`` on the controller host and nothing else:
 * ``reservation_delete`` remove a reservation (absent already = done)
 * ``job_release``      release a job Slurm holds after a failed launch (it happens after a
   controller crash: "launch failed requeued held"), only if its comment is the given marker
+* ``runaway_jobs``     list the jobs accounting still records as pending or running although the
+  controller has forgotten them (a controller crash loses just-submitted jobs this way) and,
+  with ``fix``, close them (``sacctmgr show runawayjobs`` answered yes) - only when every one is
+  the park's: its name has the park's prefix and its account is one of the park's accounts
 
 Every operation states the wanted end state (declarative), so running it twice changes nothing.
 On top, each request carries an ``op_id``: the agent keeps a journal of finished operations and
@@ -207,6 +211,65 @@ def _job_release(slurm: Slurm, job_id: int, comment: str) -> dict:
     return {"job_id": job_id, "action": "released"}
 
 
+_RUNAWAY_FORMAT = "format=ID,Name,State,TimeSubmit"
+
+
+def _runaway_list(slurm: Slurm) -> list[dict]:
+    # stdin is closed, so the question whether to fix them is answered "no".
+    done = slurm.run(
+        "sacctmgr", "-n", "-P", "show", "runawayjobs", f"cluster={slurm.cluster}", _RUNAWAY_FORMAT
+    )
+    if done.returncode != 0:
+        raise OpError(f"sacctmgr: {(done.stdout + done.stderr).strip()}", status=409)
+    jobs = []
+    for line in done.stdout.splitlines():
+        parts = line.strip().split("|")
+        if len(parts) < 4 or not parts[0].isdigit():
+            continue  # the "no runaway jobs" line, the question, blank lines
+        jobs.append({"id": int(parts[0]), "name": parts[1], "state": parts[2], "submit": parts[3]})
+    return jobs
+
+
+def _accounts_of(slurm: Slurm, jobs: list[dict]) -> dict[tuple[int, str], set[str]]:
+    """(job id, name) → the accounts of the accounting records with that id and name (a crashed
+    controller may have given a lost job's id to a later job: -D lists every record of an id)."""
+    if not jobs:
+        return {}
+    ids = ",".join(str(j["id"]) for j in jobs)
+    done = slurm.run(
+        "sacct", "-n", "-P", "-X", "-D", f"--clusters={slurm.cluster}", "-j", ids,
+        "--format=JobIDRaw,JobName,Account",
+    )  # fmt: skip
+    found: dict[tuple[int, str], set[str]] = {}
+    for line in done.stdout.splitlines():
+        parts = line.strip().split("|")
+        if len(parts) >= 3 and parts[0].isdigit():
+            found.setdefault((int(parts[0]), parts[1]), set()).add(parts[2].lower())
+    return found
+
+
+def _runaway_jobs(slurm: Slurm, fix: bool, name_prefix: str, accounts: list[str]) -> dict:
+    if not name_prefix or not _NAME.match(name_prefix):
+        raise OpError("name_prefix: required, a job-name prefix")
+    if not accounts or not all(_NAME.match(a) for a in accounts):
+        raise OpError("accounts: one or more Slurm account names")
+    allowed = {a.lower() for a in accounts}
+    jobs = _runaway_list(slurm)
+    owners = _accounts_of(slurm, jobs)
+    for job in jobs:
+        have = owners.get((job["id"], job["name"]), set())
+        job["ours"] = job["name"].startswith(name_prefix) and bool(have) and have <= allowed
+    fixed: list[int] = []
+    if fix and jobs and all(j["ours"] for j in jobs):
+        # sacctmgr closes all of the cluster's runaway jobs at once, so only when all are ours.
+        done = slurm.run("sacctmgr", "-i", "show", "runawayjobs", f"cluster={slurm.cluster}")
+        if done.returncode != 0:
+            raise OpError(f"sacctmgr: {(done.stdout + done.stderr).strip()}", status=409)
+        left = {j["id"] for j in _runaway_list(slurm)}
+        fixed = [j["id"] for j in jobs if j["id"] not in left]
+    return {"runaway": jobs, "fixed": fixed}
+
+
 def _slurm_time(epoch: int) -> str:
     # The controller reads times in its local zone; give it its local time.
     return datetime.fromtimestamp(epoch).strftime("%Y-%m-%dT%H:%M:%S")
@@ -298,6 +361,13 @@ def dispatch(slurm: Slurm, op: str, args: dict) -> dict:
             return slurm.reservation_delete(str(args["name"]))
         if op == "job_release":
             return _job_release(slurm, int(args["job_id"]), str(args["comment"]))
+        if op == "runaway_jobs":
+            return _runaway_jobs(
+                slurm,
+                bool(args.get("fix")),
+                str(args["name_prefix"]),
+                [str(a) for a in args["accounts"]],
+            )
     except (KeyError, TypeError, ValueError) as exc:
         raise OpError(f"bad arguments for {op}: {exc!r}") from exc
     raise OpError(f"unknown operation {op!r}")

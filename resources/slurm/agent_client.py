@@ -97,6 +97,12 @@ class AgentClient:
     def reservation_delete(self, *, name: str) -> dict:
         return self.op("reservation_delete", {"name": name})
 
+    def runaway_jobs(self, *, name_prefix: str, accounts: list[str], fix: bool = False) -> dict:
+        """Jobs accounting records as live that the controller forgot; with ``fix``, closed
+        (only when every one is the park's: see the agent)."""
+        args = {"name_prefix": name_prefix, "accounts": accounts, "fix": fix}
+        return self.op("runaway_jobs", args)
+
 
 def agent_from_settings() -> AgentClient | None:
     """The agent configured in settings (SLURM_AGENT_URL, SLURM_AGENT_KEY_FILE), or None."""

@@ -88,3 +88,64 @@ def test_validation_messages_name_the_field():
     slurm = FakeSlurm()
     with pytest.raises(OpError, match="accounts"):
         slurm.reservation_put("r", "gpu01", 1, 2, [])
+
+
+class RunawaySlurm(Slurm):
+    """sacctmgr's and sacct's answers as the dev cluster gives them after a controller crash."""
+
+    def __init__(self, runaway: list[tuple[int, str]], accounts: dict[tuple[int, str], str]):
+        super().__init__("testcluster")
+        self.runaway = runaway
+        self.accounts = accounts
+        self.fixed = False
+
+    def run(self, *args: str):
+        if args[:2] == ("sacctmgr", "-i"):
+            self.fixed = True
+            self.runaway = []
+            return subprocess.CompletedProcess(args, 0, "", "")
+        if args[0] == "sacctmgr":
+            if not self.runaway:
+                out = "Runaway Jobs: No runaway jobs found on cluster testcluster\n"
+            else:
+                out = "".join(f"{i}|{n}|PENDING|2026-12-04T10:00:00\n" for i, n in self.runaway)
+                out += "\nWould you like to fix these runaway jobs?\n"
+            return subprocess.CompletedProcess(args, 0, out, "")
+        assert args[0] == "sacct"
+        out = "".join(f"{i}|{n}|{a}\n" for (i, n), a in self.accounts.items())
+        return subprocess.CompletedProcess(args, 0, out, "")
+
+
+def test_runaway_jobs_are_closed_only_when_all_are_the_parks():
+    from resources.slurm.agent import dispatch
+
+    args = {"name_prefix": "park-", "accounts": ["park", "acme"], "fix": True}
+    # Job 7's id was given to a later job of another account: its record with the same name
+    # is the one that counts.
+    ours = RunawaySlurm(
+        [(7, "park-12"), (8, "park-13")],
+        {(7, "park-12"): "acme", (7, "other-job"): "physics", (8, "park-13"): "ACME"},
+    )
+    result = dispatch(ours, "runaway_jobs", args)
+    assert ours.fixed and result["fixed"] == [7, 8]
+    assert [j["ours"] for j in result["runaway"]] == [True, True]
+
+    # One of them is not the park's (another name, or an account outside the park): none is
+    # closed, since sacctmgr would close all of them.
+    for runaway, accounts in (
+        ([(7, "park-12"), (9, "train")], {(7, "park-12"): "acme", (9, "train"): "acme"}),
+        ([(7, "park-12"), (9, "park-99")], {(7, "park-12"): "acme", (9, "park-99"): "physics"}),
+        ([(9, "park-99")], {}),  # no accounting record with that name: not known as ours
+    ):
+        mixed = RunawaySlurm(runaway, accounts)
+        result = dispatch(mixed, "runaway_jobs", args)
+        assert not mixed.fixed and result["fixed"] == []
+        assert not all(j["ours"] for j in result["runaway"])
+
+    # Listing only never closes anything; nothing runaway is an empty answer.
+    listed = RunawaySlurm([(7, "park-12")], {(7, "park-12"): "acme"})
+    assert dispatch(listed, "runaway_jobs", {**args, "fix": False})["fixed"] == []
+    assert not listed.fixed
+    assert dispatch(RunawaySlurm([], {}), "runaway_jobs", args) == {"runaway": [], "fixed": []}
+    with pytest.raises(OpError, match="accounts"):
+        dispatch(RunawaySlurm([], {}), "runaway_jobs", {**args, "accounts": ["a b"]})

@@ -16,13 +16,17 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from booking.compute import following as following_module
 from booking.compute.following import jobs_follow
 from booking.compute.models import ComputeJob, JobState
 from booking.compute.sending import job_send, jobs_send_due
 from booking.compute.slurm import job_marker
+from booking.compute.slurm_state import wanted_state
 from resources.slurm import SlurmClient, SlurmConfig, config_from_env
+from resources.slurm.agent_client import AgentClient, AgentConfig
+from resources.slurm_park import plan
 from tests.slurm import test_job_flow
 from tests.slurm.test_job_flow import submit
 
@@ -173,14 +177,42 @@ def test_slurmctld_kill_9_after_a_batch(
     drive_until_all_ended(jobs, client=client, resume=lambda: resume_nodes(slurm_env))
     wait_for_accounting(jobs, slurm)
     assert_each_exactly_once(jobs, slurm)
+    # Jobs the crash lost stay "pending" in slurmdbd (runaway jobs) and would keep their
+    # associations from being removed: the park's sync reports them and closes them, as they
+    # are all the park's (named park-<id>, in its tenants' accounts).
+    agent = AgentClient(
+        AgentConfig(url=slurm_env["SLURM_AGENT_URL"], key_file=slurm_env["SLURM_AGENT_KEY_FILE"])
+    )
+    wanted = wanted_state(cluster=slurm_env["SLURM_CLUSTER"])
+    runaway = [
+        s for s in plan(wanted, client=client, agent=agent, now=timezone.now())
+        if s.section == "runaway jobs"
+    ]  # fmt: skip
+    listed = subprocess.run(
+        ["sacctmgr", "-n", "-P", "show", "runawayjobs", "format=ID,Name"],
+        env=_plain_env(slurm_env), capture_output=True, text=True, timeout=60,
+        stdin=subprocess.DEVNULL,
+    ).stdout  # fmt: skip
+    lost = sorted(int(line.split("|")[0]) for line in listed.splitlines() if "|park-" in line)
+    if lost:
+        assert len(runaway) == 1 and runaway[0].fix is not None, runaway
+        assert runaway[0].text.startswith(",".join(map(str, lost)) + ":"), runaway[0].text
+        runaway[0].fix()
+    after = plan(wanted, client=client, agent=agent, now=timezone.now())
+    assert [s for s in after if s.section == "runaway jobs"] == []
+    assert "|park-" not in subprocess.run(
+        ["sacctmgr", "-n", "-P", "show", "runawayjobs", "format=ID,Name"],
+        env=_plain_env(slurm_env), capture_output=True, text=True, timeout=60,
+        stdin=subprocess.DEVNULL,
+    ).stdout  # fmt: skip
+    agent.close()
     client.close()
-    # The operator's clean-up: jobs the crash lost stay "pending" in slurmdbd (runaway jobs)
-    # and would keep their associations from being removed.
+
+
+def _plain_env(slurm_env) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "SLURM_JWT"}
     env["SLURM_CONF"] = slurm_env["SLURM_CONF"]
-    subprocess.run(
-        ["sacctmgr", "-i", "show", "runawayjobs"], env=env, capture_output=True, timeout=60
-    )
+    return env
 
 
 def test_slurmrestd_kill_9_mid_batch(cluster, slurm_env, slurm, slurm_accounting):
