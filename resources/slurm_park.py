@@ -248,6 +248,7 @@ def _runaway_steps(wanted: WantedState, *, agent: AgentClient | None) -> list[St
         return [Step(section="runaway jobs", text=f"not read through the park agent: {error}")]
     if not found:
         return []
+    found = sorted(found, key=lambda j: j["id"])
     ours = [j for j in found if j.get("ours")]
     foreign = [j for j in found if not j.get("ours")]
     ids = ",".join(str(j["id"]) for j in ours)
