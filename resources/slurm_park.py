@@ -36,8 +36,8 @@ RESERVATION_PREFIX = "park_booking_"
 SECTIONS = (
     "nodes", "partitions", "accounts", "associations", "limits", "reservations", "runaway jobs",
 )  # fmt: skip
-# The name of every job the park sends (``ComputeJob.slurm_name``): how runaway jobs are known
-# as the park's, with their account.
+# Every job the park sends is named this and its id (``ComputeJob.slurm_name``): how its earlier
+# attempts and its runaway jobs are known as the park's.
 JOB_NAME_PREFIX = "park-"
 # Reservation times closer than this agree (Slurm keeps whole seconds).
 TIME_SLACK = timedelta(seconds=2)
@@ -269,11 +269,8 @@ def _runaway_steps(wanted: WantedState, *, agent: AgentClient | None) -> list[St
 
 def _fix_runaway(agent: AgentClient, accounts: list[str], wanted: set[int]) -> None:
     done = agent.runaway_jobs(name_prefix=JOB_NAME_PREFIX, accounts=accounts, fix=True)
-    if wanted <= set(done["fixed"]):
-        return
-    # (another sync may have closed some meanwhile: what counts is what is still runaway)
-    now = agent.runaway_jobs(name_prefix=JOB_NAME_PREFIX, accounts=accounts)["runaway"]
-    still = wanted & {j["id"] for j in now}
+    # (one no longer listed was closed meanwhile, by another sync: what counts is what is left)
+    still = wanted & {j["id"] for j in done["runaway"]} - set(done["fixed"])
     if still:
         raise SlurmError(f"runaway jobs not closed: {sorted(still)}")
 

@@ -11,6 +11,7 @@ from booking.bookings.models import Booking
 from booking.tenancy.models import Tenant
 from resources.clusters import Cluster
 from resources.models import ResourcePool
+from resources.slurm_park import JOB_NAME_PREFIX
 
 
 class JobState(models.TextChoices):
@@ -108,7 +109,7 @@ class ComputeJob(models.Model):
     @property
     def slurm_name(self) -> str:
         """Name given to the job in Slurm; carries our id so a lost reply can be reconciled."""
-        return f"park-{self.pk}"
+        return f"{JOB_NAME_PREFIX}{self.pk}"
 
     @property
     def cancelling(self) -> bool:

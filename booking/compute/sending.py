@@ -38,6 +38,7 @@ from resources.slurm import (
     SlurmClient,
     SlurmError,
 )
+from resources.slurm_park import JOB_NAME_PREFIX
 
 # How long one worker owns a queued job while sending it; a dead worker's claim expires after it.
 SEND_LEASE = dt.timedelta(seconds=120)
@@ -343,7 +344,7 @@ def jobs_send_batch(
     table = None
     if any(job.submit_attempts > 1 for job, _, _ in ready):
         try:
-            table = client.list_jobs(name_prefix="park-") or []
+            table = client.list_jobs(name_prefix=JOB_NAME_PREFIX) or []
         except SlurmError as error:
             return done + [_retry_later(job, error=error, now=now) for job, _, _ in ready]
 

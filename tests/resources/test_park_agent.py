@@ -149,3 +149,45 @@ def test_runaway_jobs_are_closed_only_when_all_are_the_parks():
     assert dispatch(RunawaySlurm([], {}), "runaway_jobs", args) == {"runaway": [], "fixed": []}
     with pytest.raises(OpError, match="accounts"):
         dispatch(RunawaySlurm([], {}), "runaway_jobs", {**args, "accounts": ["a b"]})
+
+
+class RunawayAgent:
+    """The agent's runaway_jobs answers, for the sync's side of it."""
+
+    def __init__(self, runaway: list[dict], closes: bool = True):
+        self.runaway, self.closes, self.fixes = runaway, closes, 0
+
+    def runaway_jobs(self, *, name_prefix, accounts, fix=False):
+        assert name_prefix == "park-" and accounts == ["acme", "park"]
+        listed = list(self.runaway)
+        fixed = []
+        if fix:
+            self.fixes += 1
+            if self.closes:
+                fixed, self.runaway = [j["id"] for j in listed], []
+        return {"runaway": listed, "fixed": fixed}
+
+
+def test_the_sync_closes_runaway_jobs_only_when_all_are_the_parks():
+    from resources.slurm_park import WantedAccount, WantedState, _runaway_steps
+
+    wanted = WantedState(
+        parent="park", accounts=[WantedAccount(name="acme", fairshare=1000, gpu_minutes=None)]
+    )
+    agent = RunawayAgent([{"id": 9, "ours": True}, {"id": 7, "ours": True}])
+    (step,) = _runaway_steps(wanted, agent=agent)
+    assert step.text.startswith("7,9: 2 park job(s)") and step.fix is not None
+    step.fix()
+    assert agent.fixes == 1 and _runaway_steps(wanted, agent=agent) == []
+
+    # One foreign job: both are reported, nothing can be fixed from here.
+    mixed = RunawayAgent([{"id": 7, "ours": True}, {"id": 8, "ours": False}])
+    steps = _runaway_steps(wanted, agent=mixed)
+    assert [s.fix for s in steps] == [None, None]
+    assert steps[1].text.startswith("8: runaway, not the park's")
+
+    # The agent closed nothing: the step fails, so the report keeps it as drift.
+    stuck = RunawayAgent([{"id": 7, "ours": True}], closes=False)
+    (step,) = _runaway_steps(wanted, agent=stuck)
+    with pytest.raises(SlurmError, match=r"not closed: \[7\]"):
+        step.fix()

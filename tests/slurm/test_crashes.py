@@ -188,31 +188,27 @@ def test_slurmctld_kill_9_after_a_batch(
         s for s in plan(wanted, client=client, agent=agent, now=timezone.now())
         if s.section == "runaway jobs"
     ]  # fmt: skip
-    listed = subprocess.run(
-        ["sacctmgr", "-n", "-P", "show", "runawayjobs", "format=ID,Name"],
-        env=_plain_env(slurm_env), capture_output=True, text=True, timeout=60,
-        stdin=subprocess.DEVNULL,
-    ).stdout  # fmt: skip
-    lost = sorted(int(line.split("|")[0]) for line in listed.splitlines() if "|park-" in line)
+    lost = park_runaway_ids(slurm_env)
     if lost:
         assert len(runaway) == 1 and runaway[0].fix is not None, runaway
         assert runaway[0].text.startswith(",".join(map(str, lost)) + ":"), runaway[0].text
         runaway[0].fix()
     after = plan(wanted, client=client, agent=agent, now=timezone.now())
     assert [s for s in after if s.section == "runaway jobs"] == []
-    assert "|park-" not in subprocess.run(
-        ["sacctmgr", "-n", "-P", "show", "runawayjobs", "format=ID,Name"],
-        env=_plain_env(slurm_env), capture_output=True, text=True, timeout=60,
-        stdin=subprocess.DEVNULL,
-    ).stdout  # fmt: skip
+    assert park_runaway_ids(slurm_env) == []
     agent.close()
     client.close()
 
 
-def _plain_env(slurm_env) -> dict:
+def park_runaway_ids(slurm_env) -> list[int]:
+    """The park's jobs that sacctmgr lists as runaway (stdin closed: listed, never closed)."""
     env = {k: v for k, v in os.environ.items() if k != "SLURM_JWT"}
     env["SLURM_CONF"] = slurm_env["SLURM_CONF"]
-    return env
+    listed = subprocess.run(
+        ["sacctmgr", "-n", "-P", "show", "runawayjobs", "format=ID,Name"],
+        env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    ).stdout  # fmt: skip
+    return sorted(int(line.split("|")[0]) for line in listed.splitlines() if "|park-" in line)
 
 
 def test_slurmrestd_kill_9_mid_batch(cluster, slurm_env, slurm, slurm_accounting):
