@@ -37,15 +37,24 @@ from scheduler.model import (
     preference_expr,
     usage_expr,
 )
+from scheduler.pipeline import (
+    FEASIBLE,
+    GREEDY_FALLBACK,
+    OPTIMAL,
+    SHARES,
+    Budget,
+    SolveFacts,
+    SolveOptions,
+    StageFact,
+)
 from scheduler.problem import PILOT_LINE
 from scheduler.timeline import Timeline
 
-__all__ = ["Z_SCALE", "exact_subset", "solve_prepared"]
-STAGE1_SHARE = 0.3  # of the time left, for the floor
-STAGE1_LEVELS_SHARE = 0.5  # of the time left, for the floor and the further leximin levels
-# Of the time left, at most, for the floor stage of a large model holding the round's floor.
-BIG_FLOOR_SHARE = 0.4
-LARGE_LEVELS_SHARE = 0.35  # of the time left, for the floor and the next level of a large model
+__all__ = ["Z_SCALE", "exact_subset", "solve_prepared", "worst_served_order"]
+# A model with more requests than this is large: its floor stages get less of its time (the
+# improved hint already carries most of the floor), it solves at most two fairness levels and
+# no preference stage.
+LARGE_MODEL = 1000
 
 
 def exact_subset(
@@ -97,219 +106,274 @@ def exact_subset(
     return ids - drop
 
 
+def worst_served_order(prep: Prepared, current: Timeline, only: set[str] | None) -> list[str]:
+    """The requests of ``only`` (default: all) in the order a busy line's model takes them: the
+    worst-served pairs' requests first, those not granted yet before the others. A tenant's
+    requests rank with its worst-served pair: a chain links its classes, and a quota may need
+    one of its requests out for another in (possibly of another class)."""
+    reqs = prep.problem.request_by_id
+
+    def share(qid: str) -> float:
+        q = reqs[qid]
+        key = (q.tenant, prep.klass[qid])
+        have = current.usage.get(key, 0)
+        if key not in prep.entitlement or have >= prep.demand.get(key, 0):
+            return math.inf
+        return share_of(prep, key, current)
+
+    tenant_worst: dict[str, float] = {}
+    for q in prep.problem.requests:
+        if prep.eligible(q.id):
+            tenant_worst[q.tenant] = min(tenant_worst.get(q.tenant, math.inf), share(q.id))
+
+    def rank(qid: str) -> tuple:
+        return (tenant_worst[reqs[qid].tenant], share(qid), qid in current.placed, qid)
+
+    pool = only if only is not None else [q.id for q in prep.problem.requests]
+    return sorted((q for q in pool if prep.eligible(q)), key=rank)
+
+
 def solve_prepared(
     prep: Prepared,
+    budget: Budget,
     *,
-    time_limit: float = 10.0,
-    workers: int = 2,
-    seed: int = 0,
-    started: float | None = None,
     current: Timeline | None = None,
-    only: set[str] | None = None,
-    stage3: bool = True,
-    max_levels: int = 3,
-    order: list[str] | None = None,
-    floor_only: bool = False,
-    floor_proven: bool = False,
-    hold_usage: bool = False,
-    placed_first: bool = True,
-) -> tuple[Timeline, dict]:
+    options: SolveOptions | None = None,
+) -> tuple[Timeline, SolveFacts]:
     """Solve the staged model; returns the whole plan's placements and the solve facts.
 
     ``current``: a complete feasible plan (default: the greedy fair plan), used as hint and as
-    the answer if CP-SAT finds nothing. ``only``: re-plan just these requests, everything else in
-    ``current`` stays where it is (decomposition). Lines with too many runs for an exact model
-    are left as they are (:func:`exact_subset`; ``order``: which requests to keep first, an
-    empty one keeps all their runs fixed). ``floor_only``: just the floor stage, with all the
-    time. ``floor_proven``: the round's floor in ``current`` meets a proven bound (the floor
-    stage is skipped when this model holds it). ``hold_usage``: no tenant and class gets fewer
-    hours than in ``current`` (every leximin level is kept). ``placed_first``: on a busy line
-    the runs placed in ``current`` enter the model before waiting ones (else ``order`` alone
-    decides, :func:`scheduler.starts.free_order`). A bound on the floor is reported
-    only when the model was the whole round."""
-    t0 = time.perf_counter() if started is None else started
-    # Keep a little time for writing the reasons and figures of the plan.
-    deadline = t0 + time_limit * 0.97 - 0.1
+    the answer if CP-SAT finds nothing. ``options`` (:class:`scheduler.pipeline.SolveOptions`):
+    which requests are re-planned and which stages run (default: all, every stage). Lines with too many runs for an exact
+    model are left as they are (:func:`exact_subset`). The stages run in
+    :meth:`_StagedSolve.floor`, :meth:`_StagedSolve.levels` and :meth:`_StagedSolve.hours`; each
+    stops once it is proven. A bound on the floor is reported only when the model was the whole
+    round."""
+    options = options if options is not None else SolveOptions()
     current = current if current is not None else greedy_placements(prep)
-    fill_only = only
-    if order is None:
-        # The worst-served pairs' requests first (those not granted yet before the others).
-        reqs = prep.problem.request_by_id
+    order = (
+        options.order
+        if options.order is not None
+        else worst_served_order(prep, current, options.only)
+    )
+    placed = current.placed if options.placed_first else ()
+    planned = exact_subset(prep, options.only, order, placed=placed)
+    staged = _StagedSolve(prep, budget, current, options, planned)
+    if not staged.v.g:
+        return current, SolveFacts(status=OPTIMAL)
+    staged.floor()
+    if not options.floor_only:
+        staged.levels()
+        staged.hours()
+    return staged.best, staged.result()
 
-        def share(qid: str) -> float:
-            q = reqs[qid]
-            key = (q.tenant, prep.klass[qid])
-            have = current.usage.get(key, 0)
-            if key not in prep.entitlement or have >= prep.demand.get(key, 0):
-                return math.inf
-            return share_of(prep, key, current)
 
-        # A tenant's requests rank with its worst-served pair: a chain links its classes, and
-        # a quota may need one of its requests out for another in (possibly of another class).
-        tenant_worst: dict[str, float] = {}
-        for q in prep.problem.requests:
-            if prep.eligible(q.id):
-                tenant_worst[q.tenant] = min(tenant_worst.get(q.tenant, math.inf), share(q.id))
+class _StagedSolve:
+    """One CP-SAT model of the requests ``planned`` (``None``: the whole round, whose bounds are
+    then proven), solved stage after stage; ``best`` is the best complete plan so far (a hint is
+    always complete and feasible, so it starts as ``current``)."""
 
-        def rank(qid: str) -> tuple:
-            return (tenant_worst[reqs[qid].tenant], share(qid), qid in current.placed, qid)
+    def __init__(
+        self,
+        prep: Prepared,
+        budget: Budget,
+        current: Timeline,
+        options: SolveOptions,
+        planned: set[str] | None,
+    ) -> None:
+        self.prep, self.budget, self.options = prep, budget, options
+        # Keep a little time for writing the reasons and figures of the plan.
+        self.deadline = budget.end()
+        self.fill_only = options.only
+        self.complete = planned is None
+        self.only = planned
+        if planned is None:
+            self.base, self.outside, fixed = Timeline(prep), {}, None
+            outside_dims: dict = {}
+        else:
+            self.base = current.clone()
+            reqs = prep.problem.request_by_id
+            for qid in planned:
+                if qid in self.base.placed:
+                    self.base.remove(reqs[qid])
+            self.outside, fixed = dict(self.base.usage), self.base
+            outside_dims = dict(self.base.dims)
+        self.model, self.v = build(prep, self.outside, planned, fixed, outside_dims=outside_dims)
+        if options.hold_usage:
+            for key in self.v.granted:
+                hold_level(self.model, prep, self.v, key, current, "_held")
+        hint_from_timeline(self.model, prep, self.v, current, self.outside)
+        self.facts = SolveFacts(status=GREEDY_FALLBACK)
+        self.best = current
+        self.proven: list[bool] = []
+        self.found = False  # did any CP-SAT stage return a solution?
+        large = len(self.v.g) > LARGE_MODEL
+        # Large models: the improved hint already carries most of the floor; the bulk of the
+        # time goes to granting more hours.
+        self.stage3 = options.stage3 and not large
+        self.max_levels = min(options.max_levels, 2) if large else options.max_levels
+        self.stage1_end = 0.0
 
-        pool = only if only is not None else [q.id for q in prep.problem.requests]
-        order = sorted((q for q in pool if prep.eligible(q)), key=rank)
-    planned = exact_subset(prep, only, order, placed=current.placed if placed_first else ())
-    complete = planned is None  # the whole round in one exact model: its bounds are proven
-    only = planned
-    if only is None:
-        base, outside, fixed = Timeline(prep), {}, None
-        outside_dims: dict = {}
-    else:
-        base = current.clone()
-        reqs = prep.problem.request_by_id
-        for qid in only:
-            if qid in base.placed:
-                base.remove(reqs[qid])
-        outside, fixed = dict(base.usage), base
-        outside_dims = dict(base.dims)
-    model, v = build(prep, outside, only, fixed, outside_dims=outside_dims)
-    if hold_usage:
-        for key in v.granted:
-            hold_level(model, prep, v, key, current, "_held")
-    hint_from_timeline(model, prep, v, current, outside)
-    facts: dict = {"stages": [], "objectives": {}, "bounds": {}, "status": "greedy_fallback"}
-    if not v.g:
-        facts["status"] = "optimal"
-        return current, facts
+    # -- helpers
 
-    def solution(solver: cp_model.CpSolver) -> Timeline:
-        # The solution's placements, plus anything that still fits (never removing any).
-        tl = base.clone()
+    def solution(self, solver: cp_model.CpSolver) -> Timeline:
+        """The solution's placements, plus anything that still fits (never removing any)."""
+        prep, v = self.prep, self.v
+        tl = self.base.clone()
         for qid, g in v.g.items():
             if solver.Value(g):
                 rids = tuple(rid for rid in prep.starts[qid] if solver.Value(v.x[qid, rid]))
                 tl.place(prep.problem.request_by_id[qid], rids, solver.Value(v.s[qid]))
-        return greedy_placements(prep, tl, only=fill_only)
+        return greedy_placements(prep, tl, only=self.fill_only)
 
-    def run(name: str, share: float):
-        left = deadline - time.perf_counter()
-        solver = _solver(left * share, workers, seed, len(v.g))
+    def run(self, name: str, share: float) -> tuple[cp_model.CpSolver, int]:
+        """Solve the model as it stands in ``share`` of the time left."""
+        left = self.deadline - time.perf_counter()
+        solver = _solver(left * share, self.budget.workers, self.budget.seed, len(self.v.g))
         t = time.perf_counter()
-        code = solver.Solve(model)
-        st = STATUS.get(code, str(code))
-        info = {"stage": name, "status": st, "seconds": round(time.perf_counter() - t, 3)}
-        if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            info["objective"] = solver.ObjectiveValue()
-            info["bound"] = solver.BestObjectiveBound()
-        facts["stages"].append(info)
+        code = solver.Solve(self.model)
+        ok = code in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+        self.facts.stages.append(
+            StageFact(
+                name,
+                STATUS.get(code, str(code)),
+                round(time.perf_counter() - t, 3),
+                solver.ObjectiveValue() if ok else None,
+                solver.BestObjectiveBound() if ok else None,
+            )
+        )
         return solver, code
 
-    def level_of(tl: Timeline, terms: dict) -> int:
-        return model_level(prep, tl, terms)
+    def level_of(self, tl: Timeline, terms: dict) -> int:
+        return model_level(self.prep, tl, terms)
 
-    ok = (cp_model.OPTIMAL, cp_model.FEASIBLE)
-    best = current  # the best complete plan so far (a hint is always complete and feasible)
-    proven: list[bool] = []
-    found = False  # did any CP-SAT stage return a solution?
+    def holds_round_floor(self) -> bool:
+        """Does this model hold the round's worst-served pair (its floor is the round's)?"""
+        best = self.best
+        return self.level_of(best, self.v.fair_terms) <= fair_level(self.prep, best) * Z_SCALE + 1
 
-    # Stage 1: fairness floor, then (time permitting) further leximin levels: the pairs sitting
-    # at the floor keep at least what they have and the next level is raised for the others.
-    model.Maximize(v.z)
-    # The hint reaches its own level, so the optimum does too: saying so lets the solver fix the
-    # pairs that must be served in full at once (the hint stays a solution).
-    model.Add(v.z >= level_of(best, v.fair_terms))
-    if len(v.g) > 1000:
-        # Large parts: the improved hint already carries most of the floor; leave the bulk of
-        # the time to granting more hours.
-        stage3, max_levels = False, min(max_levels, 2)
-    f1, fl = (STAGE1_SHARE, STAGE1_LEVELS_SHARE) if len(v.g) <= 1000 else (0.25, LARGE_LEVELS_SHARE)
-    if len(v.g) > 1000 and level_of(best, v.fair_terms) <= fair_level(prep, best) * Z_SCALE + 1:
-        # This model holds the round's worst-served pair: its floor stage is the round's floor
-        # and usually ends, proven optimal, a little before its usual share; a slow run gets
-        # more time (the later stages get less only then).
-        f1 = BIG_FLOOR_SHARE
-    if floor_only:
-        f1 = 0.97
-    stage1_end = time.perf_counter() + (deadline - time.perf_counter()) * fl
-    if floor_proven and level_of(best, v.fair_terms) <= fair_level(prep, best) * Z_SCALE + 1:
-        # The plan's floor already meets a proven bound and this model holds it: nothing to do.
-        facts["stages"].append({"stage": "floor", "status": "optimal", "seconds": 0.0})
-        proven.append(True)
-    else:
-        solver, code = run("floor", f1)
-        if code in ok:
-            found = True
-            # A solve cut short (a busy machine, the hint not loaded yet) may return a plan less
-            # fair than its hint: the floor never goes down.
-            new = solution(solver)
-            if level_of(new, v.fair_terms) >= level_of(best, v.fair_terms):
-                best = new
-            if complete:
-                facts["bounds"]["floor"] = (solver.BestObjectiveBound() + 1) / Z_SCALE
-        proven.append(code == cp_model.OPTIMAL)
-    z1 = level_of(best, v.fair_terms)
-    facts["objectives"]["floor_model"] = z1 / Z_SCALE
-    if floor_only:
-        facts["status"] = "optimal" if proven[0] else ("feasible" if found else "greedy_fallback")
-        return best, facts
-    model.Add(v.z >= z1)
-    levels = [z1]
-    while len(levels) < max_levels and stage1_end - time.perf_counter() > 0.05 * time_limit:
-        z_now = levels[-1]
-        open_keys = []
-        for key, term in v.levels[-1][1].items():
-            level = pair_level(prep, key, term, best)
-            if level is not None and level <= z_now:
-                hold_level(model, prep, v, key, best, f"_frozen{len(levels)}")  # at its level
-            else:
-                open_keys.append(key)
-        if not open_keys:
-            break
-        z_next = add_fair_level(model, prep, v, open_keys)
-        model.Add(z_next >= z_now)
-        model.Maximize(z_next)
-        hint_from_timeline(model, prep, v, best, outside)
-        share = (stage1_end - time.perf_counter()) / (deadline - time.perf_counter())
-        solver, code = run(f"floor_level_{len(levels) + 1}", share)
-        if code in ok:
-            found = True
-            # A level stage cut short at its hint's level may return a plan with fewer hours:
-            # the hint is kept then (it holds the same levels).
-            new, terms = solution(solver), v.levels[-1][1]
-            if level_of(new, terms) > level_of(best, terms) or sum(new.usage.values()) >= sum(
-                best.usage.values()
-            ):
-                best = new
-        zk = level_of(best, v.levels[-1][1])
-        model.Add(z_next >= zk)
-        levels.append(zk)
-    facts["objectives"]["floor_levels"] = [z / Z_SCALE for z in levels]
+    # -- stages
 
-    # Stage 2: granted usage with the floor held. The hint is the best plan so far with every
-    # request that still fits added (which can only raise each tenant's share).
-    usage = usage_expr(prep, v)
-    model.Maximize(usage)
-    hint_from_timeline(model, prep, v, best, outside)
-    solver, code = run("usage", 0.75 if stage3 else 0.97)
-    proven.append(code == cp_model.OPTIMAL)
-    if code in ok:
-        found = True
+    def floor(self) -> None:
+        """Stage 1: the fairness floor z."""
+        model, v, best = self.model, self.v, self.best
+        model.Maximize(v.z)
+        # The hint reaches its own level, so the optimum does too: saying so lets the solver fix
+        # the pairs that must be served in full at once (the hint stays a solution).
+        model.Add(v.z >= self.level_of(best, v.fair_terms))
+        large = len(v.g) > LARGE_MODEL
+        share, levels_share = (
+            (SHARES.large_floor, SHARES.large_levels)
+            if large
+            else (SHARES.floor, SHARES.floor_levels)
+        )
+        if large and self.holds_round_floor():
+            # This model's floor stage is the round's floor and usually ends, proven optimal, a
+            # little before its usual share; a slow run gets more time (the later stages get
+            # less only then).
+            share = SHARES.big_floor
+        if self.options.floor_only:
+            share = SHARES.floor_only
+        now = time.perf_counter()
+        self.stage1_end = now + (self.deadline - now) * levels_share
+        if self.options.floor_proven and self.holds_round_floor():
+            # The plan's floor already meets a proven bound and this model holds it.
+            self.facts.stages.append(StageFact("floor", OPTIMAL, 0.0))
+            self.proven.append(True)
+        else:
+            solver, code = self.run("floor", share)
+            if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                self.found = True
+                # A solve cut short (a busy machine, the hint not loaded yet) may return a plan
+                # less fair than its hint: the floor never goes down.
+                new = self.solution(solver)
+                if self.level_of(new, v.fair_terms) >= self.level_of(self.best, v.fair_terms):
+                    self.best = new
+                if self.complete:
+                    self.facts.bounds["floor"] = (solver.BestObjectiveBound() + 1) / Z_SCALE
+            self.proven.append(code == cp_model.OPTIMAL)
+        self.z1 = self.level_of(self.best, v.fair_terms)
+        self.facts.objectives["floor_model"] = self.z1 / Z_SCALE
+
+    def levels(self) -> None:
+        """Further leximin levels, time permitting: the pairs sitting at the level reached keep
+        at least what they have and the next level is raised for the others."""
+        model, v, prep = self.model, self.v, self.prep
+        model.Add(v.z >= self.z1)
+        levels = [self.z1]
+        limit = self.budget.limit
+        while (
+            len(levels) < self.max_levels and self.stage1_end - time.perf_counter() > 0.05 * limit
+        ):
+            z_now = levels[-1]
+            open_keys = []
+            for key, term in v.levels[-1][1].items():
+                level = pair_level(prep, key, term, self.best)
+                if level is not None and level <= z_now:
+                    hold_level(model, prep, v, key, self.best, f"_frozen{len(levels)}")
+                else:
+                    open_keys.append(key)
+            if not open_keys:
+                break
+            z_next = add_fair_level(model, prep, v, open_keys)
+            model.Add(z_next >= z_now)
+            model.Maximize(z_next)
+            hint_from_timeline(model, prep, v, self.best, self.outside)
+            now = time.perf_counter()
+            share = (self.stage1_end - now) / (self.deadline - now)
+            solver, code = self.run(f"floor_level_{len(levels) + 1}", share)
+            if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                self.found = True
+                # A level stage cut short at its hint's level may return a plan with fewer
+                # hours: the hint is kept then (it holds the same levels).
+                new, terms = self.solution(solver), v.levels[-1][1]
+                if self.level_of(new, terms) > self.level_of(self.best, terms) or sum(
+                    new.usage.values()
+                ) >= sum(self.best.usage.values()):
+                    self.best = new
+            zk = self.level_of(self.best, v.levels[-1][1])
+            model.Add(z_next >= zk)
+            levels.append(zk)
+        self.facts.objectives["floor_levels"] = [z / Z_SCALE for z in levels]
+
+    def hours(self) -> None:
+        """Stage 2: granted usage with the fairness levels held, then stage 3 (time permitting):
+        priority and earliness with the hours held too."""
+        model, v, prep = self.model, self.v, self.prep
+        # The hint is the best plan so far with every request that still fits added (which can
+        # only raise each tenant's share).
+        usage = usage_expr(prep, v)
+        model.Maximize(usage)
+        hint_from_timeline(model, prep, v, self.best, self.outside)
+        solver, code = self.run("usage", SHARES.usage if self.stage3 else SHARES.usage_last)
+        self.proven.append(code == cp_model.OPTIMAL)
+        if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return
+        self.found = True
         # Likewise a usage stage cut short may return fewer hours than its hint (which holds
         # the same levels): the hint is kept then.
-        new = solution(solver)
-        took = sum(new.usage.values()) >= sum(best.usage.values())
+        new = self.solution(solver)
+        took = sum(new.usage.values()) >= sum(self.best.usage.values())
         if took:
-            best = new
-        facts["bounds"]["granted_usage"] = solver.BestObjectiveBound()
-        # Stage 3: priority and earliness with floor and usage held.
-        if took and stage3 and deadline - time.perf_counter() > 0.1 * time_limit:
+            self.best = new
+        self.facts.bounds["granted_usage"] = solver.BestObjectiveBound()
+        if took and self.stage3 and self.deadline - time.perf_counter() > 0.1 * self.budget.limit:
             model.Add(usage >= solver.Value(usage))
             model.Maximize(preference_expr(prep, v))
             hint_from_solution(model, v, solver)
-            solver, code = run("preference", 0.97)
-            proven.append(code == cp_model.OPTIMAL)
-            if code in ok:
-                best = solution(solver)
-                facts["objectives"]["preference"] = solver.ObjectiveValue()
-    facts["status"] = "optimal" if all(proven) else ("feasible" if found else "greedy_fallback")
-    if fill_only is None and not complete and facts["status"] == "optimal":
-        facts["status"] = "feasible"  # optimal only with the busy lines' runs held fixed
-    return best, facts
+            solver, code = self.run("preference", SHARES.preference)
+            self.proven.append(code == cp_model.OPTIMAL)
+            if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                self.best = self.solution(solver)
+                self.facts.objectives["preference"] = solver.ObjectiveValue()
+
+    def result(self) -> SolveFacts:
+        facts = self.facts
+        facts.status = (
+            OPTIMAL if all(self.proven) else (FEASIBLE if self.found else GREEDY_FALLBACK)
+        )
+        if self.options.floor_only:
+            return facts  # (the floor with the busy lines' runs held is what was asked)
+        if self.fill_only is None and not self.complete and facts.status == OPTIMAL:
+            facts.status = FEASIBLE  # optimal only with the busy lines' runs held fixed
+        return facts

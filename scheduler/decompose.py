@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 
 from scheduler.analysis import Prepared
 from scheduler.bounds import holds_floor, meets, neighbourhood_bound, relaxed_bound
@@ -25,6 +26,17 @@ from scheduler.cpsat import exact_subset, solve_prepared
 from scheduler.fairness import fair_level, share_of
 from scheduler.greedy import greedy_placements, improve_floor, units_of
 from scheduler.neighbourhoods import _around, floor_lns, hours_lns
+from scheduler.pipeline import (
+    FEASIBLE,
+    GREEDY_FALLBACK,
+    OPTIMAL,
+    SHARES,
+    Budget,
+    SolveFacts,
+    SolveOptions,
+    StageFact,
+    Step,
+)
 from scheduler.problem import Request
 from scheduler.starts import free_order, scarce_first_start
 from scheduler.timeline import Timeline
@@ -45,37 +57,20 @@ __all__ = [
 BLOCK_MAX = 2500
 # Above this many requests even blocks are too slow on two cores: only neighbourhoods are solved.
 NEIGHBOURHOODS_ONLY_ABOVE = 7500
-BOUND_SHARE = 0.08  # of the time limit, for proving a bound on the floor of large rounds
-LNS_SHARE = 0.4  # of the time limit, for raising the floor neighbourhood by neighbourhood
-# A round small enough for one model: its floor stage does more than neighbourhoods, and its
-# bound needs a little more time than a part's (measured on the 2,000-request benchmark).
-SINGLE_LNS_SHARE = 0.2
-SINGLE_BOUND_SHARE = 0.12
-# How far a floor neighbourhood is widened before its pair is given up: rings of requests that
-# could make way (a full instrument day may have to shift by one slot).
-WIDEST = 3
 # A model holding the round's floor with more requests than this first raises the floor with
-# the busy lines held (at most this share of its time).
+# the busy lines held (``SHARES.light_floor`` of its time at most).
 LIGHT_FLOOR_ABOVE = 1000
-LIGHT_FLOOR_SHARE = 0.25
-# Of the time of a one-model round whose floor is proven early, for hours in neighbourhoods.
-SINGLE_HOURS_SHARE = 0.3
-# A round of at most this many requests is first solved as one model with this share of the
-# time; if every stage is proven, that is the answer.
+# A round of at most this many requests is first solved as one model (``SHARES.quick_exact``).
 QUICK_EXACT_MAX = 400
-QUICK_EXACT_SHARE = 0.15
-# Of the time limit (counted from the start, prepare included), for the starting plans: more
-# starves the floor neighbourhoods that follow (measured: week rounds of 2,000 requests lost
-# half their floor with 10% counted from the end of prepare).
-START_SHARE = 0.05
 # The scarce-pairs-first start is tried when the plain greedy leaves this share of the pairs with
 # demand at 0 (hot-spot rounds: 9-15%; week rounds: about 1%).
 SCARCE_START_ZERO_SHARE = 0.05
 # Seconds the scarce-pairs-first start (and its local moves) may take even when the start's
 # share is spent.
 SCARCE_MIN_SECONDS = 0.3
-# Of the time of a one-model round, at most, for freeing runs held on busy lines (floor only).
-FREE_SHARE = 0.12
+# Seconds of solving time reserved per request of the round for writing a large plan's reasons
+# (compacting it first).
+WRITE_SECONDS_PER_REQUEST = 4.5 / 10_000
 
 
 class _Sets:
@@ -168,109 +163,165 @@ def _start(prep: Prepared, *, deadline: float) -> Timeline:
 
 
 def plan_parts(
-    prep: Prepared,
-    *,
-    time_limit: float,
-    workers: int,
-    seed: int,
-    started: float,
-    block_max: int = BLOCK_MAX,
-) -> tuple[Timeline, dict]:
-    """Solve part by part (and block by block inside large parts); returns the placements and
-    the solve facts (a floor bound only where every part was solved whole)."""
+    prep: Prepared, budget: Budget, *, block_max: int = BLOCK_MAX
+) -> tuple[Timeline, SolveFacts]:
+    """Plan the round in ``budget``; returns the placements and the solve facts (a floor bound
+    only where every part was solved whole).
 
+    The pipeline: the starting plans (:func:`_start`); for a small round, one whole model that
+    answers at once if every stage is proven; the floor raised neighbourhood by neighbourhood;
+    then one strategy: :func:`_neighbourhoods_only` (rounds too large for blocks),
+    :func:`_one_model` (at most ``block_max`` requests) or :func:`_by_parts`."""
     n_eligible = sum(1 for q in prep.problem.requests if prep.eligible(q.id))
     # Writing the reasons of a large plan (compacting it first) takes a moment too.
-    deadline = started + time_limit * 0.97 - 0.1 - 4.5 * n_eligible / 10_000
-    current = _start(prep, deadline=started + START_SHARE * time_limit)
+    deadline = budget.end(reserve=WRITE_SECONDS_PER_REQUEST * n_eligible)
+    steps: list[Step] = []
+    current = _start(prep, deadline=budget.at(SHARES.start))
+    _step(steps, "start", prep, budget, current)
+    current, facts = _strategy(prep, budget, current, deadline, block_max, n_eligible, steps)
+    facts.steps = steps
+    return current, facts
+
+
+def _step(steps: list[Step], name: str, prep: Prepared, budget: Budget, tl: Timeline) -> None:
+    steps.append(
+        Step(name, round(budget.elapsed(), 3), fair_level(prep, tl), sum(tl.usage.values()))
+    )
+
+
+def _strategy(
+    prep: Prepared,
+    budget: Budget,
+    current: Timeline,
+    deadline: float,
+    block_max: int,
+    n_eligible: int,
+    steps: list[Step],
+) -> tuple[Timeline, SolveFacts]:
     if n_eligible > NEIGHBOURHOODS_ONLY_ABOVE:
-        bound_time = BOUND_SHARE * time_limit
-        current = floor_lns(
-            prep, current, deadline=deadline - bound_time, workers=workers, seed=seed
-        )
-        facts = {"stages": [], "objectives": {}, "bounds": {}, "status": "feasible"}
-        bound = neighbourhood_bound(prep, current, deadline=deadline, workers=workers, seed=seed)
-        if bound is not None:
-            facts["bounds"]["floor"] = bound
-        return current, facts
+        return _neighbourhoods_only(prep, budget, current, deadline, steps)
     single = n_eligible <= block_max
     if n_eligible <= QUICK_EXACT_MAX:
         # A small round first gets one whole model: every stage stops once it is proven, so a
         # round that is easy answers at once instead of using its whole time limit.
         quick, qfacts = solve_prepared(
-            prep,
-            time_limit=QUICK_EXACT_SHARE * time_limit,
-            workers=workers,
-            seed=seed,
-            current=current,
+            prep, budget.sub(SHARES.quick_exact * budget.limit), current=current
         )
-        if qfacts["status"] == "optimal":
+        _step(steps, "quick_exact", prep, budget, quick)
+        if qfacts.status == OPTIMAL:
             return quick, qfacts
         if fair_level(prep, quick) >= fair_level(prep, current):
             current = quick
     current = floor_lns(
         prep,
         current,
-        deadline=started + (SINGLE_LNS_SHARE if single else LNS_SHARE) * time_limit,
+        deadline=budget.at(SHARES.single_lns if single else SHARES.lns),
+        workers=budget.workers,
+        seed=budget.seed,
+    )
+    _step(steps, "floor_lns", prep, budget, current)
+    if single:
+        # Small enough for one model: CP-SAT shares its time over the parts better itself.
+        return _one_model(prep, budget, current, deadline, steps)
+    return _by_parts(prep, budget, current, deadline, block_max, steps)
+
+
+def _neighbourhoods_only(
+    prep: Prepared, budget: Budget, current: Timeline, deadline: float, steps: list[Step]
+) -> tuple[Timeline, SolveFacts]:
+    """A round too large even for blocks: the floor raised in neighbourhoods, then a bound from
+    the worst-served pairs' neighbourhoods."""
+    workers, seed = budget.workers, budget.seed
+    current = floor_lns(
+        prep,
+        current,
+        deadline=deadline - SHARES.bound * budget.limit,
         workers=workers,
         seed=seed,
     )
-    parts = exact_parts(prep)
-    facts: dict = {"stages": [], "objectives": {}, "bounds": {}, "status": "optimal", "parts": 0}
-    bound_at = deadline - (SINGLE_BOUND_SHARE if single else BOUND_SHARE) * time_limit
-    if single:
-        # Small enough for one model: CP-SAT shares its time over the parts better itself.
-        current, light = _light_floor(
-            prep, current, None, time_limit=time_limit, workers=workers, seed=seed
-        )
-        current, freed = free_held(
-            prep, current, time_limit=FREE_SHARE * time_limit, workers=workers, seed=seed
-        )
-        light += freed
-        # A bound proven now that the floor meets saves the floor stage and the bound at the
-        # end: the time goes to the next levels and to granted hours instead.
-        early = relaxed_bound(
+    _step(steps, "floor_lns", prep, budget, current)
+    facts = SolveFacts(status=FEASIBLE)
+    bound = neighbourhood_bound(prep, current, deadline=deadline, workers=workers, seed=seed)
+    _step(steps, "bound", prep, budget, current)
+    if bound is not None:
+        facts.bounds["floor"] = bound
+    return current, facts
+
+
+def _one_model(
+    prep: Prepared, budget: Budget, current: Timeline, deadline: float, steps: list[Step]
+) -> tuple[Timeline, SolveFacts]:
+    """A round small enough for one model: the floor raised with the busy lines held, then with
+    their runs freed; a bound proven early saves the floor stage; the staged whole-round solve;
+    and the time a quick bound leaves, for hours in neighbourhoods."""
+    workers, seed = budget.workers, budget.seed
+    bound_at = deadline - SHARES.single_bound * budget.limit
+    current, light = _light_floor(prep, current, None, budget.sub(budget.limit))
+    _step(steps, "floor_light", prep, budget, current)
+    current, freed = free_held(prep, current, budget.sub(SHARES.free * budget.limit))
+    _step(steps, "floor_free", prep, budget, current)
+    light += freed
+    # A bound proven now that the floor meets saves the floor stage and the bound at the end:
+    # the time goes to the next levels and to granted hours instead.
+    early = relaxed_bound(
+        prep,
+        current,
+        None,
+        deadline=time.perf_counter() + SHARES.single_bound * budget.limit,
+        workers=workers,
+        seed=seed,
+    )
+    known = early is not None and meets(prep, current, early)
+    _step(steps, "early_bound", prep, budget, current)
+    if known:
+        # The floor is proven: small neighbourhoods re-planned for hours (the floor held) give
+        # the whole model's later stages a fuller hint than its own search finds.
+        current = hours_lns(
             prep,
             current,
-            None,
-            deadline=time.perf_counter() + SINGLE_BOUND_SHARE * time_limit,
+            deadline=time.perf_counter() + SHARES.single_hours * budget.limit,
             workers=workers,
             seed=seed,
         )
-        known = early is not None and meets(prep, current, early)
-        if known:
-            # The floor is proven: small neighbourhoods re-planned for hours (the floor held)
-            # give the whole model's later stages a fuller hint than its own search finds.
-            current = hours_lns(
-                prep,
-                current,
-                deadline=time.perf_counter() + SINGLE_HOURS_SHARE * time_limit,
-                workers=workers,
-                seed=seed,
-            )
-        current, facts = solve_prepared(
-            prep,
-            time_limit=((deadline if known else bound_at) + 0.1 - started) / 0.97,
-            workers=workers,
-            seed=seed,
-            started=started,
-            current=current,
-            floor_proven=known,
-        )
-        facts["stages"] = light + facts["stages"]
-        if early is not None:
-            facts["bounds"]["floor"] = min(early, facts["bounds"].get("floor", early))
-        if not known and not meets(prep, current, facts["bounds"].get("floor")):
-            bound = relaxed_bound(
-                prep, current, None, deadline=deadline, workers=workers, seed=seed
-            )
-            if bound is not None:
-                facts["bounds"]["floor"] = min(bound, facts["bounds"].get("floor", bound))
-        proven_hours = facts["bounds"].get("granted_usage", math.inf) <= sum(current.usage.values())
-        if deadline - time.perf_counter() > 0.5 and not proven_hours:
-            # A bound proven quicker than its reserve leaves time: more hours, the floor held.
-            current = hours_lns(prep, current, deadline=deadline, workers=workers, seed=seed)
-        return current, facts
+        _step(steps, "hours_lns", prep, budget, current)
+    end = deadline if known else bound_at
+    current, facts = solve_prepared(
+        prep,
+        budget.sub(budget.limit_until(end), started=budget.started),
+        current=current,
+        options=SolveOptions(floor_proven=known),
+    )
+    _step(steps, "whole_model", prep, budget, current)
+    facts.stages = light + facts.stages
+    if early is not None:
+        facts.bounds["floor"] = min(early, facts.bounds.get("floor", early))
+    if not known and not meets(prep, current, facts.bounds.get("floor")):
+        bound = relaxed_bound(prep, current, None, deadline=deadline, workers=workers, seed=seed)
+        if bound is not None:
+            facts.bounds["floor"] = min(bound, facts.bounds.get("floor", bound))
+        _step(steps, "bound", prep, budget, current)
+    proven_hours = facts.bounds.get("granted_usage", math.inf) <= sum(current.usage.values())
+    if deadline - time.perf_counter() > 0.5 and not proven_hours:
+        # A bound proven quicker than its reserve leaves time: more hours, the floor held.
+        current = hours_lns(prep, current, deadline=deadline, workers=workers, seed=seed)
+        _step(steps, "hours_lns", prep, budget, current)
+    return current, facts
+
+
+def _by_parts(
+    prep: Prepared,
+    budget: Budget,
+    current: Timeline,
+    deadline: float,
+    block_max: int,
+    steps: list[Step],
+) -> tuple[Timeline, SolveFacts]:
+    """A round in independent parts (and blocks inside large parts), each solved with the rest
+    of the plan fixed, lowest fair share first; then each part's relaxation as a bound."""
+    workers, seed = budget.workers, budget.seed
+    parts = exact_parts(prep)
+    facts = SolveFacts(status=OPTIMAL)
+    bound_at = deadline - SHARES.bound * budget.limit
     jobs: list[tuple[int, set[str], bool]] = []
     for i, part in enumerate(parts):
         ids = {q.id for u in part for q in u}
@@ -278,7 +329,7 @@ def plan_parts(
             jobs.append((i, ids, True))
         else:
             jobs += [(i, b, False) for b in blocks_of(prep, part, block_max)]
-            facts["status"] = "feasible"
+            facts.status = FEASIBLE
     # Lowest fair share first, so the floor gets the time while it is there.
     reqs = prep.problem.request_by_id
 
@@ -289,25 +340,20 @@ def plan_parts(
         )
 
     jobs.sort(key=lambda j: (worst_share(j[1]), -len(j[1])))
-    facts["parts"] = len(jobs)
+    facts.parts = len(jobs)
     bounds: list[float] = []
     statuses: list[str] = []
     total = sum(len(ids) for _, ids, _ in jobs)
     early: float | None = None  # a proven bound that the floor meets, once there is one
     for n, (_part, ids, whole) in enumerate(jobs):
         if bound_at - time.perf_counter() <= 0.2:
-            facts["status"] = "feasible"
+            facts.status = FEASIBLE
             break
-        light: list[dict] = []
+        light: list[StageFact] = []
         if whole and early is None and holds_floor(prep, current, ids):
             left = bound_at - time.perf_counter()
             current, light = _light_floor(
-                prep,
-                current,
-                ids,
-                time_limit=left * len(ids) / max(1, total),
-                workers=workers,
-                seed=seed,
+                prep, current, ids, budget.sub(left * len(ids) / max(1, total))
             )
             # The floor's part: its bound now, and if the floor meets it, the parts' solves
             # skip the floor stage and the bounds at the end (their time goes to hours).
@@ -315,7 +361,7 @@ def plan_parts(
                 prep,
                 current,
                 ids,
-                deadline=time.perf_counter() + BOUND_SHARE * time_limit,
+                deadline=time.perf_counter() + SHARES.bound * budget.limit,
                 workers=workers,
                 seed=seed,
             )
@@ -325,24 +371,20 @@ def plan_parts(
                     early, bound_at = bound, deadline
         left = bound_at - time.perf_counter()
         if left <= 0.2:
-            facts["status"] = "feasible"
+            facts.status = FEASIBLE
             break
         share = len(ids) / max(1, total)
         total -= len(ids)
-        budget = max(0.2, left * share)
         current, sub = solve_prepared(
             prep,
-            time_limit=budget,
-            workers=workers,
-            seed=seed,
+            budget.sub(max(0.2, left * share)),
             current=current,
-            only=ids,
-            stage3=whole,
-            floor_proven=early is not None,
+            options=SolveOptions(only=ids, stage3=whole, floor_proven=early is not None),
         )
-        for st in light + sub["stages"]:
-            facts["stages"].append({"part": n, "whole": whole, **st})
-        statuses.append(sub["status"])
+        for st in light + sub.stages:
+            facts.stages.append(replace(st, part=n, whole=whole))
+        statuses.append(sub.status)
+        _step(steps, f"part_{n}", prep, budget, current)
     # Proven bounds: each part's relaxation (changeovers dropped), which the plan's own floor
     # makes quick to solve; a part in blocks gets the neighbourhood bound instead. Any part's
     # bound bounds the round's floor, so once the floor meets one, the others are not needed.
@@ -357,29 +399,25 @@ def plan_parts(
         )
         if bound is not None:
             bounds.append(bound)
-    if statuses and all(st == "greedy_fallback" for st in statuses):
-        facts["status"] = "greedy_fallback"
-    elif facts["status"] == "optimal" and any(st != "optimal" for st in statuses):
-        facts["status"] = "feasible"
+    if statuses and all(st == GREEDY_FALLBACK for st in statuses):
+        facts.status = GREEDY_FALLBACK
+    elif facts.status == OPTIMAL and any(st != OPTIMAL for st in statuses):
+        facts.status = FEASIBLE
     if bounds:
         # A part solved whole bounds the round's floor (the floor is the parts' minimum).
-        facts["bounds"]["floor"] = min(bounds)
+        facts.bounds["floor"] = min(bounds)
+    _step(steps, "bound", prep, budget, current)
     return current, facts
 
 
 def _light_floor(
-    prep: Prepared,
-    current: Timeline,
-    ids: set[str] | None,
-    *,
-    time_limit: float,
-    workers: int,
-    seed: int,
-) -> tuple[Timeline, list[dict]]:
+    prep: Prepared, current: Timeline, ids: set[str] | None, budget: Budget
+) -> tuple[Timeline, list[StageFact]]:
     """Raise the floor of a large model (the requests ``ids``, or the whole round) that holds the
     round's worst-served pair with the busy lines' runs held where they are: that model is
     several times quicker to solve to optimality, and the full model then starts from its
-    level (it usually only has to prove it). Returns the plan and the stage facts."""
+    level (it usually only has to prove it). ``budget``: the model's whole share, of which
+    ``SHARES.light_floor`` is used at most. Returns the plan and the stage facts."""
 
     pool = [
         q.id for q in prep.problem.requests if prep.eligible(q.id) and (ids is None or q.id in ids)
@@ -395,21 +433,16 @@ def _light_floor(
         return current, []  # the round's floor is elsewhere
     new, facts = solve_prepared(
         prep,
-        time_limit=LIGHT_FLOOR_SHARE * time_limit,
-        workers=workers,
-        seed=seed,
+        budget.sub(SHARES.light_floor * budget.limit),
         current=current,
-        only=ids,
-        order=[],
-        floor_only=True,
+        options=SolveOptions(only=ids, order=[], floor_only=True),
     )
-    stages = [{**st, "stage": "floor_light"} for st in facts["stages"]]
-    return new, stages
+    return new, [replace(st, stage="floor_light") for st in facts.stages]
 
 
 def free_held(
-    prep: Prepared, current: Timeline, *, time_limit: float, workers: int, seed: int
-) -> tuple[Timeline, list[dict]]:
+    prep: Prepared, current: Timeline, budget: Budget
+) -> tuple[Timeline, list[StageFact]]:
     """When the floor is stuck on a busy line (a pair at the floor waits for a run there), one
     floor model in which that line's runs are chosen by :func:`scheduler.starts.free_order`:
     the waiting runs of the pairs at the floor and the runs of the pairs with the most to spare
@@ -431,14 +464,10 @@ def free_held(
         return current, []
     new, facts = solve_prepared(
         prep,
-        time_limit=time_limit,
-        workers=workers,
-        seed=seed,
+        budget.sub(budget.limit),  # (its clock starts with the model)
         current=current,
-        order=free_order(prep, current),
-        floor_only=True,
-        placed_first=False,
+        options=SolveOptions(order=free_order(prep, current), floor_only=True, placed_first=False),
     )
     if fair_level(prep, new) < floor:
         new = current
-    return new, [{**st, "stage": "floor_free"} for st in facts["stages"]]
+    return new, [replace(st, stage="floor_free") for st in facts.stages]

@@ -14,6 +14,7 @@ from scheduler.analysis import Prepared
 from scheduler.cpsat import solve_prepared
 from scheduler.fairness import fair_level, share_of
 from scheduler.greedy import units_of
+from scheduler.pipeline import OPTIMAL, Budget, SolveOptions
 from scheduler.problem import Request
 from scheduler.timeline import Timeline
 
@@ -89,14 +90,11 @@ def floor_lns(
         tries[key] = tries.get(key, 0) + 1
         new, facts = solve_prepared(
             prep,
-            time_limit=min(step * (tries[key] + width.get(key, 1) - 1), left),
-            workers=workers,
-            seed=seed,
+            Budget.start(
+                min(step * (tries[key] + width.get(key, 1) - 1), left), workers=workers, seed=seed
+            ),
             current=current,
-            only=hood.ids,
-            stage3=False,
-            max_levels=1,
-            order=hood.order,
+            options=SolveOptions(only=hood.ids, stage3=False, max_levels=1, order=hood.order),
         )
         if share(key, new) > before + 1e-12 or (
             fair_level(prep, new) >= fair_level(prep, current)
@@ -106,7 +104,7 @@ def floor_lns(
         if share(key, current) <= before + 1e-12:
             # Proven stuck in this neighbourhood, or already given a longer second try: widen
             # it (the requests that could make way for the ones around it), up to WIDEST.
-            if facts["status"] == "optimal" or tries[key] >= 2:
+            if facts.status == OPTIMAL or tries[key] >= 2:
                 tries[key] = 0
                 width[key] = width.get(key, 1) + 1
                 if width[key] > WIDEST:
@@ -153,21 +151,17 @@ def hours_lns(
             hood.add(reqs[oid])
         new, sub = solve_prepared(
             prep,
-            time_limit=min(step, deadline - time.perf_counter()),
-            workers=workers,
-            seed=seed,
+            Budget.start(min(step, deadline - time.perf_counter()), workers=workers, seed=seed),
             current=current,
-            only=hood.ids,
-            stage3=False,
-            max_levels=1,
-            order=hood.order,
-            hold_usage=True,
+            options=SolveOptions(
+                only=hood.ids, stage3=False, max_levels=1, order=hood.order, hold_usage=True
+            ),
         )
         if fair_level(prep, new) >= fair_level(prep, current) and sum(new.usage.values()) > sum(
             current.usage.values()
         ):
             current = new
-        elif sub["status"] == "optimal":
+        elif sub.status == OPTIMAL:
             # Proven: nothing more fits around this request; it is not drawn again.
             waiting = [q for q in waiting if q.id != q0.id]
     return current

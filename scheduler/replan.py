@@ -30,6 +30,7 @@ from scheduler.analysis import (
 from scheduler.cpsat import solve_prepared
 from scheduler.demand import refine_demand
 from scheduler.greedy import greedy_placements, units_of
+from scheduler.pipeline import OPTIMAL, Budget, SolveFacts, SolveOptions
 from scheduler.plan import Plan
 from scheduler.problem import Problem, ProblemError, Request, Training, check_problem
 from scheduler.reasons import make_plan
@@ -358,22 +359,20 @@ def replan(
         left = time_limit - (time.perf_counter() - t0)
         current, facts = solve_prepared(
             prep,
-            time_limit=max(0.2, left),
-            workers=workers,
-            seed=seed,
+            Budget.start(max(0.2, left), workers=workers, seed=seed),
             current=current,
-            only=candidates,
+            options=SolveOptions(only=candidates),
         )
     else:
-        facts = {"status": "optimal", "objectives": {}, "bounds": {}, "stages": []}
+        facts = SolveFacts(status=OPTIMAL)
     plan = make_plan(
         prep,
         current,
-        status=facts["status"],
+        status=facts.status,
         planner="replan",
         started=t0,
-        objectives=facts["objectives"],
-        stages=facts["stages"],
+        objectives=facts.objectives,
+        stages=facts.stage_dicts(),
         no_room=no_room,
         keep=held,
     )

@@ -8,11 +8,10 @@ from scheduler.analysis import Prepared, prepare
 from scheduler.decompose import BLOCK_MAX, plan_parts
 from scheduler.fairness import floor_cap
 from scheduler.greedy import first_come_first_served, greedy_fair
+from scheduler.pipeline import SHARES, Budget
 from scheduler.plan import Plan
 from scheduler.problem import Problem
 from scheduler.reasons import make_plan
-
-DEMAND_SHARE = 0.05  # of the time limit, at most, for solving demand alone exactly
 
 
 def solve(
@@ -34,7 +33,7 @@ def solve(
     """
     t0 = time.perf_counter()
     # Demand alone is solved exactly within a small share of the time.
-    prep = prepare(problem, demand_seconds=DEMAND_SHARE * time_limit)
+    prep = prepare(problem, demand_seconds=SHARES.demand * time_limit)
     if planner == "greedy":
         return greedy_fair(problem, prep=prep)
     if planner == "fcfs":
@@ -70,21 +69,15 @@ def _solve_cpsat(
     """The CP-SAT plan (solved part by part, see :mod:`scheduler.decompose`), or the greedy
     fair plan if CP-SAT finds nothing in time."""
     t0 = time.perf_counter() if started is None else started
-    tl, facts = plan_parts(
-        prep,
-        time_limit=time_limit,
-        workers=workers,
-        seed=seed,
-        started=t0,
-        block_max=block_max or BLOCK_MAX,
-    )
+    budget = Budget.start(time_limit, workers=workers, seed=seed, started=t0)
+    tl, facts = plan_parts(prep, budget, block_max=block_max or BLOCK_MAX)
     return make_plan(
         prep,
         tl,
-        status=facts["status"],
+        status=facts.status,
         planner="cpsat",
         started=t0,
-        objectives=facts["objectives"],
-        bounds=facts["bounds"],
-        stages=facts["stages"],
+        objectives=facts.objectives,
+        bounds=facts.bounds,
+        stages=facts.stage_dicts(),
     )

@@ -177,25 +177,65 @@ def place_snug(tl: Timeline, unit: list, tries: int = 24) -> bool:
 
 
 def free_order(prep: Prepared, current: Timeline) -> list[str]:
-    """Requests ranked for a floor model that frees held runs: the waiting requests of the
-    pairs at the floor first (lowest share first), then the placed requests of the pairs with
-    the most to spare (highest share first: their runs on a busy line are the ones the model may
-    move or drop to make room), then the others. With this order the runs a model holds fixed
-    on a busy line are those of the pairs closest to the floor, instead of where the greedy
-    happened to put them."""
+    """Requests ranked for a floor model that frees held runs on busy lines:
+
+    1. the waiting requests of the pairs at the floor (lowest share first);
+    2. the placed runs in their way: on one of their candidate resources, overlapping their
+       window (changeover included), of the pairs with the most to spare first;
+    3. the other waiting requests of pairs below their demand (lowest share first);
+    4. the other placed runs (highest share first), then the rest.
+
+    A busy line's model takes its runs in this order, so the runs held fixed are those far from
+    the floor pairs' windows, instead of where the greedy happened to put them (ranking all the
+    waiting requests first filled the model with them on week rounds and held every run in the
+    floor pairs' way)."""
     reqs = prep.problem.request_by_id
+    res = prep.problem.resource_by_id
 
     def share(key) -> float:
         if key not in prep.entitlement:
             return float("inf")
         return share_of(prep, key, current)
 
-    def rank(qid: str) -> tuple:
-        q = reqs[qid]
-        key = (q.tenant, prep.klass[qid])
-        below = current.usage.get(key, 0) < prep.demand.get(key, 0)
-        if qid not in current.placed:
-            return (0 if below else 2, share(key), qid)
-        return (1, -share(key), qid)
+    def below(key) -> bool:
+        return current.usage.get(key, 0) < prep.demand.get(key, 0)
 
-    return sorted((q.id for q in prep.problem.requests if prep.eligible(q.id)), key=rank)
+    eligible = [q.id for q in prep.problem.requests if prep.eligible(q.id)]
+    shares = {}
+    for qid in eligible:
+        key = (reqs[qid].tenant, prep.klass[qid])
+        if key not in shares:
+            shares[key] = share(key)
+    open_shares = [v for k, v in shares.items() if below(k) and k in prep.entitlement]
+    floor = min(open_shares, default=float("inf"))
+    at_floor = [
+        qid
+        for qid in eligible
+        if qid not in current.placed
+        and below(k := (reqs[qid].tenant, prep.klass[qid]))
+        and shares[k] <= floor + 1e-9
+    ]
+    # The windows the floor pairs' waiting requests need, per resource.
+    need: dict[str, list[tuple[int, int]]] = {}
+    for qid in at_floor:
+        q = reqs[qid]
+        for rid in prep.starts[qid]:
+            margin = max((t for *_x, t in res[rid].changeovers), default=0)
+            need.setdefault(rid, []).append((q.earliest - margin, q.deadline + margin))
+
+    def in_the_way(qid: str) -> bool:
+        rids, start = current.placed[qid]
+        end = start + reqs[qid].duration
+        return any(lo < end and start < hi for rid in rids for lo, hi in need.get(rid, ()))
+
+    floor_set = set(at_floor)
+
+    def rank(qid: str) -> tuple:
+        key = (reqs[qid].tenant, prep.klass[qid])
+        if qid in floor_set:
+            return (0, shares[key], qid)
+        if qid in current.placed:
+            return (1 if in_the_way(qid) else 3, -shares[key], qid)
+        return (2 if below(key) else 4, shares[key], qid)
+
+    return sorted(eligible, key=rank)

@@ -13,6 +13,7 @@ from scheduler.decompose import free_held
 from scheduler.fairness import fair_level
 from scheduler.greedy import greedy_placements
 from scheduler.hotspots import generate_hotspots
+from scheduler.pipeline import Budget
 from scheduler.reasons import make_plan
 from scheduler.starts import free_order, place_snug, scarce_first_start
 
@@ -77,7 +78,7 @@ def test_freeing_held_runs_never_lowers_the_floor_and_keeps_every_rule(seed):
     assert sorted(free_order(prep, start)) == sorted(
         q.id for q in problem.requests if prep.eligible(q.id)
     )
-    new, _stages = free_held(prep, start, time_limit=1.0, workers=1, seed=0)
+    new, _stages = free_held(prep, start, Budget.start(1.0, workers=1))
     assert fair_level(prep, new.usage) >= fair_level(prep, start.usage)
     _valid(problem, prep, new)
 
@@ -86,7 +87,7 @@ def test_freeing_held_runs_on_a_hot_spot_round_keeps_the_plan_valid():
     problem = generate_hotspots(**HOT)
     prep = prepare(problem, demand_seconds=1.0)
     start = greedy_placements(prep)
-    new, stages = free_held(prep, start, time_limit=2.0, workers=2, seed=0)
-    assert stages and all(st["stage"] == "floor_free" for st in stages)
+    new, stages = free_held(prep, start, Budget.start(2.0, workers=2))
+    assert stages and all(st.stage == "floor_free" for st in stages)
     assert fair_level(prep, new.usage) >= fair_level(prep, start.usage)
     _valid(problem, prep, new)
