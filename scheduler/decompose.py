@@ -252,13 +252,22 @@ def _one_model(
     prep: Prepared, budget: Budget, current: Timeline, deadline: float, steps: list[Step]
 ) -> tuple[Timeline, SolveFacts]:
     """A round small enough for one model: the floor raised with the busy lines held, then with
-    their runs freed; a bound proven early saves the floor stage; the staged whole-round solve;
-    and the time a quick bound leaves, for hours in neighbourhoods."""
+    their runs freed; a bound proven early saves the floor stage; a floor still 0 gets more
+    neighbourhoods; the staged whole-round solve; and the time a quick bound leaves, for hours in
+    neighbourhoods. No step before the whole model takes the time it needs
+    (``SHARES.whole_model_min``)."""
     workers, seed = budget.workers, budget.seed
-    bound_at = deadline - SHARES.single_bound * budget.limit
-    current, light = _light_floor(prep, current, None, budget.sub(budget.limit))
+    limit = budget.limit
+    bound_at = deadline - SHARES.single_bound * limit
+    model_at = bound_at - SHARES.whole_model_min * limit
+
+    def until(moment: float, seconds: float) -> float:
+        """``seconds`` from now, or less so as to end by ``moment``."""
+        return max(0.0, min(seconds, moment - time.perf_counter()))
+
+    current, light = _light_floor(prep, current, None, budget.sub(until(model_at, limit)))
     _step(steps, "floor_light", prep, budget, current)
-    current, freed = free_held(prep, current, budget.sub(SHARES.free * budget.limit))
+    current, freed = free_held(prep, current, budget.sub(until(model_at, SHARES.free * limit)))
     _step(steps, "floor_free", prep, budget, current)
     light += freed
     # A bound proven now that the floor meets saves the floor stage and the bound at the end:
@@ -267,19 +276,33 @@ def _one_model(
         prep,
         current,
         None,
-        deadline=time.perf_counter() + SHARES.single_bound * budget.limit,
+        deadline=time.perf_counter() + until(model_at, SHARES.single_bound * limit),
         workers=workers,
         seed=seed,
     )
     known = early is not None and meets(prep, current, early)
     _step(steps, "early_bound", prep, budget, current)
+    if not known and fair_level(prep, current) <= 0:
+        # A pair still has nothing (and no bound says that is the best): its requests wait on
+        # busy lines whose runs the whole model holds, so that model cannot raise the floor;
+        # neighbourhoods around the pair can.
+        current = floor_lns(
+            prep,
+            current,
+            deadline=time.perf_counter() + until(model_at, SHARES.zero_lns * limit),
+            workers=workers,
+            seed=seed,
+        )
+        known = early is not None and meets(prep, current, early)
+        _step(steps, "floor_lns_zero", prep, budget, current)
     if known:
         # The floor is proven: small neighbourhoods re-planned for hours (the floor held) give
         # the whole model's later stages a fuller hint than its own search finds.
         current = hours_lns(
             prep,
             current,
-            deadline=time.perf_counter() + SHARES.single_hours * budget.limit,
+            deadline=time.perf_counter()
+            + until(deadline - SHARES.whole_model_min * limit, SHARES.single_hours * limit),
             workers=workers,
             seed=seed,
         )

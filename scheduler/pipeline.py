@@ -38,9 +38,11 @@ class Shares:
     # the limit; if every stage is proven, that is the answer.
     quick_exact: float = 0.15
     # Of the limit, counted from the start, for raising the floor neighbourhood by neighbourhood
-    # (a round in parts / a round small enough for one model).
+    # (a round in parts / a round small enough for one model: on week rounds of 2,000 requests
+    # at 10 s, 0.45 reached a floor 0-60% higher than 0.2 on six seeds of eight and never lower;
+    # 0.6 ran late on some).
     lns: float = 0.4
-    single_lns: float = 0.2
+    single_lns: float = 0.45
     # Of the limit, for proving a bound on the floor (a round in parts / one model; the one model
     # needs a little more: measured on the 2,000-request benchmark).
     bound: float = 0.08
@@ -50,6 +52,11 @@ class Shares:
     light_floor: float = 0.25
     # Of the limit of a one-model round, at most, for freeing runs held on busy lines (floor only).
     free: float = 0.12
+    # Of the limit of a one-model round whose floor is still 0 after freeing held runs, for more
+    # floor neighbourhoods (the whole model holds the busy lines' runs in the pair's way).
+    zero_lns: float = 0.25
+    # Of the limit, at least, left to the whole model of a one-model round by the steps before.
+    whole_model_min: float = 0.12
     # Of the limit of a one-model round whose floor is proven early, for hours in neighbourhoods.
     single_hours: float = 0.3
     # Inside a staged solve, of the left: the floor stage, and the floor with the further leximin
