@@ -75,10 +75,17 @@ class Slurm:
         self.cluster = cluster
         self.timeout = timeout
 
-    def run(self, *args: str) -> subprocess.CompletedProcess:
+    def run(self, *args: str, answer: str | None = None) -> subprocess.CompletedProcess:
+        """Run a Slurm command; ``answer``: what it reads on stdin (default: nothing, at EOF)."""
         env = {k: v for k, v in os.environ.items() if k != "SLURM_JWT"}
         return subprocess.run(
-            list(args), capture_output=True, text=True, timeout=self.timeout, env=env, check=False
+            list(args),
+            capture_output=True,
+            text=True,
+            timeout=self.timeout,
+            env=env,
+            check=False,
+            input=answer if answer is not None else "",
         )
 
     def account_limits(
@@ -215,9 +222,17 @@ _RUNAWAY_FORMAT = "format=ID,Name,State,TimeSubmit"
 
 
 def _runaway_list(slurm: Slurm) -> list[dict]:
-    # stdin is closed, so the question whether to fix them is answered "no".
+    # The question whether to fix them is answered "no". (At EOF sacctmgr 22.05 asks again in a
+    # busy loop for its 30 seconds to decide: the listing then took 30 s of CPU and timed out.)
     done = slurm.run(
-        "sacctmgr", "-n", "-P", "show", "runawayjobs", f"cluster={slurm.cluster}", _RUNAWAY_FORMAT
+        "sacctmgr",
+        "-n",
+        "-P",
+        "show",
+        "runawayjobs",
+        f"cluster={slurm.cluster}",
+        _RUNAWAY_FORMAT,
+        answer="n\n",
     )
     if done.returncode != 0:
         raise OpError(f"sacctmgr: {(done.stdout + done.stderr).strip()}", status=409)

@@ -62,6 +62,18 @@ def kill9(slurm_env, daemon: str) -> None:
         time.sleep(0.1)
 
 
+def cancel_every_job(slurm_env, timeout: float = 60) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "SLURM_JWT"}
+    env["SLURM_CONF"] = slurm_env["SLURM_CONF"]
+    deadline = time.monotonic() + timeout
+    while live := subprocess.run(
+        ["squeue", "-h", "-o", "%i"], env=env, capture_output=True, text=True, timeout=30
+    ).stdout.split():
+        assert time.monotonic() < deadline, f"jobs still live on the dev cluster: {live}"
+        subprocess.run(["scancel", "--quiet", *live], env=env, capture_output=True, timeout=30)
+        time.sleep(0.5)
+
+
 def resume_nodes(slurm_env) -> None:
     # After a controller crash a node may come back drained ("Duplicate jobid").
     env = {k: v for k, v in os.environ.items() if k != "SLURM_JWT"}
@@ -160,6 +172,9 @@ def test_slurmctld_kill_9_after_a_batch(
     # Lost jobs are noticed sooner than in production (2 minutes).
     monkeypatch.setattr(following_module, "VANISHED_GRACE", dt.timedelta(seconds=8))
     client = fragile_client(slurm_env)
+    # Jobs earlier tests left live on the shared dev cluster would be lost by the crash too, as
+    # runaway jobs that are not this test's (the sync then rightly closes none): none are left.
+    cancel_every_job(slurm_env)
     gpus = 1
     jobs = [
         submit(park, name=f"crash-{i}", gpus=gpus, partition="gpu", memory_mb=64,
@@ -201,12 +216,12 @@ def test_slurmctld_kill_9_after_a_batch(
 
 
 def park_runaway_ids(slurm_env) -> list[int]:
-    """The park's jobs that sacctmgr lists as runaway (stdin closed: listed, never closed)."""
+    """The park's jobs that sacctmgr lists as runaway (answered "n": listed, never closed)."""
     env = {k: v for k, v in os.environ.items() if k != "SLURM_JWT"}
     env["SLURM_CONF"] = slurm_env["SLURM_CONF"]
     listed = subprocess.run(
         ["sacctmgr", "-n", "-P", "show", "runawayjobs", "format=ID,Name"],
-        env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        env=env, capture_output=True, text=True, timeout=60, input="n\n",
     ).stdout  # fmt: skip
     return sorted(int(line.split("|")[0]) for line in listed.splitlines() if "|park-" in line)
 
