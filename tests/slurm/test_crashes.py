@@ -205,14 +205,33 @@ def test_slurmctld_kill_9_after_a_batch(
     ]  # fmt: skip
     lost = park_runaway_ids(slurm_env)
     if lost:
-        assert len(runaway) == 1 and runaway[0].fix is not None, runaway
-        assert runaway[0].text.startswith(",".join(map(str, lost)) + ":"), runaway[0].text
+        assert len(runaway) == 1, runaway
+        assert runaway[0].text.startswith(",".join(map(str, lost))) or "not the park's" in (
+            runaway[0].text
+        ), runaway[0].text
+    if runaway and runaway[0].fix is not None:
         runaway[0].fix()
-    after = plan(wanted, client=client, agent=agent, now=timezone.now())
-    assert [s for s in after if s.section == "runaway jobs"] == []
+    after = [
+        s for s in plan(wanted, client=client, agent=agent, now=timezone.now())
+        if s.section == "runaway jobs"
+    ]  # fmt: skip
+    if after:
+        # slurmdbd may record a job the crash lost under another name ("allocation"): the sync
+        # cannot tell it is the park's, so it reports it, closes none and leaves them to the
+        # cluster's operator, who closes them here.
+        assert after[0].fix is None and "not the park's" in after[0].text, after
+        close_runaway(slurm_env)
     assert park_runaway_ids(slurm_env) == []
     agent.close()
     client.close()
+
+
+def close_runaway(slurm_env) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "SLURM_JWT"}
+    env["SLURM_CONF"] = slurm_env["SLURM_CONF"]
+    subprocess.run(
+        ["sacctmgr", "-i", "show", "runawayjobs"], env=env, capture_output=True, timeout=60
+    )
 
 
 def park_runaway_ids(slurm_env) -> list[int]:
