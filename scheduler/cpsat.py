@@ -212,7 +212,8 @@ class _StagedSolve:
         # time goes to granting more hours.
         self.stage3 = options.stage3 and not large
         self.max_levels = min(options.max_levels, 2) if large else options.max_levels
-        self.stage1_end = 0.0
+        self.stage1_end = 0.0  # (set by the floor stage: when the further levels must end)
+        self.z1 = 0  # (set by the floor stage: the floor level it reached, scaled)
 
     # -- helpers
 

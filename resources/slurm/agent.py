@@ -75,7 +75,7 @@ class Slurm:
         self.cluster = cluster
         self.timeout = timeout
 
-    def run(self, *args: str, answer: str | None = None) -> subprocess.CompletedProcess:
+    def run(self, *args: str, answer: str = "") -> subprocess.CompletedProcess:
         """Run a Slurm command; ``answer``: what it reads on stdin (default: nothing, at EOF)."""
         env = {k: v for k, v in os.environ.items() if k != "SLURM_JWT"}
         return subprocess.run(
@@ -85,7 +85,7 @@ class Slurm:
             timeout=self.timeout,
             env=env,
             check=False,
-            input=answer if answer is not None else "",
+            input=answer,
         )
 
     def account_limits(

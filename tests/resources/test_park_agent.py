@@ -24,7 +24,7 @@ class FakeSlurm(Slurm):
     def reservation(self, name: str) -> dict | None:
         return {"ReservationName": name}
 
-    def run(self, *args: str, answer: str | None = None):
+    def run(self, *args: str, answer: str = ""):
         self.calls.append(("delete", args[-1].removeprefix("ReservationName=")))
         return subprocess.CompletedProcess(args, 0, "", "")
 
@@ -99,7 +99,7 @@ class RunawaySlurm(Slurm):
         self.accounts = accounts
         self.fixed = False
 
-    def run(self, *args: str, answer: str | None = None):
+    def run(self, *args: str, answer: str = ""):
         if args[:2] == ("sacctmgr", "-i"):
             self.fixed = True
             self.runaway = []
