@@ -20,7 +20,7 @@ from booking.formats import when_text
 from booking.rounds.models import AllocationRound
 from booking.rounds.reasons import FINAL_CODES, reason_text_stored
 from resources.availability import peak_units
-from resources.models import Resource
+from resources.models import Resource, ResourceKind
 
 # Reason codes of the solver under which the request may still be granted later (waitlist).
 GRANTED_CODES = ("granted", "moved", "promoted")
@@ -161,8 +161,10 @@ def current_problem(rnd: AllocationRound) -> tuple[scheduler.Problem, scheduler.
 def check_free(rnd_outcomes: list[tuple[Booking, Resource, dt.datetime, dt.datetime]]) -> None:
     """Refuse to publish a plan that clashes with bookings made since it was computed.
 
-    PostgreSQL's exclusion constraint would catch capacity-1 clashes too; this check also
-    covers GPU capacity and SQLite, and names the clash.
+    Capacity holds in every dimension the planner counts: units (GPUs), and on a GPU node its
+    CPUs and memory, counting each booking that states them (0: not stated, not counted, as in
+    the planner). PostgreSQL's exclusion constraint would catch capacity-1 clashes too; this
+    check also covers GPU capacity and SQLite, and names the clash.
     """
     by_resource: dict[int, list] = {}
     for booking, resource, start, end in rnd_outcomes:
@@ -174,20 +176,38 @@ def check_free(rnd_outcomes: list[tuple[Booking, Resource, dt.datetime, dt.datet
         holding = list(
             Booking.objects.filter(
                 resource=resource, status__in=HOLDING_STATUSES, start__lt=hi, end__gt=lo
-            ).values_list("start", "end", "units")
+            )
+            .exclude(pk__in=[b.pk for b, _r, _s, _e in items if b.pk])
+            .values_list("start", "end", "units", "cpus", "memory_gb")
         )
-        rows = holding + [(s, e, b.units) for b, _r, s, e in items]
-        for _booking, _r, start, end in items:
-            if peak_units(rows, start, end) > resource.capacity:
-                raise Conflict(
-                    "plan_stale",
-                    _(
-                        "%(resource)s has been booked at %(start)s since the plan was made; "
-                        "run the planner again."
-                    ),
-                    params={"resource": resource.name, "start": when_text(start)},
-                    field="round",
-                )
+        rows = holding + [(s, e, b.units, b.cpus, b.memory_gb) for b, _r, s, e in items]
+        for dimension, index, have in _dimensions(resource):
+            held = [(s, e, row[index]) for s, e, *row in rows]
+            for _booking, _r, start, end in items:
+                if peak_units(held, start, end) > have:
+                    raise Conflict(
+                        "plan_stale",
+                        _(
+                            "%(resource)s has been booked at %(start)s since the plan was made "
+                            "(%(dimension)s over its %(have)s); run the planner again."
+                        ),
+                        params={
+                            "resource": resource.name,
+                            "start": when_text(start),
+                            "dimension": dimension,
+                            "have": have,
+                        },
+                        field="round",
+                    )
+
+
+def _dimensions(resource: Resource) -> list[tuple[str, int, int]]:
+    """(name, index in a row's (units, cpus, memory_gb), capacity) of each dimension counted."""
+    out = [(_("units"), 0, resource.capacity)]
+    node = getattr(resource, "gpu", None) if resource.kind == ResourceKind.GPU_NODE else None
+    if node is not None:
+        out += [(_("CPUs"), 1, node.cpus), (_("memory (GB)"), 2, node.memory_gb)]
+    return out
 
 
 def check_on_grid(rnd_outcomes: list[tuple[Booking, Resource, dt.datetime, dt.datetime]]) -> None:

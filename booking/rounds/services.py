@@ -165,7 +165,7 @@ def round_publish(*, allocation_round: AllocationRound, actor=None) -> Allocatio
                 r.slug: r
                 for r in Resource.objects.filter(
                     slug__in={o.resource for o in outcomes.values() if o.resource}
-                )
+                ).select_related("gpu")
             }
             if any(o.granted and o.resource not in resources for o in outcomes.values()):
                 raise Conflict(

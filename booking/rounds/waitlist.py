@@ -240,7 +240,10 @@ def _problem_from_bookings(rnd: AllocationRound):
 def _resources(slugs) -> dict:
     from resources.models import Resource
 
-    return {r.slug: r for r in Resource.objects.filter(slug__in=[s for s in slugs if s])}
+    return {
+        r.slug: r
+        for r in Resource.objects.filter(slug__in=[s for s in slugs if s]).select_related("gpu")
+    }
 
 
 def _promote(unit, bookings, outcomes, resources, note) -> list[Booking]:

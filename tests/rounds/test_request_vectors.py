@@ -151,6 +151,50 @@ def test_in_hours_the_same_split_is_measured_in_gpu_hours(
     assert share["acme/gpu"] == pytest.approx(1.5 * share["globex/gpu"], rel=1e-4)
 
 
+def test_publishing_refuses_a_plan_over_the_nodes_cpus_and_writes_nothing(
+    park, week_round, drf_node, django_capture_on_commit_callbacks
+):
+    """Publishing runs the capacity rule in every dimension: one more memory-heavy task in the
+    stored plan fits the node's GPUs (6 of 8) and memory (18 of 18 GB) but not its CPUs (10 of
+    9), and the publish is refused naming CPUs, with no request changed."""
+    from booking.errors import Conflict
+    from booking.rounds.services import round_publish
+
+    tenant_of = _tasks(park, week_round, drf_node)
+    rnd = close_and_solve(week_round, django_capture_on_commit_callbacks)
+    plan = dict(rnd.plan)
+    outcomes = dict(plan["outcomes"])
+    granted_a = next(
+        o for pk, o in outcomes.items() if o["granted"] and tenant_of[int(pk)] == "acme"
+    )
+    refused_a = next(
+        pk for pk, o in outcomes.items() if not o["granted"] and tenant_of[int(pk)] == "acme"
+    )
+    outcomes[refused_a] = {**outcomes[refused_a], **{k: granted_a[k] for k in granted_a}}
+    plan["outcomes"] = outcomes
+    rnd.plan = plan
+    rnd.save(update_fields=["plan"])
+    before = sorted(Booking.objects.values_list("pk", "status"))
+    with pytest.raises(Conflict) as refused:
+        round_publish(allocation_round=rnd)
+    assert refused.value.code == "plan_stale"
+    assert refused.value.params["dimension"] == "CPUs"
+    assert refused.value.params["have"] == 9
+    assert "CPUs over its 9" in refused.value.message
+    assert sorted(Booking.objects.values_list("pk", "status")) == before
+
+
+def test_publishing_the_plan_as_solved_passes_the_same_check(
+    park, week_round, drf_node, django_capture_on_commit_callbacks
+):
+    tenant_of = _tasks(park, week_round, drf_node)
+    rnd = close_and_solve(week_round, django_capture_on_commit_callbacks)
+    round_fixtures.publish(rnd, django_capture_on_commit_callbacks)
+    confirmed = Booking.objects.filter(pk__in=tenant_of, status="confirmed")
+    assert confirmed.count() == 5
+    assert sum(b.cpus for b in confirmed) <= 9 and sum(b.memory_gb for b in confirmed) <= 18
+
+
 def test_a_pool_request_is_planned_only_on_members_that_hold_its_vector(park, week_round, drf_node):
     park.gpu.booking_mode = "round"
     park.gpu.save()  # gpu01: 4 GPUs, 32 CPUs, 256 GB
