@@ -215,7 +215,9 @@ def _strategy(
     current = floor_lns(
         prep,
         current,
-        deadline=budget.at(SHARES.single_lns if single else SHARES.lns),
+        deadline=budget.at(SHARES.single_lns_max if single else SHARES.lns),
+        soft=budget.at(SHARES.single_lns) if single else None,
+        patience=SHARES.lns_patience * budget.limit,
         workers=budget.workers,
         seed=budget.seed,
     )
@@ -249,7 +251,11 @@ def _neighbourhoods_only(
 
 
 def _one_model(
-    prep: Prepared, budget: Budget, current: Timeline, deadline: float, steps: list[Step]
+    prep: Prepared,
+    budget: Budget,
+    current: Timeline,
+    deadline: float,
+    steps: list[Step],
 ) -> tuple[Timeline, SolveFacts]:
     """A round small enough for one model: the floor raised with the busy lines held, then with
     their runs freed; a bound proven early saves the floor stage; a floor still 0 gets more
@@ -265,18 +271,22 @@ def _one_model(
         """``seconds`` from now, or less so as to end by ``moment``."""
         return max(0.0, min(seconds, moment - time.perf_counter()))
 
-    current, light = _light_floor(prep, current, None, budget.sub(until(model_at, limit)))
-    _step(steps, "floor_light", prep, budget, current)
-    current, freed = free_held(prep, current, budget.sub(until(model_at, SHARES.free * limit)))
-    _step(steps, "floor_free", prep, budget, current)
-    light += freed
+    light: list = []
+    if fair_level(prep, current) <= 0:
+        # A pair the neighbourhoods left with nothing: its requests may wait behind runs held
+        # on busy lines; the floor with them held, then with them freed.
+        current, light = _light_floor(prep, current, None, budget.sub(until(model_at, limit)))
+        _step(steps, "floor_light", prep, budget, current)
+        current, freed = free_held(prep, current, budget.sub(until(model_at, SHARES.free * limit)))
+        _step(steps, "floor_free", prep, budget, current)
+        light += freed
     # A bound proven now that the floor meets saves the floor stage and the bound at the end:
     # the time goes to the next levels and to granted hours instead.
     early = relaxed_bound(
         prep,
         current,
         None,
-        deadline=time.perf_counter() + until(model_at, SHARES.single_bound * limit),
+        deadline=time.perf_counter() + until(model_at, SHARES.early_bound * limit),
         workers=workers,
         seed=seed,
     )

@@ -32,8 +32,14 @@ def floor_lns(
     seed: int,
     size: int = 150,
     step: float = 0.8,
+    soft: float | None = None,
+    patience: float = 0.0,
 ) -> Timeline:
     """Raise the floor by re-planning small neighbourhoods around the worst-served pair.
+
+    ``soft`` (a ``time.perf_counter()`` moment before ``deadline``): from then on, stop once the
+    floor has not risen for ``patience`` seconds (the time left goes to the later stages, which
+    grant hours); until ``deadline`` while it still rises.
 
     The neighbourhood is the pair's waiting requests plus everything placed on their candidate
     resources around their windows; CP-SAT re-plans it exactly with the rest of the plan fixed
@@ -50,7 +56,13 @@ def floor_lns(
     stuck: set[tuple[str, str]] = set()
     tries: dict[tuple[str, str], int] = {}
     width: dict[tuple[str, str], int] = {}
+    level, rose = fair_level(prep, current), time.perf_counter()
     while deadline - time.perf_counter() > 0.3:
+        now = time.perf_counter()
+        if fair_level(prep, current) > level + 1e-12:
+            level, rose = fair_level(prep, current), now
+        if soft is not None and now >= soft and now - rose >= patience:
+            break
         usage = dict(current.usage)
         was = current
 

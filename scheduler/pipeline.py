@@ -43,10 +43,20 @@ class Shares:
     # 0.6 ran late on some).
     lns: float = 0.4
     single_lns: float = 0.45
+    # A one-model round's floor neighbourhoods go on past ``single_lns``, up to this share, while
+    # the floor still rises (it has within the last ``lns_patience`` of the limit): on week rounds
+    # of 2,000 requests at 10 s, seeds whose floor still rose at 0.45 gained up to 2x by 0.75,
+    # while a floor reached early leaves its time to the hours stages as before.
+    single_lns_max: float = 0.75
+    lns_patience: float = 0.2
     # Of the limit, for proving a bound on the floor (a round in parts / one model; the one model
     # needs a little more: measured on the 2,000-request benchmark).
     bound: float = 0.08
     single_bound: float = 0.12
+    # Of the limit, at most, for the bound a one-model round tries right after its floor
+    # neighbourhoods: where the floor is the best, it is proven in well under this (week rounds
+    # of 2,000 requests: 0.3-0.5 s of 10 s); where not, the time goes to more neighbourhoods.
+    early_bound: float = 0.06
     # Of the limit of a model holding the round's floor with more than ``LIGHT_FLOOR_ABOVE``
     # requests, at most, for its floor with the busy lines held.
     light_floor: float = 0.25

@@ -101,3 +101,19 @@ def test_free_order_puts_the_runs_in_a_floor_pairs_way_before_other_waiting_requ
     assert way, "the hot-spot lines are full: some placed run is in the floor pairs' way"
     first_waiting = next(i for i, q in enumerate(rest) if q not in tl.placed)
     assert max(rest.index(q) for q in way) < first_waiting
+
+
+def test_floor_neighbourhoods_past_their_soft_moment_stop_once_the_floor_stops_rising():
+    """The one-model round's floor neighbourhoods run past ``single_lns`` only while the floor
+    still rises: past the soft moment with no rise within ``patience``, no neighbourhood is
+    tried; before it, they raise the floor."""
+    from scheduler.neighbourhoods import floor_lns
+
+    prep = prepare(generate_hotspots(600, seed=0), demand_seconds=0.2)
+    start = greedy_placements(prep)
+    t0 = time.perf_counter()
+    same = floor_lns(prep, start, deadline=t0 + 30, soft=t0, patience=0.0, workers=1, seed=0)
+    assert same is start and time.perf_counter() - t0 < 0.5
+    t1 = time.perf_counter()
+    raised = floor_lns(prep, start, deadline=t1 + 3, soft=t1 + 30, patience=0.0, workers=1, seed=0)
+    assert fair_level(prep, raised) > fair_level(prep, start)
