@@ -287,7 +287,12 @@ def _check_partition(
 
 def _lock_tenant_reading_quotas(tenant: Tenant) -> list[tuple[str, object]]:
     """Row-lock the tenant until the transaction ends (PostgreSQL; SQLite has one writer) and
-    read its GPU quotas (period, hours), in one statement."""
+    read its GPU quotas (period, hours), in one statement.
+
+    On PostgreSQL the lock is ``FOR NO KEY UPDATE``: submissions of one tenant still take
+    turns, but a transaction that adds a row referring to the tenant (a booking, a member, an
+    event: its foreign key takes ``FOR KEY SHARE``) neither waits for a submission nor holds
+    one up."""
     t, q = sql.table(Tenant), sql.table(Quota)
     statement = (
         f"SELECT {q}.{sql.column(Quota, 'period')}, {q}.{sql.column(Quota, 'hours')} "
@@ -295,7 +300,9 @@ def _lock_tenant_reading_quotas(tenant: Tenant) -> list[tuple[str, object]]:
         f"AND {q}.{sql.column(Quota, 'resource_class')} = %s "
         f"WHERE {t}.{sql.column(Tenant, 'id')} = %s"
     )
-    if connection.features.has_select_for_update:
+    if connection.vendor == "postgresql":
+        statement += f" FOR NO KEY UPDATE OF {t}"
+    elif connection.features.has_select_for_update:
         statement += f" FOR UPDATE OF {t}"
     rows = sql.all_rows(statement, [ResourceKind.GPU_NODE, tenant.pk])
     return [(period, hours) for period, hours in rows if period is not None]
