@@ -25,7 +25,8 @@ quota, an API token) it measures:
    seconds, so figures can be up to 1 s high).
 4. A backlog: ``count`` jobs stored while the consumer is stopped (as after an outage), then
    drained by the consumer: the rate of our submission path alone (claim, exactly-once rules,
-   submission, recording the id) against the ceilings.
+   submission, recording the id) against the ceilings; then again with the partition down, so
+   that no job starts while they are sent (as none of the held ceiling's does).
 
 Loopback only. Jobs left running at the end are cancelled.
 """
@@ -474,34 +475,50 @@ def main(argv: list[str] | None = None) -> int:
 
         # The submission path alone: a backlog of stored jobs (the consumer stopped, as after an
         # outage) drained by the workers - each job through job_send's exactly-once rules (the
-        # reconcile look-up, the submission, the row update) - against the raw ceiling.
-        stop_consumer(consumer)
-        for _ in range(count):
-            services.job_submit(user=user, tenant=tenant, **{**PAYLOAD, "name": "backlog"})
-        backlog = list(
-            ComputeJob.objects.filter(tenant=tenant, name="backlog").values_list("pk", flat=True)
-        )
-        consumer = start_consumer()
-        deadline = time.monotonic() + 300
-        while ComputeJob.objects.filter(pk__in=backlog, slurm_job_id__isnull=True).exists():
-            if time.monotonic() > deadline:
-                raise SystemExit(f"backlog still unsent after 300 s; see {log_path}")
-            time.sleep(0.05)
-        sent = sorted(
-            ComputeJob.objects.filter(pk__in=backlog).values_list("submitted_at", flat=True)
-        )
-        # Jobs recorded after the first recording instant over the time to the last one (a
-        # batch records all its ids at once: the first batch's jobs are not counted).
-        later = sum(1 for at in sent if at > sent[0])
-        drain = later / max((sent[-1] - sent[0]).total_seconds(), 1e-6)
+        # reconcile look-up, the submission, the row update) - against the raw ceiling. Once as
+        # they would run (slurmctld launches them meanwhile, on the same cores), once with the
+        # partition down: they queue in Slurm and none starts, as the held ceiling's jobs do.
+        def drain(name: str) -> tuple[int, float]:
+            nonlocal consumer
+            stop_consumer(consumer)
+            for _ in range(count):
+                services.job_submit(user=user, tenant=tenant, **{**PAYLOAD, "name": name})
+            backlog = list(
+                ComputeJob.objects.filter(tenant=tenant, name=name).values_list("pk", flat=True)
+            )
+            consumer = start_consumer()
+            deadline = time.monotonic() + 300
+            while ComputeJob.objects.filter(pk__in=backlog, slurm_job_id__isnull=True).exists():
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"backlog still unsent after 300 s; see {log_path}")
+                time.sleep(0.05)
+            sent = sorted(
+                ComputeJob.objects.filter(pk__in=backlog).values_list("submitted_at", flat=True)
+            )
+            for job in ComputeJob.objects.filter(pk__in=backlog, state__in=live_states):
+                services.job_cancel(user=user, job=job)
+            # Jobs recorded after the first recording instant over the time to the last one (a
+            # batch records all its ids at once: the first batch's jobs are not counted).
+            later = sum(1 for at in sent if at > sent[0])
+            return len(sent), later / max((sent[-1] - sent[0]).total_seconds(), 1e-6)
+
+        n, rate = drain("backlog")
         print(
-            f"backlog  {len(sent)} stored jobs drained into Slurm at {drain:6.1f} jobs/s = "
-            f"{100 * drain / one:.0f}% of the 1-client ceiling, "
-            f"{100 * drain / many:.0f}% of the {args.workers}-client ceiling (held); "
-            f"{100 * drain / run_one:.0f}% / {100 * drain / run_many:.0f}% of the running-jobs ones"
+            f"backlog  {n} stored jobs drained into Slurm at {rate:6.1f} jobs/s = "
+            f"{100 * rate / one:.0f}% of the 1-client ceiling, "
+            f"{100 * rate / many:.0f}% of the {args.workers}-client ceiling (held); "
+            f"{100 * rate / run_one:.0f}% / {100 * rate / run_many:.0f}% of the running-jobs ones"
         )
-        for job in ComputeJob.objects.filter(pk__in=backlog, state__in=live_states):
-            services.job_cancel(user=user, job=job)
+        set_partition(PAYLOAD["partition"], "DOWN")
+        try:
+            n, rate = drain("backlog-queued")
+        finally:
+            set_partition(PAYLOAD["partition"], "UP")
+        print(
+            f"backlog  {n} stored jobs drained with the partition down (none starts, as the held "
+            f"ceiling's) at {rate:6.1f} jobs/s = {100 * rate / one:.0f}% of the 1-client ceiling, "
+            f"{100 * rate / many:.0f}% of the {args.workers}-client ceiling (held)"
+        )
         print("load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     finally:
         if args.partition_down:
