@@ -215,6 +215,17 @@ def build(slurm_env: dict[str, str], client, *, accounting: bool):
     return user, tenant, secret
 
 
+def wait_sent(ids: list[int], what: str, log_path: Path) -> None:
+    """Until every job of ``ids`` has its Slurm id (at most 300 s)."""
+    from booking.compute.models import ComputeJob
+
+    deadline = time.monotonic() + 300
+    while ComputeJob.objects.filter(pk__in=ids, slurm_job_id__isnull=True).exists():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{what} still unsent after 300 s; see {log_path}")
+        time.sleep(0.05)
+
+
 def consumer_env(connection, workers: int) -> dict[str, str]:
     """Environment for a huey consumer that works on this benchmark's test database."""
     db = connection.settings_dict
@@ -416,11 +427,7 @@ def main(argv: list[str] | None = None) -> int:
                 request_times.append(time.perf_counter() - r0)
         stored = time.perf_counter() - t0
         ids = list(ComputeJob.objects.filter(tenant=tenant).values_list("pk", flat=True))
-        deadline = time.monotonic() + 300
-        while ComputeJob.objects.filter(pk__in=ids, slurm_job_id__isnull=True).exists():
-            if time.monotonic() > deadline:
-                raise SystemExit(f"jobs still unsent after 300 s; see {log_path}")
-            time.sleep(0.05)
+        wait_sent(ids, "jobs", log_path)
         last_sent = max(
             ComputeJob.objects.filter(pk__in=ids).values_list("submitted_at", flat=True)
         )
@@ -487,11 +494,7 @@ def main(argv: list[str] | None = None) -> int:
                 ComputeJob.objects.filter(tenant=tenant, name=name).values_list("pk", flat=True)
             )
             consumer = start_consumer()
-            deadline = time.monotonic() + 300
-            while ComputeJob.objects.filter(pk__in=backlog, slurm_job_id__isnull=True).exists():
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"backlog still unsent after 300 s; see {log_path}")
-                time.sleep(0.05)
+            wait_sent(backlog, "backlog", log_path)
             sent = sorted(
                 ComputeJob.objects.filter(pk__in=backlog).values_list("submitted_at", flat=True)
             )

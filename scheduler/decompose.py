@@ -251,16 +251,12 @@ def _neighbourhoods_only(
 
 
 def _one_model(
-    prep: Prepared,
-    budget: Budget,
-    current: Timeline,
-    deadline: float,
-    steps: list[Step],
+    prep: Prepared, budget: Budget, current: Timeline, deadline: float, steps: list[Step]
 ) -> tuple[Timeline, SolveFacts]:
-    """A round small enough for one model: the floor raised with the busy lines held, then with
-    their runs freed; a bound proven early saves the floor stage; a floor still 0 gets more
-    neighbourhoods; the staged whole-round solve; and the time a quick bound leaves, for hours in
-    neighbourhoods. No step before the whole model takes the time it needs
+    """A round small enough for one model: where a pair still has nothing, the floor raised with
+    the busy lines held, then with their runs freed; a bound proven early saves the floor stage;
+    a floor still 0 gets more neighbourhoods; the staged whole-round solve; and the time a quick
+    bound leaves, for hours in neighbourhoods. No step before the whole model takes the time it needs
     (``SHARES.whole_model_min``)."""
     workers, seed = budget.workers, budget.seed
     limit = budget.limit

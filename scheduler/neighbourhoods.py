@@ -58,9 +58,9 @@ def floor_lns(
     width: dict[tuple[str, str], int] = {}
     level, rose = fair_level(prep, current), time.perf_counter()
     while deadline - time.perf_counter() > 0.3:
-        now = time.perf_counter()
-        if fair_level(prep, current) > level + 1e-12:
-            level, rose = fair_level(prep, current), now
+        now, reached = time.perf_counter(), fair_level(prep, current)
+        if reached > level + 1e-12:
+            level, rose = reached, now
         if soft is not None and now >= soft and now - rose >= patience:
             break
         usage = dict(current.usage)
