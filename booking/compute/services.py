@@ -144,42 +144,45 @@ def job_submit(
             time_limit_minutes=time_limit_minutes,
             now=now,
         )
+    job = ComputeJob(
+        tenant=tenant,
+        user=user,
+        booking=booking,
+        pool=pool,
+        cluster=target,
+        data_class=data_class,
+        name=name,
+        script=script,
+        partition=partition,
+        gpus=gpus,
+        cpus=cpus,
+        memory_mb=memory_mb,
+        time_limit_minutes=time_limit_minutes,
+        state=JobState.QUEUED,
+    )
+    # Field rules here; the check constraints are the database's (validating them in Python
+    # would cost a query each on the hot path), and so are the foreign keys: the related rows
+    # were loaded and checked above.
+    job.full_clean(
+        exclude=["tenant", "user", "booking", "pool", "cluster"],
+        validate_unique=False,
+        validate_constraints=False,
+    )
     with transaction.atomic():
-        # One submission per tenant at a time: the quota check and the insert see the same use.
-        quotas = _lock_tenant_reading_quotas(tenant)
+        # The row first, then the tenant's lock: submissions of one tenant take turns for the
+        # quota check only (the lock is held for the use sum and the commit, not the insert).
+        # The sum sees this job (its own transaction's row) and every committed one; a refusal
+        # rolls the row back.
+        job.save()
         if booking is None:
             _check_quota(
                 tenant=tenant,
-                quotas=quotas,
+                quotas=_lock_tenant_reading_quotas(tenant),
                 gpus=gpus,
                 time_limit_minutes=time_limit_minutes,
                 now=now,
+                stored=job,
             )
-        job = ComputeJob(
-            tenant=tenant,
-            user=user,
-            booking=booking,
-            pool=pool,
-            cluster=target,
-            data_class=data_class,
-            name=name,
-            script=script,
-            partition=partition,
-            gpus=gpus,
-            cpus=cpus,
-            memory_mb=memory_mb,
-            time_limit_minutes=time_limit_minutes,
-            state=JobState.QUEUED,
-        )
-        # Field rules here; the check constraints are the database's (validating them in Python
-        # would cost a query each on the hot path), and so are the foreign keys: the related
-        # rows were loaded and checked above.
-        job.full_clean(
-            exclude=["tenant", "user", "booking", "pool", "cluster"],
-            validate_unique=False,
-            validate_constraints=False,
-        )
-        job.save()
         job_id = job.pk
         cluster_id = target.pk
         transaction.on_commit(lambda: _start_send_task(job_id, cluster_id=cluster_id))
@@ -315,9 +318,11 @@ def _check_quota(
     gpus: int,
     time_limit_minutes: int,
     now: dt.datetime,
+    stored: ComputeJob | None = None,
 ) -> None:
     """GPUs × time limit must fit in what is left of every GPU quota period containing now
-    (``quotas``: the tenant's GPU quotas as (period, hours))."""
+    (``quotas``: the tenant's GPU quotas as (period, hours)); ``stored``: the job, saved in
+    this transaction already, so the use read of a period holding its creation counts it."""
     if not gpus:
         return
     wanted = Decimal(gpus) * Decimal(time_limit_minutes) / Decimal(60)
@@ -330,6 +335,8 @@ def _check_quota(
         )
         start, end = period_bounds(period=quota.period, at=now)
         used = used_hours(tenant=tenant, resource_class=ResourceKind.GPU_NODE, start=start, end=end)
+        if stored is not None and start <= stored.created_at < end:
+            used -= wanted
         if used + wanted > quota.hours:
             raise ParkError(
                 "quota_exceeded",

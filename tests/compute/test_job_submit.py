@@ -159,6 +159,16 @@ def test_it_refuses_a_job_beyond_the_gpu_quota(park):
     assert "4.00" in error.message and "8.00" in error.message
 
 
+def test_a_job_that_uses_the_quota_up_exactly_is_stored_and_the_next_minute_refused(park):
+    # The quota check sums use with the job's own row already in it: the boundary is exact.
+    submit(park, FakeSlurm(), gpus=4, time_limit_minutes=24 * 60)  # holds 96 of 100
+    submit(park, FakeSlurm(), gpus=4, time_limit_minutes=60)  # holds the last 4
+    with pytest.raises(ParkError) as caught:
+        submit(park, FakeSlurm(), gpus=1, time_limit_minutes=1)
+    assert caught.value.code == "quota_exceeded"
+    assert ComputeJob.objects.count() == 2
+
+
 def refused_after_one(code, park, **overrides):
     with pytest.raises(ParkError) as caught:
         submit(park, FakeSlurm(), **overrides)
