@@ -22,6 +22,7 @@ from dataclasses import replace
 
 from scheduler.analysis import Prepared
 from scheduler.bounds import holds_floor, meets, neighbourhood_bound, relaxed_bound
+from scheduler.cover import zero_floor_proven
 from scheduler.cpsat import exact_subset, solve_prepared
 from scheduler.fairness import fair_level, share_of
 from scheduler.greedy import greedy_placements, improve_floor, units_of
@@ -178,9 +179,35 @@ def plan_parts(
     steps: list[Step] = []
     current = _start(prep, deadline=budget.at(SHARES.start))
     _step(steps, "start", prep, budget, current)
-    current, facts = _strategy(prep, budget, current, deadline, block_max, n_eligible, steps)
+    zero = _zero_floor(prep, budget, current)
+    if zero:
+        _step(steps, "floor_zero_proven", prep, budget, current)
+    current, facts = _strategy(
+        prep, budget, current, deadline, block_max, n_eligible, steps, floor_zero=zero
+    )
+    if zero:
+        facts.bounds["floor"] = 0.0
     facts.steps = steps
     return current, facts
+
+
+def _zero_floor(prep: Prepared, budget: Budget, current: Timeline) -> bool:
+    """Is the floor proven 0 (:func:`scheduler.cover.zero_floor_proven`)? Tried only when the
+    start leaves ``SCARCE_START_ZERO_SHARE`` of the pairs with demand at 0 (hot-spot rounds:
+    9-15%; week rounds: about 1%, whose lines cover everyone): elsewhere its model would only
+    cost the floor stages time."""
+    if fair_level(prep, current) > 0:
+        return False
+    active = [k for k in prep.entitlement if prep.demand.get(k, 0) > 0]
+    zero = sum(1 for k in active if current.usage.get(k, 0) == 0)
+    if zero < SCARCE_START_ZERO_SHARE * max(1, len(active)):
+        return False
+    return zero_floor_proven(
+        prep,
+        deadline=time.perf_counter() + SHARES.cover * budget.limit,
+        workers=budget.workers,
+        seed=budget.seed,
+    )
 
 
 def _step(steps: list[Step], name: str, prep: Prepared, budget: Budget, tl: Timeline) -> None:
@@ -197,7 +224,10 @@ def _strategy(
     block_max: int,
     n_eligible: int,
     steps: list[Step],
+    *,
+    floor_zero: bool = False,
 ) -> tuple[Timeline, SolveFacts]:
+    """``floor_zero``: the floor is proven 0, so no step raises it; the time goes to hours."""
     if n_eligible > NEIGHBOURHOODS_ONLY_ABOVE:
         return _neighbourhoods_only(prep, budget, current, deadline, steps)
     single = n_eligible <= block_max
@@ -212,6 +242,8 @@ def _strategy(
             return quick, qfacts
         if fair_level(prep, quick) >= fair_level(prep, current):
             current = quick
+    if floor_zero and single:
+        return _one_model(prep, budget, current, deadline, steps, floor_zero=True)
     current = floor_lns(
         prep,
         current,
@@ -251,7 +283,13 @@ def _neighbourhoods_only(
 
 
 def _one_model(
-    prep: Prepared, budget: Budget, current: Timeline, deadline: float, steps: list[Step]
+    prep: Prepared,
+    budget: Budget,
+    current: Timeline,
+    deadline: float,
+    steps: list[Step],
+    *,
+    floor_zero: bool = False,
 ) -> tuple[Timeline, SolveFacts]:
     """A round small enough for one model: where a pair still has nothing, the floor raised with
     the busy lines held, then with their runs freed; a bound proven early saves the floor stage;
@@ -268,7 +306,7 @@ def _one_model(
         return max(0.0, min(seconds, moment - time.perf_counter()))
 
     light: list = []
-    if fair_level(prep, current) <= 0:
+    if fair_level(prep, current) <= 0 and not floor_zero:
         # A pair the neighbourhoods left with nothing: its requests may wait behind runs held
         # on busy lines; the floor with them held, then with them freed.
         current, light = _light_floor(prep, current, None, budget.sub(until(model_at, limit)))
@@ -278,13 +316,17 @@ def _one_model(
         light += freed
     # A bound proven now that the floor meets saves the floor stage and the bound at the end:
     # the time goes to the next levels and to granted hours instead.
-    early = relaxed_bound(
-        prep,
-        current,
-        None,
-        deadline=time.perf_counter() + until(model_at, SHARES.early_bound * limit),
-        workers=workers,
-        seed=seed,
+    early = (
+        0.0
+        if floor_zero
+        else relaxed_bound(
+            prep,
+            current,
+            None,
+            deadline=time.perf_counter() + until(model_at, SHARES.early_bound * limit),
+            workers=workers,
+            seed=seed,
+        )
     )
     known = early is not None and meets(prep, current, early)
     _step(steps, "early_bound", prep, budget, current)
