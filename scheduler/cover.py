@@ -63,7 +63,7 @@ def _cover_infeasible(
 ) -> bool:
     res = prep.problem.resource_by_id
     m = cp_model.CpModel()
-    # Per line: (request, start, present, latest start).
+    # Per line: (request, start, present, interval, allowed starts).
     runs: dict[str, list] = {}
     for tenant in sorted(pairs):
         lits = []
